@@ -1,3 +1,83 @@
+#include <stdarg.h>
 #include <stdio.h>
-#include "mrbench/registry.h"
-int main(void) { printf("%p\n", (const void *)mrb_method_find("zero-filling")); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "mrbench/fft.h"
+
+#ifndef MRB_VERSION
+#define MRB_VERSION "0.1.0"
+#endif
+
+static const mrb_command commands[] = {
+    {"run", "run a suite (default: the built-in quickstart) and write results, report and plots", mrb_cmd_run},
+    {"validate", "check a suite file without running it", mrb_cmd_validate},
+    {"list", "list registered datasets, samplers, methods and metrics with their parameters", mrb_cmd_list},
+    {"report", "write report.md and plots from a results.json", mrb_cmd_report},
+};
+
+static const char usage[] =
+    "usage: mrbench <command> [options]\n"
+    "       mrbench --version | --help\n"
+    "\n"
+    "Benchmark and reproducibility harness for deep learning in MR imaging.\n"
+    "\n"
+    "commands:\n";
+
+static const char exit_codes[] =
+    "\n"
+    "exit codes: 0 ok; 1 a run failed (a case failed or a numerical error);\n"
+    "            2 bad input or usage (file, suite, parameter, shape); 3 device unavailable.\n"
+    "'mrbench <command> --help' describes each command.\n";
+
+int mrb_cli_fail(const char *cmd, mrb_status st)
+{
+    fprintf(stderr, "mrbench %s: %s\n", cmd, mrb_error_message());
+    return mrb_status_exit_code(st);
+}
+
+int mrb_cli_usage(const char *cmd, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "mrbench %s: %s; see 'mrbench %s --help'\n", cmd, msg, cmd);
+    return MRB_EXIT_BAD_INPUT;
+}
+
+int mrb_cli_parse_int(const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        FILE *out = argc < 2 ? stderr : stdout;
+        fputs(usage, out);
+        for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+            fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fputs(exit_codes, out);
+        return argc < 2 ? MRB_EXIT_BAD_INPUT : MRB_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("mrbench %s\n", MRB_VERSION);
+        return MRB_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int rc = commands[i].main(argc - 1, argv + 1);
+            mrb_fft_cleanup();
+            return rc;
+        }
+    }
+    fprintf(stderr, "mrbench: unknown command '%s'; see 'mrbench --help'\n", argv[1]);
+    return MRB_EXIT_BAD_INPUT;
+}

@@ -1,0 +1,25 @@
+/* The mrbench program: one file per subcommand, each with its help text. */
+#ifndef MRBENCH_CLI_H
+#define MRBENCH_CLI_H
+
+#include "mrbench/status.h"
+
+typedef struct mrb_command {
+    const char *name;
+    const char *summary;
+    int (*main)(int argc, char **argv);
+} mrb_command;
+
+int mrb_cmd_run(int argc, char **argv);
+int mrb_cmd_validate(int argc, char **argv);
+int mrb_cmd_list(int argc, char **argv);
+int mrb_cmd_report(int argc, char **argv);
+
+/* Prints "mrbench <cmd>: <message>" to stderr and returns the exit code for st. */
+int mrb_cli_fail(const char *cmd, mrb_status st);
+/* Prints a usage error ("mrbench <cmd>: ...; see 'mrbench <cmd> --help'") and returns 2. */
+int mrb_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses a positive integer option value; returns 0 on success. */
+int mrb_cli_parse_int(const char *text, long lo, long hi, long *out);
+
+#endif

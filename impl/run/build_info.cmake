@@ -1,0 +1,25 @@
+# Writes the git commit and dirty flag of the source tree into a header,
+# rewriting it only when they change (so builds stay incremental).
+execute_process(COMMAND git rev-parse HEAD WORKING_DIRECTORY ${SRC}
+                OUTPUT_VARIABLE commit OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT commit)
+  set(commit "unknown")
+  set(dirty -1)
+else()
+  execute_process(COMMAND git status --porcelain --untracked-files=no WORKING_DIRECTORY ${SRC}
+                  OUTPUT_VARIABLE status OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  if(status)
+    set(dirty 1)
+  else()
+    set(dirty 0)
+  endif()
+endif()
+set(text "#define MRB_GIT_COMMIT \"${commit}\"\n#define MRB_GIT_DIRTY ${dirty}\n")
+if(EXISTS ${OUT})
+  file(READ ${OUT} old)
+else()
+  set(old "")
+endif()
+if(NOT old STREQUAL text)
+  file(WRITE ${OUT} "${text}")
+endif()

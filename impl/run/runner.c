@@ -1,0 +1,726 @@
+/* The runner: expands a suite into cases, generates data and masks once per
+ * (dataset, sampling), times each method (setup apart from runs, warm-up
+ * excluded), scores it, journals each finished case and writes results.json
+ * atomically. */
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <complex.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "mrbench/fft.h"
+#include "mrbench/report.h"
+#include "mrbench/rng.h"
+#include "mrbench/runner.h"
+#include "mrbench/stats.h"
+#include "mrbench/util.h"
+
+void openblas_set_num_threads(int num_threads);
+
+#define JOURNAL_NAME "cases.jsonl"
+#define RESULTS_NAME "results.json"
+
+/* ---------- small JSON helpers ---------- */
+
+cJSON *mrb_params_to_json(const mrb_params *p);
+cJSON *mrb_params_to_json(const mrb_params *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; i < p->count; i++) {
+        const mrb_param_value *v = &p->v[i];
+        switch (v->type) {
+        case MRB_PARAM_NUMBER:
+        case MRB_PARAM_INT: cJSON_AddNumberToObject(o, v->name, v->num); break;
+        case MRB_PARAM_BOOL: cJSON_AddBoolToObject(o, v->name, v->num != 0); break;
+        case MRB_PARAM_STRING: cJSON_AddStringToObject(o, v->name, v->str); break;
+        }
+    }
+    return o;
+}
+
+static cJSON *summary_json(const double *x, size_t n)
+{
+    mrb_summary s;
+    mrb_summarize(x, n, &s);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", (double)s.n);
+    cJSON_AddNumberToObject(o, "n_nan", (double)s.n_nan);
+    cJSON_AddNumberToObject(o, "mean", s.mean);
+    cJSON_AddNumberToObject(o, "std", s.std);
+    cJSON_AddNumberToObject(o, "median", s.median);
+    cJSON_AddNumberToObject(o, "min", s.min);
+    cJSON_AddNumberToObject(o, "max", s.max);
+    cJSON_AddNumberToObject(o, "q1", s.q1);
+    cJSON_AddNumberToObject(o, "q3", s.q3);
+    cJSON_AddNumberToObject(o, "cv", s.n > 0 && s.mean != 0 ? s.std / s.mean : 0);
+    return o;
+}
+
+static cJSON *number_array(const double *x, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
+    return a;
+}
+
+/* ---------- journal ---------- */
+
+typedef struct journal {
+    FILE *f;
+    cJSON **cases; /* by case index; NULL = not finished */
+    cJSON **datasets; /* by dataset index; NULL = not recorded */
+    size_t ncases, ndatasets;
+} journal;
+
+static mrb_status journal_append(journal *j, cJSON *line, const char *path)
+{
+    char *text = cJSON_PrintUnformatted(line);
+    if (!text) return mrb_error(MRB_ERR_NOMEM, "out of memory");
+    int ok = fprintf(j->f, "%s\n", text) >= 0 && fflush(j->f) == 0 && fsync(fileno(j->f)) == 0;
+    free(text);
+    if (!ok) return mrb_error(MRB_ERR_IO, "%s: cannot append to the journal", path);
+    return MRB_OK;
+}
+
+static size_t find_case_index(const mrb_suite *s, const char *key)
+{
+    char buf[3 * MRB_ID_MAX + 4];
+    for (size_t c = 0; c < mrb_suite_case_count(s); c++) {
+        mrb_suite_case_key(s, c, buf, sizeof buf);
+        if (strcmp(buf, key) == 0) return c;
+    }
+    return (size_t)-1;
+}
+
+/* Reads an existing journal for --resume: keeps every complete line that
+ * belongs to this suite, drops a torn last line, and rewrites the file so
+ * appends continue from a clean state. */
+static mrb_status journal_open(journal *j, const mrb_suite *s, const char *path, int resume,
+                               const char *start_line)
+{
+    char *text = NULL;
+    size_t len = 0;
+    size_t kept_len = 0;
+    char *kept = NULL;
+    if (resume && access(path, F_OK) == 0) {
+        MRB_TRY(mrb_read_file(path, &text, &len));
+        kept = malloc(len + strlen(start_line) + 2);
+        if (!kept) {
+            free(text);
+            return mrb_error(MRB_ERR_NOMEM, "out of memory");
+        }
+        char *line = text;
+        int lineno = 0;
+        while (line && *line) {
+            char *nl = strchr(line, '\n');
+            if (!nl) break; /* torn last line: dropped */
+            *nl = '\0';
+            lineno++;
+            cJSON *o = cJSON_Parse(line);
+            const cJSON *ev = o ? cJSON_GetObjectItemCaseSensitive(o, "event") : NULL;
+            if (!o || !cJSON_IsString(ev)) {
+                cJSON_Delete(o);
+                free(text);
+                free(kept);
+                return mrb_error(MRB_ERR_INVALID, "%s:%d: not a journal line", path, lineno);
+            }
+            if (strcmp(ev->valuestring, "start") == 0) {
+                const cJSON *sha = cJSON_GetObjectItemCaseSensitive(o, "suite_sha256");
+                if (!cJSON_IsString(sha) || strcmp(sha->valuestring, s->sha256) != 0) {
+                    cJSON_Delete(o);
+                    free(text);
+                    free(kept);
+                    return mrb_error(MRB_ERR_INVALID,
+                                     "%s: the journal belongs to a different suite file (SHA-256 "
+                                     "differs); resume with the same suite or choose another --out",
+                                     path);
+                }
+            } else if (strcmp(ev->valuestring, "case") == 0) {
+                const cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
+                size_t c = cJSON_IsString(key) ? find_case_index(s, key->valuestring) : (size_t)-1;
+                if (c != (size_t)-1 && !j->cases[c])
+                    j->cases[c] = cJSON_DetachItemFromObjectCaseSensitive(o, "case");
+            } else if (strcmp(ev->valuestring, "dataset") == 0) {
+                const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "index");
+                if (cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < (double)j->ndatasets &&
+                    !j->datasets[(size_t)idx->valuedouble])
+                    j->datasets[(size_t)idx->valuedouble] =
+                        cJSON_DetachItemFromObjectCaseSensitive(o, "dataset");
+            }
+            cJSON_Delete(o);
+            size_t l = strlen(line);
+            memcpy(kept + kept_len, line, l);
+            kept_len += l;
+            kept[kept_len++] = '\n';
+            line = nl + 1;
+        }
+        free(text);
+    }
+    if (!kept) {
+        kept = malloc(strlen(start_line) + 2);
+        if (!kept) return mrb_error(MRB_ERR_NOMEM, "out of memory");
+        kept_len = (size_t)sprintf(kept, "%s\n", start_line);
+    }
+    mrb_status st = mrb_write_file_atomic(path, kept, kept_len);
+    free(kept);
+    if (st != MRB_OK) return st;
+    j->f = fopen(path, "a");
+    if (!j->f) return mrb_error(MRB_ERR_IO, "%s: cannot open the journal for appending", path);
+    return MRB_OK;
+}
+
+/* ---------- progress ---------- */
+
+typedef struct progress {
+    int bar, quiet;
+    size_t total, done;
+    double start;
+} progress;
+
+static void fmt_duration(double s, char *buf, size_t len)
+{
+    if (!isfinite(s) || s < 0) {
+        snprintf(buf, len, "--:--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, len, "%02ld:%02ld", t / 60, t % 60);
+}
+
+static void progress_update(progress *p, const char *key, const char *detail)
+{
+    if (p->quiet) return;
+    double elapsed = mrb_now() - p->start;
+    double eta = p->done ? elapsed / (double)p->done * (double)(p->total - p->done) : NAN;
+    char el[16], et[16];
+    fmt_duration(elapsed, el, sizeof el);
+    fmt_duration(eta, et, sizeof et);
+    if (p->bar) {
+        const int width = 24;
+        int filled = p->total ? (int)(width * p->done / p->total) : width;
+        char bar[32];
+        for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+        bar[width] = '\0';
+        fprintf(stderr, "\r\033[K[%s] %zu/%zu cases  %s elapsed  ETA %s  %s", bar, p->done, p->total,
+                el, et, key);
+        if (p->done == p->total) fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "[%zu/%zu] %s %s (elapsed %s, ETA %s)\n", p->done, p->total, key, detail, el, et);
+    }
+    fflush(stderr);
+}
+
+/* ---------- data ---------- */
+
+typedef struct data_cache {
+    size_t dataset; /* index of the cached dataset, (size_t)-1 = none */
+    mrb_item *items;
+    size_t nitems;
+    size_t sampling; /* index of the cached masks and k-space */
+    mrb_array **masks;
+    mrb_array **kspace;
+    double *achieved_r;
+} data_cache;
+
+static void cache_free_sampling(data_cache *dc)
+{
+    for (size_t i = 0; i < dc->nitems; i++) {
+        if (dc->masks) mrb_array_free(dc->masks[i]);
+        if (dc->kspace) mrb_array_free(dc->kspace[i]);
+    }
+    free(dc->masks);
+    free(dc->kspace);
+    free(dc->achieved_r);
+    dc->masks = dc->kspace = NULL;
+    dc->achieved_r = NULL;
+    dc->sampling = (size_t)-1;
+}
+
+static void cache_free(data_cache *dc)
+{
+    cache_free_sampling(dc);
+    for (size_t i = 0; i < dc->nitems; i++) mrb_item_clear(&dc->items[i]);
+    free(dc->items);
+    dc->items = NULL;
+    dc->nitems = 0;
+    dc->dataset = (size_t)-1;
+}
+
+static mrb_status load_dataset(const mrb_suite *s, size_t d, data_cache *dc, cJSON **record)
+{
+    cache_free(dc);
+    const mrb_suite_dataset *ds = &s->datasets[d];
+    dc->items = calloc(ds->nindices, sizeof *dc->items);
+    if (!dc->items) return mrb_error(MRB_ERR_NOMEM, "out of memory");
+    dc->nitems = ds->nindices;
+    dc->dataset = d;
+    /* Data depend on the generator and the suite seed, not on the id the
+     * suite gives them, so two suites with one seed see the same items. */
+    uint64_t seed = mrb_seed_derive(s->seed, ds->desc->name, 0);
+    mrb_sha256 sha;
+    mrb_sha256_init(&sha);
+    cJSON *items = cJSON_CreateArray();
+    for (size_t i = 0; i < ds->nindices; i++) {
+        mrb_item *it = &dc->items[i];
+        mrb_status st = ds->desc->generate(&ds->params, seed, ds->indices[i], it);
+        if (st == MRB_OK && (!it->image || it->image->dtype != MRB_C64))
+            st = mrb_error(MRB_ERR_RUN, "generator returned no complex image");
+        if (st != MRB_OK) {
+            cJSON_Delete(items);
+            return mrb_error_context(st, "datasets '%s' item %zu", ds->id, ds->indices[i]);
+        }
+        if (!it->id[0]) snprintf(it->id, sizeof it->id, "%s-%04zu", ds->desc->name, ds->indices[i]);
+        mrb_sha256_update(&sha, it->image->data, mrb_array_bytes(it->image));
+        if (it->sens) mrb_sha256_update(&sha, it->sens->data, mrb_array_bytes(it->sens));
+        cJSON_AddItemToArray(items, cJSON_CreateString(it->id));
+    }
+    char hex[65];
+    mrb_sha256_final(&sha, hex);
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "id", ds->id);
+    cJSON_AddStringToObject(r, "generator", ds->desc->name);
+    cJSON_AddItemToObject(r, "params", mrb_params_to_json(&ds->params));
+    if (ds->manifest[0]) {
+        cJSON_AddStringToObject(r, "manifest", ds->manifest);
+        cJSON_AddStringToObject(r, "manifest_sha256", ds->manifest_sha256);
+    }
+    cJSON_AddStringToObject(r, "split", ds->split);
+    cJSON_AddNumberToObject(r, "seed", (double)(seed >> 11)); /* 53 bits: exact in JSON */
+    cJSON_AddStringToObject(r, "data_sha256", hex);
+    char shape[64];
+    cJSON_AddStringToObject(r, "shape", mrb_array_shape_str(dc->items[0].image, shape, sizeof shape));
+    cJSON_AddNumberToObject(r, "coils", dc->items[0].sens ? (double)dc->items[0].sens->dims[3] : 1);
+    cJSON_AddItemToObject(r, "items", items);
+    *record = r;
+    return MRB_OK;
+}
+
+static mrb_status simulate_kspace(const mrb_item *it, const mrb_array *mask, int nthreads,
+                                  mrb_array **out)
+{
+    const mrb_array *x = it->image;
+    size_t nx = x->dims[0], ny = x->dims[1], nt = x->ndim > 2 ? x->dims[2] : 1;
+    size_t nc = it->sens ? it->sens->dims[3] : 1;
+    size_t dims[4] = {nx, ny, nt, nc};
+    mrb_array *k = mrb_array_create(MRB_C64, 4, dims);
+    if (!k) return MRB_ERR_NOMEM;
+    const float complex *img = x->data;
+    float complex *kd = k->data;
+    size_t frame = nx * ny, vol = frame * nt;
+    for (size_t c = 0; c < nc; c++) {
+        const float complex *sc = it->sens ? (const float complex *)it->sens->data + c * frame : NULL;
+        for (size_t t = 0; t < nt; t++)
+            for (size_t i = 0; i < frame; i++)
+                kd[c * vol + t * frame + i] = sc ? sc[i] * img[t * frame + i] : img[t * frame + i];
+    }
+    mrb_status st = mrb_fft_centered(MRB_FFT_FORWARD, 2, 4, dims, k->data, nthreads);
+    if (st != MRB_OK) {
+        mrb_array_free(k);
+        return st;
+    }
+    const float *m = mask->data;
+    for (size_t c = 0; c < nc; c++)
+        for (size_t i = 0; i < vol; i++) kd[c * vol + i] *= m[i];
+    *out = k;
+    return MRB_OK;
+}
+
+static mrb_status load_sampling(const mrb_suite *s, size_t d, size_t m, data_cache *dc, int nthreads)
+{
+    cache_free_sampling(dc);
+    const mrb_suite_sampling *sm = &s->samplings[m];
+    dc->masks = calloc(dc->nitems, sizeof *dc->masks);
+    dc->kspace = calloc(dc->nitems, sizeof *dc->kspace);
+    dc->achieved_r = calloc(dc->nitems, sizeof *dc->achieved_r);
+    if (!dc->masks || !dc->kspace || !dc->achieved_r) return mrb_error(MRB_ERR_NOMEM, "out of memory");
+    dc->sampling = m;
+    char tag[2 * MRB_ID_MAX + 8];
+    snprintf(tag, sizeof tag, "mask|%s|%s", sm->id, s->datasets[d].id);
+    for (size_t i = 0; i < dc->nitems; i++) {
+        const mrb_array *x = dc->items[i].image;
+        size_t nt = x->ndim > 2 ? x->dims[2] : 1;
+        uint64_t seed = mrb_seed_derive(s->seed, tag, s->datasets[d].indices[i]);
+        mrb_status st = sm->desc->make(&sm->params, seed, x->dims[0], x->dims[1], nt, &dc->masks[i]);
+        if (st != MRB_OK) return mrb_error_context(st, "sampling '%s'", sm->id);
+        const float *mk = dc->masks[i]->data;
+        size_t n = mrb_array_count(dc->masks[i]);
+        double sampled = 0;
+        for (size_t k = 0; k < n; k++) sampled += mk[k] != 0;
+        if (sampled == 0) return mrb_error(MRB_ERR_RUN, "sampling '%s': mask samples nothing", sm->id);
+        dc->achieved_r[i] = (double)n / sampled;
+        MRB_TRY(simulate_kspace(&dc->items[i], dc->masks[i], nthreads, &dc->kspace[i]));
+    }
+    return MRB_OK;
+}
+
+/* ---------- one case ---------- */
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+    return ru.ru_maxrss;
+}
+
+static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, int nthreads,
+                           cJSON **out, char *detail, size_t detail_len)
+{
+    size_t d, m, k;
+    mrb_suite_case(s, c, &d, &m, &k);
+    const mrb_suite_method *me = &s->methods[k];
+    char key[3 * MRB_ID_MAX + 4];
+    mrb_suite_case_key(s, c, key, sizeof key);
+
+    cJSON *cj = cJSON_CreateObject();
+    cJSON_AddStringToObject(cj, "key", key);
+    cJSON_AddStringToObject(cj, "dataset", s->datasets[d].id);
+    cJSON_AddStringToObject(cj, "sampling", s->samplings[m].id);
+    cJSON_AddStringToObject(cj, "sampler", s->samplings[m].desc->name);
+    cJSON_AddItemToObject(cj, "sampler_params", mrb_params_to_json(&s->samplings[m].params));
+    cJSON_AddNumberToObject(cj, "acceleration", s->samplings[m].desc->nominal_acceleration(&s->samplings[m].params));
+    cJSON_AddStringToObject(cj, "method", me->id);
+    cJSON_AddStringToObject(cj, "method_name", me->desc->name);
+    cJSON_AddItemToObject(cj, "method_params", mrb_params_to_json(&me->params));
+
+    size_t nitems = dc->nitems, nmet = s->nmetrics;
+    size_t nsamples = nitems * (size_t)s->repeats;
+    double *times = calloc(nsamples ? nsamples : 1, sizeof *times);
+    double *setup = calloc(nitems, sizeof *setup);
+    double *values = calloc(nitems * nmet, sizeof *values);
+    cJSON *items = cJSON_AddArrayToObject(cj, "items");
+    mrb_status st = times && setup && values ? MRB_OK : mrb_error(MRB_ERR_NOMEM, "out of memory");
+    size_t ns = 0;
+    for (size_t i = 0; i < nitems && st == MRB_OK; i++) {
+        const mrb_item *it = &dc->items[i];
+        mrb_recon_input in = {dc->kspace[i], dc->masks[i], it->sens, nthreads,
+                              mrb_seed_derive(s->seed, me->id, s->datasets[d].indices[i])};
+        mrb_array *recon = mrb_array_create3(MRB_C64, it->image->dims[0], it->image->dims[1],
+                                             it->image->ndim > 2 ? it->image->dims[2] : 1);
+        if (!recon) {
+            st = MRB_ERR_NOMEM;
+            break;
+        }
+        void *state = NULL;
+        double t0 = mrb_now();
+        st = me->desc->setup(&me->params, &in, &state);
+        setup[i] = mrb_now() - t0;
+        for (int w = 0; st == MRB_OK && i == 0 && w < s->warmup; w++) st = me->desc->run(state, &in, recon);
+        for (int r = 0; st == MRB_OK && r < s->repeats; r++) {
+            t0 = mrb_now();
+            st = me->desc->run(state, &in, recon);
+            times[ns++] = mrb_now() - t0;
+        }
+        if (me->desc->teardown) me->desc->teardown(state);
+        if (st == MRB_OK) st = mrb_array_check_finite(recon, "reconstruction");
+        cJSON *ij = cJSON_CreateObject();
+        cJSON_AddStringToObject(ij, "id", it->id);
+        cJSON_AddNumberToObject(ij, "achieved_acceleration", dc->achieved_r[i]);
+        cJSON *mj = cJSON_AddObjectToObject(ij, "metrics");
+        if (st == MRB_OK) {
+            mrb_array *ref_mag = mrb_array_magnitude(it->image);
+            mrb_array *rec_mag = mrb_array_magnitude(recon);
+            if (!ref_mag || !rec_mag) st = MRB_ERR_NOMEM;
+            for (size_t q = 0; q < nmet && st == MRB_OK; q++) {
+                double v = NAN;
+                st = s->metrics[q].desc->image(&s->metrics[q].params, ref_mag, rec_mag, &v);
+                if (st != MRB_OK) mrb_error_context(st, "metric '%s'", s->metrics[q].id);
+                values[q * nitems + i] = v;
+                cJSON_AddNumberToObject(mj, s->metrics[q].id, v);
+            }
+            mrb_array_free(ref_mag);
+            mrb_array_free(rec_mag);
+        }
+        cJSON_AddItemToObject(ij, "time_s", number_array(times + ns - (st == MRB_OK ? (size_t)s->repeats : 0),
+                                                         st == MRB_OK ? (size_t)s->repeats : 0));
+        cJSON_AddNumberToObject(ij, "setup_s", setup[i]);
+        cJSON_AddItemToArray(items, ij);
+        mrb_array_free(recon);
+        if (st != MRB_OK) mrb_error_context(st, "item %s", it->id);
+    }
+    if (st == MRB_OK) {
+        cJSON_AddStringToObject(cj, "status", "ok");
+        cJSON *agg = cJSON_AddObjectToObject(cj, "metrics");
+        size_t pos = 0;
+        for (size_t q = 0; q < nmet; q++) {
+            cJSON_AddItemToObject(agg, s->metrics[q].id, summary_json(values + q * nitems, nitems));
+            mrb_summary sm;
+            mrb_summarize(values + q * nitems, nitems, &sm);
+            if (pos < detail_len)
+                pos += (size_t)snprintf(detail + pos, detail_len - pos, "%s%s %.4g", q ? ", " : "",
+                                        s->metrics[q].id, sm.mean);
+        }
+        double rs[64];
+        size_t nr = nitems < 64 ? nitems : 64;
+        for (size_t i = 0; i < nr; i++) rs[i] = dc->achieved_r[i];
+        cJSON_AddItemToObject(cj, "achieved_acceleration", summary_json(rs, nr));
+        cJSON *timing = cJSON_AddObjectToObject(cj, "timing");
+        cJSON_AddNumberToObject(timing, "warmup", s->warmup);
+        cJSON_AddNumberToObject(timing, "repeats_per_item", s->repeats);
+        cJSON_AddNumberToObject(timing, "threads", nthreads);
+        cJSON_AddItemToObject(timing, "run_s", summary_json(times, ns));
+        cJSON_AddItemToObject(timing, "setup_s", summary_json(setup, nitems));
+        cJSON_AddItemToObject(timing, "samples_s", number_array(times, ns));
+        cJSON_AddNumberToObject(timing, "peak_rss_kb", (double)peak_rss_kb());
+        mrb_summary ts;
+        mrb_summarize(times, ns, &ts);
+        if (pos < detail_len) snprintf(detail + pos, detail_len - pos, "; %.3g s", ts.median);
+    } else {
+        cJSON_AddStringToObject(cj, "status", "failed");
+        cJSON_AddStringToObject(cj, "error", mrb_error_message());
+        snprintf(detail, detail_len, "FAILED: %s", mrb_error_message());
+    }
+    free(times);
+    free(setup);
+    free(values);
+    *out = cj;
+    return st == MRB_ERR_NOMEM ? st : MRB_OK; /* a failed case is recorded, not fatal */
+}
+
+/* ---------- results ---------- */
+
+static cJSON *build_results(const mrb_suite *s, const mrb_run_opts *opts, const journal *j,
+                            const char *started, size_t filtered)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "schema_version", MRB_RESULTS_SCHEMA_VERSION);
+    cJSON_AddStringToObject(r, "kind", "mrbench-results");
+    cJSON *ctx = mrb_provenance(opts);
+    cJSON_AddStringToObject(ctx, "started", started);
+    char now[32];
+    mrb_iso_time(mrb_wall_time(), now);
+    cJSON_AddStringToObject(ctx, "finished", now);
+    cJSON_AddItemToObject(r, "context", ctx);
+
+    cJSON *sj = cJSON_AddObjectToObject(r, "suite");
+    cJSON_AddStringToObject(sj, "name", s->name);
+    cJSON_AddStringToObject(sj, "description", s->description);
+    cJSON_AddStringToObject(sj, "file", s->path);
+    cJSON_AddStringToObject(sj, "sha256", s->sha256);
+    cJSON_AddNumberToObject(sj, "seed", (double)s->seed);
+    if (opts->filter) cJSON_AddStringToObject(sj, "filter", opts->filter);
+    cJSON *defs = cJSON_AddObjectToObject(sj, "metric_definitions");
+    for (size_t q = 0; q < s->nmetrics; q++) {
+        char def[512] = "";
+        if (s->metrics[q].desc->definition) s->metrics[q].desc->definition(&s->metrics[q].params, def, sizeof def);
+        cJSON *d = cJSON_AddObjectToObject(defs, s->metrics[q].id);
+        cJSON_AddStringToObject(d, "metric", s->metrics[q].desc->name);
+        cJSON_AddStringToObject(d, "definition", def);
+        cJSON_AddStringToObject(d, "unit", s->metrics[q].desc->unit ? s->metrics[q].desc->unit : "");
+        cJSON_AddBoolToObject(d, "higher_is_better", s->metrics[q].desc->higher_is_better);
+        cJSON_AddItemToObject(d, "params", mrb_params_to_json(&s->metrics[q].params));
+    }
+    cJSON *report = cJSON_AddObjectToObject(sj, "report");
+    cJSON *rm = cJSON_AddArrayToObject(report, "metrics");
+    for (size_t i = 0; i < s->nreport_metrics; i++) cJSON_AddItemToArray(rm, cJSON_CreateString(s->report_metrics[i]));
+    cJSON_AddStringToObject(report, "plot", s->plot_metric);
+    cJSON *parsed = cJSON_Parse(s->text);
+    if (parsed) cJSON_AddItemToObject(sj, "definition", parsed);
+
+    cJSON *ds = cJSON_AddArrayToObject(r, "datasets");
+    for (size_t d = 0; d < j->ndatasets; d++)
+        if (j->datasets[d]) cJSON_AddItemToArray(ds, cJSON_Duplicate(j->datasets[d], 1));
+    cJSON *cases = cJSON_AddArrayToObject(r, "cases");
+    size_t done = 0, failed = 0;
+    for (size_t c = 0; c < j->ncases; c++) {
+        if (!j->cases[c]) continue;
+        done++;
+        const cJSON *stj = cJSON_GetObjectItemCaseSensitive(j->cases[c], "status");
+        if (cJSON_IsString(stj) && strcmp(stj->valuestring, "ok") != 0) failed++;
+        cJSON_AddItemToArray(cases, cJSON_Duplicate(j->cases[c], 1));
+    }
+    cJSON *sum = cJSON_AddObjectToObject(r, "summary");
+    cJSON_AddNumberToObject(sum, "cases_total", (double)mrb_suite_case_count(s));
+    cJSON_AddNumberToObject(sum, "cases_done", (double)done);
+    cJSON_AddNumberToObject(sum, "cases_failed", (double)failed);
+    cJSON_AddNumberToObject(sum, "cases_filtered_out", (double)filtered);
+    return r;
+}
+
+mrb_status mrb_results_load(const char *path, cJSON **out)
+{
+    *out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    MRB_TRY(mrb_read_file(path, &text, &len));
+    cJSON *r = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!r) return mrb_error(MRB_ERR_INVALID, "%s: not valid JSON (truncated or corrupted results file)", path);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(r, "kind");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(r, "schema_version");
+    mrb_status st = MRB_OK;
+    if (!cJSON_IsObject(r) || !cJSON_IsString(kind) || strcmp(kind->valuestring, "mrbench-results") != 0)
+        st = mrb_error(MRB_ERR_INVALID, "%s: not an mrbench results file (no \"kind\": \"mrbench-results\")", path);
+    else if (!cJSON_IsNumber(ver))
+        st = mrb_error(MRB_ERR_INVALID, "%s: schema_version missing", path);
+    else if (ver->valuedouble > MRB_RESULTS_SCHEMA_VERSION)
+        st = mrb_error(MRB_ERR_INVALID, "%s: results schema version %g is newer than this mrbench reads (%d); upgrade mrbench",
+                       path, ver->valuedouble, MRB_RESULTS_SCHEMA_VERSION);
+    else if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r, "cases")) ||
+             !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r, "suite")))
+        st = mrb_error(MRB_ERR_INVALID, "%s: results file lacks 'suite' or 'cases'", path);
+    if (st != MRB_OK) {
+        cJSON_Delete(r);
+        return st;
+    }
+    *out = r;
+    return MRB_OK;
+}
+
+/* ---------- the run ---------- */
+
+mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_summary *summary)
+{
+    memset(summary, 0, sizeof *summary);
+    if (opts->device == MRB_DEVICE_GPU) {
+#ifndef MRB_HAVE_CUDA
+        return mrb_error(MRB_ERR_DEVICE, "--device gpu: this mrbench was built without CUDA "
+                                         "(nvcc not found or MRBENCH_CUDA=OFF); use --device cpu");
+#else
+        return mrb_error(MRB_ERR_DEVICE, "--device gpu: no registered method of this suite has a GPU "
+                                         "implementation yet; use --device cpu");
+#endif
+    }
+    int nthreads = opts->nthreads > 0 ? opts->nthreads : 1;
+    omp_set_num_threads(nthreads);
+    openblas_set_num_threads(nthreads);
+
+    MRB_TRY(mrb_mkdirs(opts->out_dir));
+    char jpath[MRB_PATH_MAX + 32], rpath[MRB_PATH_MAX + 32];
+    snprintf(jpath, sizeof jpath, "%s/%s", opts->out_dir, JOURNAL_NAME);
+    snprintf(rpath, sizeof rpath, "%s/%s", opts->out_dir, RESULTS_NAME);
+    snprintf(summary->results_path, sizeof summary->results_path, "%s", rpath);
+
+    size_t ncases = mrb_suite_case_count(s);
+    journal j = {0};
+    j.ncases = ncases;
+    j.ndatasets = s->ndatasets;
+    j.cases = calloc(ncases, sizeof *j.cases);
+    j.datasets = calloc(s->ndatasets, sizeof *j.datasets);
+    if (!j.cases || !j.datasets) {
+        free(j.cases);
+        free(j.datasets);
+        return mrb_error(MRB_ERR_NOMEM, "out of memory");
+    }
+    char started[32];
+    mrb_iso_time(mrb_wall_time(), started);
+    cJSON *start = cJSON_CreateObject();
+    cJSON_AddStringToObject(start, "event", "start");
+    cJSON_AddStringToObject(start, "time", started);
+    cJSON_AddStringToObject(start, "suite", s->name);
+    cJSON_AddStringToObject(start, "suite_sha256", s->sha256);
+    cJSON_AddNumberToObject(start, "seed", (double)s->seed);
+    char *start_line = cJSON_PrintUnformatted(start);
+    cJSON_Delete(start);
+    mrb_status st = start_line ? journal_open(&j, s, jpath, opts->resume, start_line)
+                               : mrb_error(MRB_ERR_NOMEM, "out of memory");
+    free(start_line);
+
+    /* Which cases run now. */
+    unsigned char *todo = calloc(ncases ? ncases : 1, 1);
+    size_t nfiltered = 0, ntodo = 0;
+    for (size_t c = 0; st == MRB_OK && c < ncases; c++) {
+        char key[3 * MRB_ID_MAX + 4];
+        mrb_suite_case_key(s, c, key, sizeof key);
+        if (opts->filter && fnmatch(opts->filter, key, 0) != 0) {
+            nfiltered++;
+            if (j.cases[c]) { /* a filtered case from an earlier run is not reported */
+                cJSON_Delete(j.cases[c]);
+                j.cases[c] = NULL;
+            }
+            continue;
+        }
+        if (j.cases[c]) {
+            summary->cases_skipped++;
+            continue;
+        }
+        todo[c] = 1;
+        ntodo++;
+    }
+    summary->cases_total = ncases;
+    summary->cases_filtered = nfiltered;
+
+    progress pg = {opts->progress_bar, opts->quiet, ntodo, 0, mrb_now()};
+    data_cache dc = {(size_t)-1, NULL, 0, (size_t)-1, NULL, NULL, NULL};
+    for (size_t c = 0; st == MRB_OK && c < ncases; c++) {
+        if (!todo[c]) continue;
+        size_t d, m, k;
+        mrb_suite_case(s, c, &d, &m, &k);
+        if (dc.dataset != d) {
+            cJSON *record = NULL;
+            st = load_dataset(s, d, &dc, &record);
+            if (st != MRB_OK) break;
+            if (!j.datasets[d]) {
+                cJSON *line = cJSON_CreateObject();
+                cJSON_AddStringToObject(line, "event", "dataset");
+                cJSON_AddNumberToObject(line, "index", (double)d);
+                cJSON_AddItemToObject(line, "dataset", record);
+                st = journal_append(&j, line, jpath);
+                j.datasets[d] = cJSON_DetachItemFromObjectCaseSensitive(line, "dataset");
+                cJSON_Delete(line);
+                if (st != MRB_OK) break;
+            } else {
+                cJSON_Delete(record);
+            }
+        }
+        if (dc.sampling != m) {
+            st = load_sampling(s, d, m, &dc, nthreads);
+            if (st != MRB_OK) break;
+        }
+        char key[3 * MRB_ID_MAX + 4], detail[256] = "";
+        mrb_suite_case_key(s, c, key, sizeof key);
+        cJSON *cj = NULL;
+        st = run_case(s, c, &dc, nthreads, &cj, detail, sizeof detail);
+        if (st != MRB_OK) {
+            cJSON_Delete(cj);
+            break;
+        }
+        const cJSON *cst = cJSON_GetObjectItemCaseSensitive(cj, "status");
+        if (strcmp(cst->valuestring, "ok") != 0) summary->cases_failed++;
+        cJSON *line = cJSON_CreateObject();
+        cJSON_AddStringToObject(line, "event", "case");
+        cJSON_AddStringToObject(line, "key", key);
+        cJSON_AddItemToObject(line, "case", cj);
+        st = journal_append(&j, line, jpath);
+        j.cases[c] = cJSON_DetachItemFromObjectCaseSensitive(line, "case");
+        cJSON_Delete(line);
+        summary->cases_run++;
+        pg.done++;
+        progress_update(&pg, key, detail);
+    }
+    cache_free(&dc);
+    free(todo);
+    if (j.f) fclose(j.f);
+
+    if (st == MRB_OK) {
+        /* Failures recorded by earlier (resumed) runs count too. */
+        summary->cases_failed = 0;
+        for (size_t c = 0; c < ncases; c++) {
+            if (!j.cases[c]) continue;
+            const cJSON *cst = cJSON_GetObjectItemCaseSensitive(j.cases[c], "status");
+            if (!cJSON_IsString(cst) || strcmp(cst->valuestring, "ok") != 0) summary->cases_failed++;
+        }
+        cJSON *results = build_results(s, opts, &j, started, nfiltered);
+        char *text = cJSON_Print(results);
+        if (!text) st = mrb_error(MRB_ERR_NOMEM, "out of memory");
+        else {
+            size_t len = strlen(text);
+            text[len] = '\n';
+            st = mrb_write_file_atomic(rpath, text, len + 1);
+            free(text);
+        }
+        if (st == MRB_OK) st = mrb_report_write(results, opts->out_dir, &summary->report);
+        cJSON_Delete(results);
+    }
+    for (size_t c = 0; c < ncases; c++) cJSON_Delete(j.cases[c]);
+    for (size_t d = 0; d < s->ndatasets; d++) cJSON_Delete(j.datasets[d]);
+    free(j.cases);
+    free(j.datasets);
+    return st;
+}
