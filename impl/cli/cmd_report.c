@@ -27,7 +27,7 @@ int mrb_cmd_report(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (ch == 'o') out = optarg;
         else if (ch == 'h') {
             fputs(help, stdout);

@@ -237,8 +237,8 @@ mrb_status mrb_report_write(const cJSON *results, const char *out_dir, mrb_repor
         if (!cJSON_IsString(rm)) continue;
         const char *metric = rm->valuestring;
         const cJSON *def = cJSON_GetObjectItemCaseSensitive(defs, metric);
-        bprintf(&md, "## %s%s%s, mean (std) over cases\n\n", metric, str_of(def, "unit")[0] ? " (" : "",
-                str_of(def, "unit"));
+        bprintf(&md, "## %s%s%s%s, mean (std) over cases\n\n", metric, str_of(def, "unit")[0] ? " (" : "",
+                str_of(def, "unit"), str_of(def, "unit")[0] ? ")" : "");
         if (def) bprintf(&md, "%s; %s is better.\n\n", str_of(def, "definition"),
                          cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(def, "higher_is_better")) ? "higher" : "lower");
         bprintf(&md, "| method |");

@@ -567,8 +567,13 @@ mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_nam
         if (end && (size_t)(end - text) >= len)
             return mrb_error(MRB_ERR_INVALID, "%s:%d:%d: JSON syntax error: unexpected end of file",
                              display_name, line, col);
-        return mrb_error(MRB_ERR_INVALID, "%s:%d:%d: JSON syntax error near '%.12s'", display_name,
-                         line, col, end ? end : "");
+        char near[24];
+        size_t n = 0;
+        for (const char *p = end ? end : ""; *p && *p != '\n' && *p != '\r' && n < 16; p++)
+            near[n++] = (*p >= 32 && *p < 127) ? *p : '?';
+        near[n] = '\0';
+        return mrb_error(MRB_ERR_INVALID, "%s:%d:%d: JSON syntax error near '%s'", display_name, line,
+                         col, near);
     }
     mrb_suite *s = calloc(1, sizeof *s);
     if (!s) {
