@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "mrbench/fft.h"
+#include "mrbench/data.h"
 #include "mrbench/report.h"
 #include "mrbench/rng.h"
 #include "mrbench/runner.h"
@@ -189,7 +189,7 @@ static void fmt_duration(double s, char *buf, size_t len)
         snprintf(buf, len, "--:--");
         return;
     }
-    long t = (long)(s + 0.5);
+    long t = s > 3.6e8 ? 360000000L : (long)(s + 0.5); /* clamp: 100000 h */
     if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
     else snprintf(buf, len, "%02ld:%02ld", t / 60, t % 60);
 }
@@ -199,7 +199,7 @@ static void progress_update(progress *p, const char *key, const char *detail)
     if (p->quiet) return;
     double elapsed = mrb_now() - p->start;
     double eta = p->done ? elapsed / (double)p->done * (double)(p->total - p->done) : NAN;
-    char el[16], et[16];
+    char el[32], et[32];
     fmt_duration(elapsed, el, sizeof el);
     fmt_duration(eta, et, sizeof et);
     if (p->bar) {
@@ -302,37 +302,25 @@ static mrb_status load_dataset(const mrb_suite *s, size_t d, data_cache *dc, cJS
     return MRB_OK;
 }
 
-static mrb_status simulate_kspace(const mrb_item *it, const mrb_array *mask, int nthreads,
-                                  mrb_array **out)
+/* Fully sampled k-space of the item (noiseless: the data sets carry their own
+ * noise settings), then the mask applied. */
+static mrb_status undersample(const mrb_item *it, const mrb_array *mask, mrb_array **out)
 {
-    const mrb_array *x = it->image;
-    size_t nx = x->dims[0], ny = x->dims[1], nt = x->ndim > 2 ? x->dims[2] : 1;
-    size_t nc = it->sens ? it->sens->dims[3] : 1;
-    size_t dims[4] = {nx, ny, nt, nc};
-    mrb_array *k = mrb_array_create(MRB_C64, 4, dims);
-    if (!k) return MRB_ERR_NOMEM;
-    const float complex *img = x->data;
-    float complex *kd = k->data;
-    size_t frame = nx * ny, vol = frame * nt;
-    for (size_t c = 0; c < nc; c++) {
-        const float complex *sc = it->sens ? (const float complex *)it->sens->data + c * frame : NULL;
-        for (size_t t = 0; t < nt; t++)
-            for (size_t i = 0; i < frame; i++)
-                kd[c * vol + t * frame + i] = sc ? sc[i] * img[t * frame + i] : img[t * frame + i];
-    }
-    mrb_status st = mrb_fft_centered(MRB_FFT_FORWARD, 2, 4, dims, k->data, nthreads);
-    if (st != MRB_OK) {
-        mrb_array_free(k);
-        return st;
-    }
+    MRB_TRY(mrb_simulate_kspace(it, 0.0, 0, out));
+    float complex *kd = (*out)->data;
     const float *m = mask->data;
+    size_t vol = mrb_array_count(mask), nc = (*out)->dims[3];
+    if (mrb_array_count(*out) != vol * nc) {
+        mrb_array_free(*out);
+        *out = NULL;
+        return mrb_error(MRB_ERR_RUN, "mask shape does not match the k-space");
+    }
     for (size_t c = 0; c < nc; c++)
         for (size_t i = 0; i < vol; i++) kd[c * vol + i] *= m[i];
-    *out = k;
     return MRB_OK;
 }
 
-static mrb_status load_sampling(const mrb_suite *s, size_t d, size_t m, data_cache *dc, int nthreads)
+static mrb_status load_sampling(const mrb_suite *s, size_t d, size_t m, data_cache *dc)
 {
     cache_free_sampling(dc);
     const mrb_suite_sampling *sm = &s->samplings[m];
@@ -355,7 +343,7 @@ static mrb_status load_sampling(const mrb_suite *s, size_t d, size_t m, data_cac
         for (size_t k = 0; k < n; k++) sampled += mk[k] != 0;
         if (sampled == 0) return mrb_error(MRB_ERR_RUN, "sampling '%s': mask samples nothing", sm->id);
         dc->achieved_r[i] = (double)n / sampled;
-        MRB_TRY(simulate_kspace(&dc->items[i], dc->masks[i], nthreads, &dc->kspace[i]));
+        MRB_TRY(undersample(&dc->items[i], dc->masks[i], &dc->kspace[i]));
     }
     return MRB_OK;
 }
@@ -670,7 +658,7 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
             }
         }
         if (dc.sampling != m) {
-            st = load_sampling(s, d, m, &dc, nthreads);
+            st = load_sampling(s, d, m, &dc);
             if (st != MRB_OK) break;
         }
         char key[3 * MRB_ID_MAX + 4], detail[256] = "";

@@ -1,7 +1,7 @@
 # Turns suites into C byte arrays so that the quickstart suite is built into
 # the program (`mrbench run` with no suite runs it). Usage:
 #   cmake -DOUT=file.c -DNAMES="quickstart" -DDIR=suites -P embed.cmake
-set(body "/* Generated from suites/*.json by impl/suite/embed.cmake: do not edit. */\n#include <stddef.h>\n\n")
+set(body "/* Generated from the suites folder by impl/suite/embed.cmake: do not edit. */\n#include <stddef.h>\n\n")
 set(table "")
 foreach(name ${NAMES})
   file(READ "${DIR}/${name}.json" hex HEX)

@@ -36,7 +36,7 @@ typedef struct mrb_run_summary {
     size_t cases_skipped; /* already in the journal (resume) */
     size_t cases_filtered;
     size_t cases_failed;
-    char results_path[MRB_PATH_MAX];
+    char results_path[MRB_PATH_MAX + 32];
     mrb_report_outcome report; /* what the report step wrote */
 } mrb_run_summary;
 
