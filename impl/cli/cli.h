@@ -14,6 +14,7 @@ int mrb_cmd_run(int argc, char **argv);
 int mrb_cmd_validate(int argc, char **argv);
 int mrb_cmd_list(int argc, char **argv);
 int mrb_cmd_report(int argc, char **argv);
+int mrb_cmd_score(int argc, char **argv);
 
 /* Prints "mrbench <cmd>: <message>" to stderr and returns the exit code for st. */
 int mrb_cli_fail(const char *cmd, mrb_status st);

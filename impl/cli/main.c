@@ -15,6 +15,7 @@ static const mrb_command commands[] = {
     {"validate", "check a suite file without running it", mrb_cmd_validate},
     {"list", "list registered datasets, samplers, methods and metrics with their parameters", mrb_cmd_list},
     {"report", "write report.md and plots from a results.json", mrb_cmd_report},
+    {"score", "score two files (label maps: Dice, HD95, ...; images: PSNR, SSIM, ...)", mrb_cmd_score},
 };
 
 static const char usage[] =

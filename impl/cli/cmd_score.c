@@ -1,0 +1,371 @@
+/* mrbench score: metrics of two files, the tool to reach for instead of a
+ * notebook. Label maps (integer files) get overlap and surface-distance
+ * metrics per label group; images (float or complex files) get PSNR, SSIM,
+ * NMSE, MSE and MAE on magnitudes. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "mrbench/io.h"
+#include "mrbench/metrics.h"
+
+static const char help[] =
+    "usage: mrbench score REF PRED [options]\n"
+    "\n"
+    "Scores PRED against REF. Files: NIfTI-1/2 (.nii, .nii.gz), BART .cfl/.hdr (give the base\n"
+    "name or either file), HDF5 (.h5). Integer files are label maps; float and complex files are\n"
+    "images (compared on magnitudes). Spacing comes from the file headers (NIfTI pixdim) or --spacing.\n"
+    "\n"
+    "label maps:\n"
+    "  --labels L[,L...]    one label group as foreground (e.g. 1,2,4); default: every label present\n"
+    "                       in either map, each on its own\n"
+    "  --regions brats|acdc brats: whole tumour {1,2,4}, tumour core {1,4}, enhancing {4};\n"
+    "                       acdc: RV {1}, myocardium {2}, LV {3}\n"
+    "  --hd95 max|pooled|mean   HD95 variant (default max: MONAI/BraTS; pooled: MedPy; mean: plastimatch-style)\n"
+    "  --empty brats|nan|worst  empty-mask policy (default brats: both empty Dice 1 / 0 mm,\n"
+    "                       one empty Dice 0 / 373.13 mm)\n"
+    "  --percentile linear|nearest  percentile interpolation (default linear, numpy)\n"
+    "  --tau MM             normalised surface Dice tolerance (default 1 mm)\n"
+    "images:\n"
+    "  --image              score as images even if the files hold integers\n"
+    "  --data-range R       PSNR/SSIM data range (default: max of REF over the volume, fastMRI)\n"
+    "common:\n"
+    "  --spacing X,Y,Z      voxel spacing in mm (overrides the headers)\n"
+    "  --threads N          threads for the distance transform (default 1)\n"
+    "  --json               print JSON instead of a table\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Definitions: impl/metrics/README.md. Exit 0 ok, 2 bad input (shape or spacing mismatch,\n"
+    "spacing <= 0 or NaN, labels outside 0..255, unreadable file).\n";
+
+typedef struct group {
+    char name[32];
+    char labels[128];
+} group;
+
+static int is_label_dtype(mrb_dtype t)
+{
+    return t == MRB_U8 || t == MRB_I16 || t == MRB_I32;
+}
+
+/* Integer label map -> MRB_U8, refusing values outside 0..255. */
+static mrb_status to_u8(const mrb_array *a, const char *path, mrb_array **out)
+{
+    mrb_array *u = mrb_array_create(MRB_U8, a->ndim, a->dims);
+    if (!u) return MRB_ERR_NOMEM;
+    size_t n = mrb_array_count(a);
+    uint8_t *d = u->data;
+    for (size_t i = 0; i < n; i++) {
+        long v = a->dtype == MRB_U8 ? ((const uint8_t *)a->data)[i]
+                 : a->dtype == MRB_I16 ? ((const int16_t *)a->data)[i]
+                                       : ((const int32_t *)a->data)[i];
+        if (v < 0 || v > 255) {
+            mrb_array_free(u);
+            return mrb_error(MRB_ERR_INVALID, "%s: label %ld at voxel %zu is outside 0..255", path, v, i);
+        }
+        d[i] = (uint8_t)v;
+    }
+    *out = u;
+    return MRB_OK;
+}
+
+static int parse_spacing(const char *text, double sp[3])
+{
+    char *end;
+    const char *p = text;
+    for (int i = 0; i < 3; i++) {
+        sp[i] = strtod(p, &end);
+        if (end == p || !isfinite(sp[i]) || sp[i] <= 0) return -1;
+        p = end;
+        if (i < 2) {
+            if (*p != ',') return -1;
+            p++;
+        }
+    }
+    return *p ? -1 : 0;
+}
+
+static void print_value(FILE *f, double v)
+{
+    if (isnan(v)) fprintf(f, "%12s", "nan");
+    else fprintf(f, "%12.6g", v);
+}
+
+static cJSON *num(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : isnan(v) ? cJSON_CreateNull() : cJSON_CreateString(v > 0 ? "inf" : "-inf");
+}
+
+static int score_images(const mrb_array *ref, const mrb_array *pred, double data_range, int json)
+{
+    mrb_array *rm = mrb_array_magnitude(ref), *pm = mrb_array_magnitude(pred);
+    if (!rm || !pm) {
+        mrb_array_free(rm);
+        mrb_array_free(pm);
+        return mrb_cli_fail("score", MRB_ERR_NOMEM);
+    }
+    /* 4-D and higher: slices are everything beyond the first two axes. */
+    if (rm->ndim > 3) {
+        size_t slices = mrb_array_count(rm) / (rm->dims[0] * rm->dims[1]);
+        rm->ndim = pm->ndim = 3;
+        rm->dims[2] = pm->dims[2] = slices;
+    }
+    double v[5];
+    mrb_ssim_opts so;
+    mrb_ssim_opts_default(&so);
+    so.data_range = data_range;
+    mrb_status st = mrb_metric_psnr(rm, pm, data_range, &v[0]);
+    if (st == MRB_OK) st = mrb_metric_ssim(rm, pm, &so, &v[1]);
+    if (st == MRB_OK) st = mrb_metric_nmse(rm, pm, &v[2]);
+    if (st == MRB_OK) st = mrb_metric_mse(rm, pm, &v[3]);
+    if (st == MRB_OK) st = mrb_metric_mae(rm, pm, &v[4]);
+    mrb_array_free(rm);
+    mrb_array_free(pm);
+    if (st != MRB_OK) return mrb_cli_fail("score", st);
+    static const char *const names[5] = {"psnr", "ssim", "nmse", "mse", "mae"};
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "kind", "image");
+        for (int i = 0; i < 5; i++) cJSON_AddItemToObject(o, names[i], num(v[i]));
+        char *t = cJSON_Print(o);
+        printf("%s\n", t);
+        free(t);
+        cJSON_Delete(o);
+    } else {
+        for (int i = 0; i < 5; i++) {
+            printf("%-6s", names[i]);
+            print_value(stdout, v[i]);
+            printf("\n");
+        }
+    }
+    return 0;
+}
+
+int mrb_cmd_score(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"labels", required_argument, 0, 'l'},  {"regions", required_argument, 0, 'r'},
+        {"hd95", required_argument, 0, '9'},    {"empty", required_argument, 0, 'e'},
+        {"percentile", required_argument, 0, 'p'}, {"tau", required_argument, 0, 't'},
+        {"image", no_argument, 0, 'i'},         {"data-range", required_argument, 0, 'd'},
+        {"spacing", required_argument, 0, 's'}, {"threads", required_argument, 0, 'n'},
+        {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    mrb_seg_opts so;
+    mrb_seg_opts_default(&so);
+    so.nthreads = 1;
+    const char *labels = NULL, *regions = NULL;
+    double spacing[3] = {1, 1, 1}, data_range = 0;
+    int have_spacing = 0, as_image = 0, json = 0;
+    opterr = 0;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end;
+        long n;
+        switch (ch) {
+        case 'l': labels = optarg; break;
+        case 'r':
+            if (strcmp(optarg, "brats") != 0 && strcmp(optarg, "acdc") != 0)
+                return mrb_cli_usage("score", "--regions takes brats or acdc, not '%s'", optarg);
+            regions = optarg;
+            break;
+        case '9':
+            if (mrb_seg_parse_hd95(optarg, &so.hd95) != MRB_OK) return mrb_cli_usage("score", "%s", mrb_error_message());
+            break;
+        case 'e':
+            if (mrb_seg_parse_empty(optarg, &so.empty) != MRB_OK) return mrb_cli_usage("score", "%s", mrb_error_message());
+            break;
+        case 'p':
+            if (mrb_seg_parse_percentile(optarg, &so.percentile_mode) != MRB_OK)
+                return mrb_cli_usage("score", "%s", mrb_error_message());
+            break;
+        case 't':
+            so.tau = strtod(optarg, &end);
+            if (end == optarg || *end || !isfinite(so.tau) || so.tau < 0)
+                return mrb_cli_usage("score", "--tau takes a distance >= 0 in mm, not '%s'", optarg);
+            break;
+        case 'i': as_image = 1; break;
+        case 'd':
+            data_range = strtod(optarg, &end);
+            if (end == optarg || *end || !isfinite(data_range) || data_range <= 0)
+                return mrb_cli_usage("score", "--data-range takes a number > 0, not '%s'", optarg);
+            break;
+        case 's':
+            if (parse_spacing(optarg, spacing) != 0)
+                return mrb_cli_usage("score", "--spacing takes X,Y,Z in mm, each finite and > 0, not '%s'", optarg);
+            have_spacing = 1;
+            break;
+        case 'n':
+            if (mrb_cli_parse_int(optarg, 1, 1024, &n) != 0)
+                return mrb_cli_usage("score", "--threads takes an integer from 1 to 1024, not '%s'", optarg);
+            so.nthreads = (int)n;
+            break;
+        case 'j': json = 1; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return mrb_cli_usage("score", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 2) return mrb_cli_usage("score", "expected two files, REF and PRED");
+    if (labels && regions) return mrb_cli_usage("score", "give --labels or --regions, not both");
+    const char *ref_path = argv[optind], *pred_path = argv[optind + 1];
+
+    mrb_array *ref = NULL, *pred = NULL;
+    double sp_ref[3] = {1, 1, 1}, sp_pred[3] = {1, 1, 1};
+    mrb_status st = mrb_image_read(ref_path, &ref, sp_ref);
+    if (st == MRB_OK) st = mrb_image_read(pred_path, &pred, sp_pred);
+    int rc = 0;
+    if (st != MRB_OK) {
+        rc = mrb_cli_fail("score", st);
+        goto done;
+    }
+    if (!mrb_array_same_shape(ref, pred)) {
+        char a[64], b[64];
+        mrb_error(MRB_ERR_INVALID, "shape mismatch: %s is %s, %s is %s", ref_path, mrb_array_shape_str(ref, a, sizeof a),
+                  pred_path, mrb_array_shape_str(pred, b, sizeof b));
+        rc = mrb_cli_fail("score", MRB_ERR_INVALID);
+        goto done;
+    }
+    if (!have_spacing) {
+        for (int i = 0; i < 3; i++) {
+            if (!isfinite(sp_ref[i]) || sp_ref[i] <= 0) {
+                mrb_error(MRB_ERR_INVALID, "%s: spacing %g along axis %d is not a positive number (give --spacing)",
+                          ref_path, sp_ref[i], i);
+                rc = mrb_cli_fail("score", MRB_ERR_INVALID);
+                goto done;
+            }
+            if (fabs(sp_ref[i] - sp_pred[i]) > 1e-4 * sp_ref[i]) {
+                mrb_error(MRB_ERR_INVALID, "spacing mismatch along axis %d: %s has %g mm, %s has %g mm (give --spacing)",
+                          i, ref_path, sp_ref[i], pred_path, sp_pred[i]);
+                rc = mrb_cli_fail("score", MRB_ERR_INVALID);
+                goto done;
+            }
+            spacing[i] = sp_ref[i];
+        }
+    }
+    if (as_image || !is_label_dtype(ref->dtype) || !is_label_dtype(pred->dtype)) {
+        if (!as_image && (is_label_dtype(ref->dtype) != is_label_dtype(pred->dtype))) {
+            mrb_error(MRB_ERR_INVALID, "%s is %s but %s is %s: both label maps or both images (or pass --image)", ref_path,
+                      mrb_dtype_name(ref->dtype), pred_path, mrb_dtype_name(pred->dtype));
+            rc = mrb_cli_fail("score", MRB_ERR_INVALID);
+            goto done;
+        }
+        st = mrb_array_check_finite(ref, ref_path);
+        if (st == MRB_OK) st = mrb_array_check_finite(pred, pred_path);
+        rc = st == MRB_OK ? score_images(ref, pred, data_range, json) : mrb_cli_fail("score", st);
+        goto done;
+    }
+    if (ref->ndim > 3) {
+        mrb_error(MRB_ERR_INVALID, "%s: label maps have 2 or 3 dimensions, this one has %d", ref_path, ref->ndim);
+        rc = mrb_cli_fail("score", MRB_ERR_INVALID);
+        goto done;
+    }
+    {
+        mrb_array *r8 = NULL, *p8 = NULL;
+        st = to_u8(ref, ref_path, &r8);
+        if (st == MRB_OK) st = to_u8(pred, pred_path, &p8);
+        if (st != MRB_OK) {
+            mrb_array_free(r8);
+            rc = mrb_cli_fail("score", st);
+            goto done;
+        }
+        group groups[256];
+        size_t ng = 0;
+        if (regions && strcmp(regions, "brats") == 0) {
+            groups[ng++] = (group){"WT", "1,2,4"};
+            groups[ng++] = (group){"TC", "1,4"};
+            groups[ng++] = (group){"ET", "4"};
+        } else if (regions) {
+            groups[ng++] = (group){"RV", "1"};
+            groups[ng++] = (group){"MYO", "2"};
+            groups[ng++] = (group){"LV", "3"};
+        } else if (labels) {
+            snprintf(groups[0].name, sizeof groups[0].name, "labels");
+            snprintf(groups[0].labels, sizeof groups[0].labels, "%s", labels);
+            ng = 1;
+        } else {
+            unsigned char present[256] = {0};
+            const uint8_t *a = r8->data, *b = p8->data;
+            size_t n = mrb_array_count(r8);
+            for (size_t i = 0; i < n; i++) present[a[i]] = present[b[i]] = 1;
+            for (int v = 1; v < 256; v++)
+                if (present[v]) {
+                    snprintf(groups[ng].name, sizeof groups[ng].name, "label %d", v);
+                    snprintf(groups[ng].labels, sizeof groups[ng].labels, "%d", v);
+                    ng++;
+                }
+            if (ng == 0) { /* both maps empty: score label 1 under the empty policy */
+                groups[0] = (group){"label 1", "1"};
+                ng = 1;
+            }
+        }
+        cJSON *out = json ? cJSON_CreateObject() : NULL;
+        if (out) {
+            cJSON_AddStringToObject(out, "kind", "labels");
+            cJSON *sp = cJSON_AddArrayToObject(out, "spacing_mm");
+            for (int i = 0; i < 3; i++) cJSON_AddItemToArray(sp, cJSON_CreateNumber(spacing[i]));
+            static const char *const hv[] = {"max", "pooled", "mean"};
+            static const char *const ep[] = {"brats", "nan", "worst"};
+            cJSON_AddStringToObject(out, "hd95_variant", hv[so.hd95]);
+            cJSON_AddStringToObject(out, "empty_policy", ep[so.empty]);
+            cJSON_AddStringToObject(out, "percentile", so.percentile_mode == MRB_PERCENTILE_LINEAR ? "linear" : "nearest");
+            cJSON_AddNumberToObject(out, "tau_mm", so.tau);
+        } else {
+            printf("%-10s %12s %12s %12s %12s %12s %12s %12s %12s %12s %12s %12s\n", "group", "dice", "jaccard",
+                   "sensitivity", "specificity", "precision", "voldiff_ml", "hd_mm", "hd95_mm", "assd_mm", "nsd",
+                   "empty");
+        }
+        cJSON *garr = out ? cJSON_AddArrayToObject(out, "groups") : NULL;
+        for (size_t g = 0; g < ng && st == MRB_OK; g++) {
+            st = mrb_seg_opts_set_group(&so, groups[g].labels);
+            mrb_seg_result r;
+            if (st == MRB_OK) st = mrb_seg_evaluate(r8, p8, spacing, &so, &r);
+            if (st != MRB_OK) break;
+            double vals[10] = {r.dice, r.jaccard, r.sensitivity, r.specificity, r.precision, r.voldiff_ml,
+                               r.hd, r.hd95, r.assd, r.nsd};
+            if (out) {
+                static const char *const names[10] = {"dice", "jaccard", "sensitivity", "specificity", "precision",
+                                                      "voldiff_ml", "hd_mm", "hd95_mm", "assd_mm", "nsd"};
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "group", groups[g].name);
+                cJSON_AddStringToObject(o, "labels", groups[g].labels);
+                for (int i = 0; i < 10; i++) cJSON_AddItemToObject(o, names[i], num(vals[i]));
+                cJSON_AddItemToObject(o, "hd95_pooled_mm", num(r.hd95_pooled));
+                cJSON_AddItemToObject(o, "hd95_max_mm", num(r.hd95_max));
+                cJSON_AddItemToObject(o, "hd95_mean_mm", num(r.hd95_mean));
+                cJSON_AddItemToObject(o, "asd_mm", num(r.asd));
+                cJSON_AddNumberToObject(o, "tp", (double)r.tp);
+                cJSON_AddNumberToObject(o, "fp", (double)r.fp);
+                cJSON_AddNumberToObject(o, "fn", (double)r.fn);
+                cJSON_AddBoolToObject(o, "ref_empty", r.ref_empty);
+                cJSON_AddBoolToObject(o, "pred_empty", r.pred_empty);
+                cJSON_AddBoolToObject(o, "empty_policy_applied", r.policy_applied);
+                cJSON_AddItemToArray(garr, o);
+            } else {
+                printf("%-10s", groups[g].name);
+                for (int i = 0; i < 10; i++) {
+                    printf(" ");
+                    print_value(stdout, vals[i]);
+                }
+                printf(" %12s\n", r.policy_applied ? "policy" : "-");
+            }
+        }
+        if (st != MRB_OK) rc = mrb_cli_fail("score", st);
+        else if (out) {
+            char *t = cJSON_Print(out);
+            printf("%s\n", t);
+            free(t);
+        }
+        cJSON_Delete(out);
+        mrb_array_free(r8);
+        mrb_array_free(p8);
+    }
+done:
+    mrb_array_free(ref);
+    mrb_array_free(pred);
+    return rc;
+}
