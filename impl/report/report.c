@@ -178,7 +178,7 @@ static mrb_status write_plots(const cJSON *results, const char *out_dir, const c
         }
         int rc = run_gnuplot(gnuplot, gp, log);
         if (rc != 0) {
-            snprintf(oc->skipped, sizeof oc->skipped, "gnuplot failed (exit %d), see %s", rc, log);
+            snprintf(oc->skipped, sizeof oc->skipped, "gnuplot failed (exit %d), see %.400s", rc, log);
             bprintf(md, "- plot failed (gnuplot exit %d, see `%s`)\n", rc, log);
             continue;
         }
