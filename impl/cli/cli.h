@@ -15,6 +15,8 @@ int mrb_cmd_validate(int argc, char **argv);
 int mrb_cmd_list(int argc, char **argv);
 int mrb_cmd_report(int argc, char **argv);
 int mrb_cmd_score(int argc, char **argv);
+int mrb_cmd_compare(int argc, char **argv);
+int mrb_cmd_leaderboard(int argc, char **argv);
 
 /* Prints "mrbench <cmd>: <message>" to stderr and returns the exit code for st. */
 int mrb_cli_fail(const char *cmd, mrb_status st);

@@ -14,8 +14,10 @@ static const mrb_command commands[] = {
     {"run", "run a suite (default: the built-in quickstart) and write results, report and plots", mrb_cmd_run},
     {"validate", "check a suite file without running it", mrb_cmd_validate},
     {"list", "list registered datasets, samplers, methods and metrics with their parameters", mrb_cmd_list},
-    {"report", "write report.md and plots from a results.json", mrb_cmd_report},
+    {"report", "write tables (Markdown, CSV, LaTeX) and plots from one or more results.json", mrb_cmd_report},
     {"score", "score two files (label maps: Dice, HD95, ...; images: PSNR, SSIM, ...)", mrb_cmd_score},
+    {"compare", "compare two runs of a suite: per-metric verdicts, timing, exit 1 on a regression", mrb_cmd_compare},
+    {"leaderboard", "rank the methods of several runs challenge-style (Markdown, CSV, HTML)", mrb_cmd_leaderboard},
 };
 
 static const char usage[] =
@@ -64,7 +66,7 @@ int main(int argc, char **argv)
         FILE *out = argc < 2 ? stderr : stdout;
         fputs(usage, out);
         for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-            fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+            fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
         fputs(exit_codes, out);
         return argc < 2 ? MRB_EXIT_BAD_INPUT : MRB_EXIT_OK;
     }
