@@ -15,6 +15,7 @@ static const mrb_command commands[] = {
     {"validate", "check a suite file without running it", mrb_cmd_validate},
     {"list", "list registered datasets, samplers, methods and metrics with their parameters", mrb_cmd_list},
     {"report", "write tables (Markdown, CSV, LaTeX) and plots from one or more results.json", mrb_cmd_report},
+    {"recon", "reconstruct your own k-space files with a registered method (like bart pics)", mrb_cmd_recon},
     {"score", "score two files (label maps: Dice, HD95, ...; images: PSNR, SSIM, ...)", mrb_cmd_score},
     {"compare", "compare two runs of a suite: per-metric verdicts, timing, exit 1 on a regression", mrb_cmd_compare},
     {"leaderboard", "rank the methods of several runs challenge-style (Markdown, CSV, HTML)", mrb_cmd_leaderboard},

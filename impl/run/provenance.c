@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "mrb_build_info.h"
+#include "mrbench/backend.h"
 #include "mrbench/fft.h"
 #include "mrbench/runner.h"
 #include "mrbench/util.h"
@@ -77,11 +78,7 @@ cJSON *mrb_provenance(const mrb_run_opts *opts)
 #ifdef MRB_C_FLAGS
     cJSON_AddStringToObject(build, "c_flags", MRB_C_FLAGS);
 #endif
-#ifdef MRB_HAVE_CUDA
-    cJSON_AddBoolToObject(build, "cuda", 1);
-#else
-    cJSON_AddBoolToObject(build, "cuda", 0);
-#endif
+cJSON_AddBoolToObject(build, "cuda", mrb_backend_find("cuda") != NULL);
 #if defined(__SANITIZE_ADDRESS__)
     cJSON_AddBoolToObject(build, "sanitizers", 1);
 #else
@@ -111,6 +108,28 @@ cJSON *mrb_provenance(const mrb_run_opts *opts)
     if (buf[0]) cJSON_AddStringToObject(machine, "cpu_governor", buf);
     read_first_line("/proc/sys/kernel/randomize_va_space", buf, sizeof buf);
     if (buf[0]) cJSON_AddStringToObject(machine, "aslr", buf);
+    cJSON *gpu = cJSON_AddObjectToObject(machine, "gpu");
+    mrb_gpu_info_t gi;
+    char why[512];
+    if (mrb_gpu_available(why, sizeof why) == MRB_OK && mrb_gpu_info(&gi) == MRB_OK) {
+        cJSON_AddStringToObject(gpu, "name", gi.name);
+        cJSON_AddStringToObject(gpu, "uuid", gi.uuid);
+        cJSON_AddStringToObject(gpu, "pci_bus_id", gi.pci_bus_id);
+        cJSON_AddNumberToObject(gpu, "memory_bytes", (double)gi.memory_total);
+        snprintf(buf, sizeof buf, "%d.%d", gi.cc_major, gi.cc_minor);
+        cJSON_AddStringToObject(gpu, "compute_capability", buf);
+        cJSON_AddNumberToObject(gpu, "clock_khz", gi.clock_khz);
+        cJSON_AddNumberToObject(gpu, "memory_clock_khz", gi.memory_clock_khz);
+        cJSON_AddBoolToObject(gpu, "ecc", gi.ecc_enabled);
+        cJSON_AddNumberToObject(libs, "cuda_driver", gi.driver_version);
+        cJSON_AddNumberToObject(libs, "cuda_runtime", gi.runtime_version);
+        cJSON_AddNumberToObject(libs, "cufft", gi.cufft_version);
+        cJSON_AddNumberToObject(libs, "cublas", gi.cublas_version);
+        cJSON_AddNumberToObject(libs, "cudnn", (double)gi.cudnn_version);
+    } else {
+        cJSON_AddStringToObject(gpu, "unavailable", why);
+    }
+    mrb_error_clear();
 
     cJSON *run = cJSON_AddObjectToObject(ctx, "run");
     cJSON_AddStringToObject(run, "device", opts->device == MRB_DEVICE_GPU ? "gpu" : "cpu");

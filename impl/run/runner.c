@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "mrbench/backend.h"
 #include "mrbench/data.h"
 #include "mrbench/report.h"
 #include "mrbench/rng.h"
@@ -567,13 +568,11 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
 {
     memset(summary, 0, sizeof *summary);
     if (opts->device == MRB_DEVICE_GPU) {
-#ifndef MRB_HAVE_CUDA
-        return mrb_error(MRB_ERR_DEVICE, "--device gpu: this mrbench was built without CUDA "
-                                         "(nvcc not found or MRBENCH_CUDA=OFF); use --device cpu");
-#else
+        char why[512];
+        if (mrb_gpu_available(why, sizeof why) != MRB_OK)
+            return mrb_error(MRB_ERR_DEVICE, "--device gpu: %s; use --device cpu", why);
         return mrb_error(MRB_ERR_DEVICE, "--device gpu: no registered method of this suite has a GPU "
                                          "implementation yet; use --device cpu");
-#endif
     }
     int nthreads = opts->nthreads > 0 ? opts->nthreads : 1;
     omp_set_num_threads(nthreads);

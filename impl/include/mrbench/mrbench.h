@@ -9,6 +9,7 @@
 #include "rng.h"      /* deterministic random numbers */
 #include "util.h"     /* SHA-256, atomic files, time */
 #include "fft.h"      /* centred orthonormal FFT */
+#include "backend.h"  /* CPU and CUDA backends, GPU detection */
 #include "registry.h" /* datasets, samplers, methods, metrics */
 #include "data.h"     /* phantoms, masks, coil maps, k-space simulation */
 #include "io.h"       /* NIfTI, BART cfl, HDF5, PNG */
