@@ -156,7 +156,7 @@ cJSON_AddBoolToObject(build, "cuda", mrb_backend_find("cuda") != NULL);
     read_first_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", buf, sizeof buf);
     if (buf[0] && strcmp(buf, "performance") != 0) {
         char w[128];
-        snprintf(w, sizeof w, "CPU frequency scaling governor is '%s', not 'performance'", buf);
+        snprintf(w, sizeof w, "CPU frequency scaling governor is '%.64s', not 'performance'", buf);
         cJSON_AddItemToArray(warnings, cJSON_CreateString(w));
     }
     return ctx;
