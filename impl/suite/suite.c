@@ -537,6 +537,136 @@ static mrb_status parse_timing_report(const ctx *c, const cJSON *root, mrb_suite
     return MRB_OK;
 }
 
+
+/* Indices of split `name` of the manifest at `path` (already validated once
+ * by load_manifest). */
+static mrb_status manifest_split(const ctx *c, const char *where, const char *path, const char *name,
+                                 size_t count, size_t **idx, size_t *n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (mrb_read_file(path, &text, &len) != MRB_OK) return fail(c, where, "manifest %s", mrb_error_message());
+    cJSON *m = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "splits"), name);
+    mrb_status st = MRB_OK;
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0) {
+        st = fail(c, where, "manifest %s has no non-empty split '%s'", path, name);
+    } else {
+        *idx = calloc((size_t)cJSON_GetArraySize(list), sizeof **idx);
+        *n = 0;
+        for (const cJSON *e = list->child; e && st == MRB_OK && *idx; e = e->next) {
+            if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= (double)count ||
+                e->valuedouble != floor(e->valuedouble))
+                st = fail(c, where, "manifest %s: split '%s' holds an index that is not an item", path, name);
+            else (*idx)[(*n)++] = (size_t)e->valuedouble;
+        }
+        if (!*idx) st = mrb_error(MRB_ERR_NOMEM, "out of memory");
+    }
+    cJSON_Delete(m);
+    return st;
+}
+
+static mrb_status find_id(const ctx *c, const cJSON *t, const char *key, const char *kind, size_t n,
+                          const char *(*id_at)(const mrb_suite *, size_t), const mrb_suite *s, size_t *out)
+{
+    char id[MRB_ID_MAX] = "", where[64];
+    snprintf(where, sizeof where, "training.%s", key);
+    MRB_TRY(get_string(c, t, key, "training", 1, id, sizeof id));
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(id_at(s, i), id) == 0) {
+            *out = i;
+            return MRB_OK;
+        }
+    return fail(c, where, "'%s' is not the id of one of the suite's %s", id, kind);
+}
+
+static const char *dataset_id(const mrb_suite *s, size_t i) { return s->datasets[i].id; }
+static const char *sampling_id(const mrb_suite *s, size_t i) { return s->samplings[i].id; }
+static const char *method_id(const mrb_suite *s, size_t i) { return s->methods[i].id; }
+
+static mrb_status parse_training(const ctx *c, const cJSON *root, mrb_suite *s)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "training");
+    if (!t) return MRB_OK;
+    if (!cJSON_IsObject(t)) return fail(c, "training", "expected an object, got %s", json_type_name(t));
+    static const char *const keys[] = {"dataset", "sampling", "method", "train_split", "val_split",
+                                       "architecture", "epochs", "batch_size", "learning_rate",
+                                       "weight_decay", "weights", "checkpoint"};
+    MRB_TRY(check_keys(c, t, "training", keys, sizeof keys / sizeof *keys));
+    mrb_suite_training *tr = &s->training;
+    MRB_TRY(find_id(c, t, "dataset", "datasets", s->ndatasets, dataset_id, s, &tr->dataset));
+    MRB_TRY(find_id(c, t, "sampling", "sampling patterns", s->nsamplings, sampling_id, s, &tr->sampling));
+    MRB_TRY(find_id(c, t, "method", "methods", s->nmethods, method_id, s, &tr->method));
+    snprintf(tr->train_split, sizeof tr->train_split, "train");
+    snprintf(tr->val_split, sizeof tr->val_split, "val");
+    MRB_TRY(get_string(c, t, "train_split", "training", 0, tr->train_split, sizeof tr->train_split));
+    MRB_TRY(get_string(c, t, "val_split", "training", 0, tr->val_split, sizeof tr->val_split));
+    const mrb_suite_dataset *d = &s->datasets[tr->dataset];
+    if (!d->manifest[0]) return fail(c, "training.dataset", "'%s' needs a manifest with %s and %s splits", d->id,
+                                     tr->train_split, tr->val_split);
+    size_t count = d->desc->count(&d->params);
+    MRB_TRY(manifest_split(c, "training.train_split", d->manifest, tr->train_split, count, &tr->train_indices, &tr->ntrain));
+    MRB_TRY(manifest_split(c, "training.val_split", d->manifest, tr->val_split, count, &tr->val_indices, &tr->nval));
+    for (size_t i = 0; i < tr->ntrain; i++)
+        for (size_t k = 0; k < d->nindices; k++)
+            if (tr->train_indices[i] == d->indices[k])
+                return fail(c, "training.train_split", "item %zu is in both the training split and the evaluated split '%s'",
+                            tr->train_indices[i], d->split);
+    long v;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(t, "architecture");
+    tr->temporal = 0;
+    tr->n_c = 5;
+    tr->n_d = 5;
+    tr->n_f = 64;
+    if (a) {
+        if (!cJSON_IsObject(a)) return fail(c, "training.architecture", "expected an object, got %s", json_type_name(a));
+        static const char *const akeys[] = {"temporal", "n_c", "n_d", "n_f"};
+        MRB_TRY(check_keys(c, a, "training.architecture", akeys, 4));
+        const cJSON *tj = cJSON_GetObjectItemCaseSensitive(a, "temporal");
+        if (tj && !cJSON_IsBool(tj)) return fail(c, "training.architecture.temporal", "expected true or false");
+        tr->temporal = cJSON_IsTrue(tj);
+        if (tr->temporal) tr->n_c = 10; /* released 2D+t model: D5-C10(S) */
+        v = tr->n_c;
+        MRB_TRY(get_int(c, a, "n_c", "training.architecture", 1, 64, &v));
+        tr->n_c = (int)v;
+        v = tr->n_d;
+        MRB_TRY(get_int(c, a, "n_d", "training.architecture", 2, 64, &v));
+        tr->n_d = (int)v;
+        v = tr->n_f;
+        MRB_TRY(get_int(c, a, "n_f", "training.architecture", 1, 1024, &v));
+        tr->n_f = (int)v;
+    }
+    v = 10;
+    MRB_TRY(get_int(c, t, "epochs", "training", 1, 100000, &v));
+    tr->epochs = (int)v;
+    v = tr->temporal ? 1 : 10; /* released code: batch 10 (2D), 1 (2D+t) */
+    MRB_TRY(get_int(c, t, "batch_size", "training", 1, 4096, &v));
+    tr->batch_size = (int)v;
+    tr->learning_rate = 1e-3;
+    tr->weight_decay = 1e-6;
+    static const char *const nkeys[] = {"learning_rate", "weight_decay"};
+    double *dst[] = {&tr->learning_rate, &tr->weight_decay};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(t, nkeys[i]);
+        if (!j) continue;
+        char where[64];
+        snprintf(where, sizeof where, "training.%s", nkeys[i]);
+        if (!cJSON_IsNumber(j) || !(j->valuedouble >= 0) || j->valuedouble > 10 || (i == 0 && j->valuedouble == 0))
+            return fail(c, where, "expected a number in %s, 10]", i == 0 ? "(0" : "[0");
+        *dst[i] = j->valuedouble;
+    }
+    char rel[MRB_PATH_MAX] = "";
+    MRB_TRY(get_string(c, t, "weights", "training", 1, rel, sizeof rel));
+    resolve_path(c, rel, tr->weights, sizeof tr->weights);
+    rel[0] = '\0';
+    MRB_TRY(get_string(c, t, "checkpoint", "training", 0, rel, sizeof rel));
+    if (rel[0]) resolve_path(c, rel, tr->checkpoint, sizeof tr->checkpoint);
+    else if (strlen(tr->weights) + 6 < sizeof tr->checkpoint) snprintf(tr->checkpoint, sizeof tr->checkpoint, "%.1000s.ckpt", tr->weights);
+    tr->present = 1;
+    return MRB_OK;
+}
+
 static void line_col(const char *text, const char *pos, int *line, int *col)
 {
     *line = 1;
@@ -582,7 +712,7 @@ mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_nam
     }
     mrb_status st = MRB_OK;
     static const char *const keys[] = {"mrbench_suite", "name", "description", "seed", "datasets",
-                                       "sampling", "methods", "metrics", "timing", "report"};
+                                       "sampling", "methods", "metrics", "timing", "report", "training"};
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "mrbench_suite");
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(root, "seed");
     if (!cJSON_IsObject(root)) st = fail(&c, NULL, "expected a JSON object at the top level");
@@ -610,6 +740,7 @@ mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_nam
     if (st == MRB_OK) st = parse_methods(&c, root, s);
     if (st == MRB_OK) st = parse_metrics(&c, root, s);
     if (st == MRB_OK) st = parse_timing_report(&c, root, s);
+    if (st == MRB_OK) st = parse_training(&c, root, s);
     cJSON_Delete(root);
     if (st == MRB_OK) {
         snprintf(s->path, sizeof s->path, "%s", display_name);
@@ -650,6 +781,8 @@ void mrb_suite_free(mrb_suite *s)
 {
     if (!s) return;
     for (size_t i = 0; i < s->ndatasets; i++) free(s->datasets[i].indices);
+    free(s->training.train_indices);
+    free(s->training.val_indices);
     free(s->datasets);
     free(s->samplings);
     free(s->methods);

@@ -51,6 +51,23 @@ typedef struct mrb_suite_metric {
     mrb_params params;
 } mrb_suite_metric;
 
+/* Optional "training" section: how `mrbench train` fits a learned method. */
+typedef struct mrb_suite_training {
+    int present;
+    size_t dataset;  /* index into datasets[]: must be a manifest with splits */
+    size_t sampling; /* index into sampling[]: masks drawn on the fly */
+    size_t method;   /* index into methods[]: the method whose weights are trained */
+    size_t *train_indices, *val_indices;
+    size_t ntrain, nval;
+    char train_split[16], val_split[16];
+    int temporal;         /* 0: 2D network, 1: 2D+t */
+    int n_c, n_d, n_f;    /* cascades, conv layers per cascade, filters */
+    int epochs, batch_size;
+    double learning_rate, weight_decay;
+    char weights[MRB_PATH_MAX];    /* output safetensors, resolved against the suite folder */
+    char checkpoint[MRB_PATH_MAX]; /* resumable checkpoint (default: weights + ".ckpt") */
+} mrb_suite_training;
+
 typedef struct mrb_suite {
     char name[MRB_ID_MAX];
     char description[512];
@@ -71,6 +88,7 @@ typedef struct mrb_suite {
     size_t nreport_metrics;
     char plot_metric[MRB_ID_MAX]; /* metric plotted against acceleration ("" = none) */
     char *text; /* the suite's JSON text, echoed into results.json */
+    mrb_suite_training training;
 } mrb_suite;
 
 /* Parses and validates text[0..len), which must be followed by a NUL at
