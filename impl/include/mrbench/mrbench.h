@@ -14,6 +14,8 @@
 #include "data.h"     /* phantoms, masks, coil maps, k-space simulation */
 #include "io.h"       /* NIfTI, BART cfl, HDF5, PNG */
 #include "metrics.h"  /* image and segmentation metrics */
+#include "linop.h"    /* linear operators with adjoints (forward models, wavelets) */
+#include "nn.h"       /* CNN engine, DC layer, Deep Cascade, safetensors */
 #include "stats.h"    /* descriptive statistics */
 #include "suite.h"    /* suites (schema v1) */
 #include "runner.h"   /* running suites, results.json */
