@@ -8,6 +8,8 @@ extern const mrb_method_desc mrb_method_kt_sparse;
 extern const mrb_method_desc mrb_method_kt_focuss;
 extern const mrb_method_desc mrb_method_lps;
 extern const mrb_method_desc mrb_method_bart_pics;
+extern const mrb_method_desc mrb_method_dlmri;
+extern const mrb_method_desc mrb_method_dltg;
 extern const mrb_method_desc mrb_method_cascade_2d;
 extern const mrb_method_desc mrb_method_cascade_2dt;
 
@@ -19,6 +21,8 @@ const mrb_method_desc *const mrb_method_table[] = {
     &mrb_method_kt_focuss,
     &mrb_method_lps,
     &mrb_method_bart_pics,
+    &mrb_method_dlmri,
+    &mrb_method_dltg,
     &mrb_method_cascade_2d,
     &mrb_method_cascade_2dt,
     NULL,

@@ -342,6 +342,49 @@ static void per_case_tables(report_ctx *x, const char *metric)
     }
 }
 
+/* The methods' own time splits (timing.phases_s), one row per case that has
+ * one: median seconds per phase and its share of the phases' total. */
+static void phases_table(report_ctx *x)
+{
+    const rp_set *set = x->set;
+    int any = 0;
+    for (size_t k = 0; k < set->ncases; k++) {
+        const rp_case *rc = &set->cases[k];
+        const cJSON *ph = rc->ok ? rp_get2(rc->c, "timing", "phases_s") : NULL;
+        if (!cJSON_IsObject(ph) || !ph->child) continue;
+        if (!any) {
+            rp_printf(&x->md, "## Time split reported by the methods (s, median over items; share of the split)\n\n"
+                              "| method | dataset | sampling | phases |\n|---|---|---|---|\n");
+            any = 1;
+        }
+        double total = 0;
+        for (const cJSON *p = ph->child; p; p = p->next) {
+            double v = rp_num(p, "median");
+            if (v == v) total += v;
+        }
+        rp_printf(&x->md, "| ");
+        rp_md_cell(&x->md, rc->label);
+        rp_printf(&x->md, " | ");
+        rp_md_cell(&x->md, rc->dataset);
+        rp_printf(&x->md, " | ");
+        rp_md_cell(&x->md, rc->sampling);
+        rp_printf(&x->md, " |");
+        for (const cJSON *p = ph->child; p; p = p->next) {
+            double v = rp_num(p, "median");
+            rp_printf(&x->md, " ");
+            rp_md_cell(&x->md, p->string);
+            if (total > 0) rp_printf(&x->md, " %.3g (%.0f%%);", v, 100.0 * v / total);
+            else rp_printf(&x->md, " %.3g;", v);
+        }
+        rp_printf(&x->md, " |\n");
+        for (const cJSON *p = ph->child; p; p = p->next) {
+            csv_row_start(x, "time_split_s", "measured", rc->label, rc, "", p->string);
+            csv_summary(x, p, NAN, "");
+        }
+    }
+    if (any) rp_printf(&x->md, "\n");
+}
+
 static const cJSON *run_summary(const rp_case *rc)
 {
     return rc && rc->ok ? rp_get2(rc->c, "timing", "run_s") : NULL;
@@ -510,6 +553,7 @@ mrb_status mrb_report_write_many(const cJSON *const *results, size_t nresults, c
     rp_printf(&x.tex, "%% mrbench report tables; needs \\usepackage{booktabs}\n");
     for (size_t m = 0; m < set.nmetrics; m++) metric_table(&x, set.metrics[m]);
     timing_tables(&x);
+    phases_table(&x);
     if (opts->per_case) {
         rp_printf(&x.md, "## Per-item values\n\n");
         for (size_t m = 0; m < set.nmetrics; m++) per_case_tables(&x, set.metrics[m]);

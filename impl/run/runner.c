@@ -386,6 +386,12 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
     cJSON *items = cJSON_AddArrayToObject(cj, "items");
     mrb_status st = times && setup && values ? MRB_OK : mrb_error(MRB_ERR_NOMEM, "out of memory");
     size_t ns = 0;
+    /* The method's own time split: last timed run of each item, per phase. */
+    enum { MAX_PHASES = 16 };
+    const char *phase_names[MAX_PHASES] = {0};
+    size_t nphases = 0;
+    double *phase_s = calloc(MAX_PHASES * (nitems ? nitems : 1), sizeof *phase_s);
+    if (!phase_s) st = mrb_error(MRB_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < nitems && st == MRB_OK; i++) {
         const mrb_item *it = &dc->items[i];
         mrb_recon_input in = {dc->kspace[i], dc->masks[i], it->sens, nthreads,
@@ -405,6 +411,17 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
             t0 = mrb_now();
             st = me->desc->run(state, &in, recon);
             times[ns++] = mrb_now() - t0;
+        }
+        if (st == MRB_OK && me->desc->phases) {
+            const char *names[MAX_PHASES];
+            double secs[MAX_PHASES];
+            size_t np = me->desc->phases(state, names, secs, MAX_PHASES);
+            for (size_t q = 0; q < np && q < MAX_PHASES; q++) {
+                size_t slot = 0;
+                while (slot < nphases && strcmp(phase_names[slot], names[q]) != 0) slot++;
+                if (slot == nphases) phase_names[nphases++] = names[q];
+                phase_s[slot * nitems + i] = secs[q];
+            }
         }
         if (me->desc->teardown) me->desc->teardown(state);
         if (st == MRB_OK) st = mrb_array_check_finite(recon, "reconstruction");
@@ -457,6 +474,11 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
         cJSON_AddItemToObject(timing, "setup_s", summary_json(setup, nitems));
         cJSON_AddItemToObject(timing, "samples_s", number_array(times, ns));
         cJSON_AddNumberToObject(timing, "peak_rss_kb", (double)peak_rss_kb());
+        if (nphases) {
+            cJSON *ph = cJSON_AddObjectToObject(timing, "phases_s");
+            for (size_t q = 0; q < nphases; q++)
+                cJSON_AddItemToObject(ph, phase_names[q], summary_json(phase_s + q * nitems, nitems));
+        }
         mrb_summary ts;
         mrb_summarize(times, ns, &ts);
         if (pos < detail_len) snprintf(detail + pos, detail_len - pos, "; %.3g s", ts.median);
@@ -468,6 +490,7 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
     free(times);
     free(setup);
     free(values);
+    free(phase_s);
     *out = cj;
     return st == MRB_ERR_NOMEM ? st : MRB_OK; /* a failed case is recorded, not fatal */
 }

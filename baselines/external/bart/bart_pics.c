@@ -312,6 +312,22 @@ const char *mrb_bart_pics_command(const void *state)
     return s ? s->command : "";
 }
 
+static size_t bart_phases(void *state, const char **names, double *seconds, size_t max)
+{
+    double process_s, cpu_s, reported_s;
+    if (max < 3 || mrb_bart_pics_timing(state, &process_s, &cpu_s, &reported_s) != MRB_OK) {
+        mrb_error_clear();
+        return 0;
+    }
+    names[0] = "bart_process_wall";
+    seconds[0] = process_s;
+    names[1] = "bart_process_cpu";
+    seconds[1] = cpu_s;
+    names[2] = "bart_reported_total";
+    seconds[2] = reported_s;
+    return 3;
+}
+
 const mrb_method_desc mrb_method_bart_pics = {
     .name = "bart-pics",
     .description = "BART pics (external program): l1-wavelet (-R W) or TV (-R T) compressed sensing",
@@ -320,4 +336,5 @@ const mrb_method_desc mrb_method_bart_pics = {
     .setup = bart_setup,
     .run = bart_run,
     .teardown = bart_teardown,
+    .phases = bart_phases,
 };

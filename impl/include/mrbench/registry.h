@@ -76,6 +76,11 @@ typedef struct mrb_method_desc {
     /* Reconstructs into out (MRB_C64 [nx, ny, nt], allocated by the caller). */
     mrb_status (*run)(void *state, const mrb_recon_input *in, mrb_array *out);
     void (*teardown)(void *state); /* NULL state is a no-op */
+    /* Optional (may be NULL): the method's own time split of its last run,
+     * e.g. sparse coding / dictionary update / data consistency, so that the
+     * next speed-up is visible in the report. Writes up to `max` phase names
+     * (static strings) and seconds; returns how many. */
+    size_t (*phases)(void *state, const char **names, double *seconds, size_t max);
 } mrb_method_desc;
 
 typedef struct mrb_metric_desc {
