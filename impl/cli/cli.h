@@ -16,6 +16,7 @@ int mrb_cmd_list(int argc, char **argv);
 int mrb_cmd_report(int argc, char **argv);
 int mrb_cmd_score(int argc, char **argv);
 int mrb_cmd_recon(int argc, char **argv);
+int mrb_cmd_export(int argc, char **argv);
 int mrb_cmd_compare(int argc, char **argv);
 int mrb_cmd_leaderboard(int argc, char **argv);
 

@@ -15,6 +15,7 @@ static const mrb_command commands[] = {
     {"validate", "check a suite file without running it", mrb_cmd_validate},
     {"list", "list registered datasets, samplers, methods and metrics with their parameters", mrb_cmd_list},
     {"report", "write tables (Markdown, CSV, LaTeX) and plots from one or more results.json", mrb_cmd_report},
+    {"export", "write one item of a dataset (ground truth, labels, coil maps, PNG) to files", mrb_cmd_export},
     {"recon", "reconstruct your own k-space files with a registered method (like bart pics)", mrb_cmd_recon},
     {"score", "score two files (label maps: Dice, HD95, ...; images: PSNR, SSIM, ...)", mrb_cmd_score},
     {"compare", "compare two runs of a suite: per-metric verdicts, timing, exit 1 on a regression", mrb_cmd_compare},
