@@ -16,6 +16,7 @@ extern const mrb_dataset_desc mrb_dataset_brain;
 extern const mrb_dataset_desc mrb_dataset_cine;
 extern const mrb_dataset_desc mrb_dataset_brain_tumour;
 extern const mrb_dataset_desc mrb_dataset_thick_slice;
+extern const mrb_dataset_desc mrb_dataset_nifti_slices;
 extern const mrb_sampler_desc mrb_sampler_cartesian_vd;
 extern const mrb_sampler_desc mrb_sampler_fastmri_random;
 extern const mrb_sampler_desc mrb_sampler_fastmri_equispaced;

@@ -8,6 +8,7 @@ const mrb_dataset_desc *const mrb_dataset_table[] = {
     &mrb_dataset_cine,
     &mrb_dataset_brain_tumour,
     &mrb_dataset_thick_slice,
+    &mrb_dataset_nifti_slices,
     NULL,
 };
 

@@ -200,6 +200,41 @@ static void resolve_path(const ctx *c, const char *rel, char *out, size_t len)
     else snprintf(out, len, "%s/%s", c->base_dir, rel);
 }
 
+/* "files": [{"path", "sha256", "source"?}]: each file must exist and match
+ * its checksum before a data set is used (paths relative to the manifest). */
+static mrb_status verify_manifest_files(const ctx *mc, const cJSON *m)
+{
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(m, "files");
+    if (!files) return MRB_OK;
+    if (!cJSON_IsArray(files)) return fail(mc, "files", "expected an array, got %s", json_type_name(files));
+    static const char *const keys[] = {"path", "sha256", "source"};
+    size_t i = 0;
+    for (const cJSON *f = files->child; f; f = f->next, i++) {
+        char where[64], path[MRB_PATH_MAX] = "", sha[80] = "", source[512] = "", full[2 * MRB_PATH_MAX];
+        snprintf(where, sizeof where, "files[%zu]", i);
+        if (!cJSON_IsObject(f)) return fail(mc, where, "expected an object, got %s", json_type_name(f));
+        MRB_TRY(check_keys(mc, f, where, keys, 3));
+        MRB_TRY(get_string(mc, f, "path", where, 1, path, sizeof path));
+        MRB_TRY(get_string(mc, f, "sha256", where, 1, sha, sizeof sha));
+        MRB_TRY(get_string(mc, f, "source", where, 0, source, sizeof source));
+        if (path[0] == '/') snprintf(full, sizeof full, "%s", path);
+        else {
+            char dir[MRB_PATH_MAX];
+            snprintf(dir, sizeof dir, "%s", mc->file);
+            char *slash = strrchr(dir, '/');
+            if (slash) *slash = '\0';
+            else snprintf(dir, sizeof dir, ".");
+            snprintf(full, sizeof full, "%s/%s", dir, path);
+        }
+        char hex[65];
+        if (mrb_sha256_file(full, hex) != MRB_OK)
+            return fail(mc, where, "%s%s%s", mrb_error_message(), source[0] ? "; get it from: " : "", source);
+        if (strcmp(hex, sha) != 0)
+            return fail(mc, where, "%s: SHA-256 mismatch (expected %.16s..., file has %.16s...)", full, sha, hex);
+    }
+    return MRB_OK;
+}
+
 /* Reads a data-set manifest (datasets/README.md) into d. */
 static mrb_status load_manifest(const ctx *c, const char *where, const char *rel,
                                 const cJSON *suite_params, const char *split, mrb_suite_dataset *d)
@@ -226,6 +261,7 @@ static mrb_status load_manifest(const ctx *c, const char *where, const char *rel
     else if (!cJSON_IsNumber(ver) || ver->valuedouble != 1)
         st = fail(&mc, "mrbench_dataset", "expected manifest schema version 1");
     if (st == MRB_OK) st = check_keys(&mc, m, "", keys, sizeof keys / sizeof *keys);
+    if (st == MRB_OK) st = verify_manifest_files(&mc, m);
     if (st == MRB_OK) st = get_string(&mc, m, "generator", "", 1, generator, sizeof generator);
     if (st == MRB_OK) {
         d->desc = mrb_dataset_find(generator);
@@ -234,6 +270,8 @@ static mrb_status load_manifest(const ctx *c, const char *where, const char *rel
     if (st == MRB_OK)
         st = parse_params(&mc, cJSON_GetObjectItemCaseSensitive(m, "params"), "params", generator,
                           d->desc->params, d->desc->nparams, &d->params, 0);
+    /* a problem inside the manifest names the suite entry that uses it too */
+    if (st != MRB_OK) mrb_error_context(st, "%s: %s", c->file, where);
     if (st == MRB_OK && suite_params) {
         char p[512];
         snprintf(p, sizeof p, "%s.params", where);
