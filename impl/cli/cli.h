@@ -19,6 +19,7 @@ int mrb_cmd_recon(int argc, char **argv);
 int mrb_cmd_export(int argc, char **argv);
 int mrb_cmd_compare(int argc, char **argv);
 int mrb_cmd_leaderboard(int argc, char **argv);
+int mrb_cmd_train(int argc, char **argv);
 
 /* Prints "mrbench <cmd>: <message>" to stderr and returns the exit code for st. */
 int mrb_cli_fail(const char *cmd, mrb_status st);

@@ -17,6 +17,7 @@ static const mrb_command commands[] = {
     {"report", "write tables (Markdown, CSV, LaTeX) and plots from one or more results.json", mrb_cmd_report},
     {"export", "write one item of a dataset (ground truth, labels, coil maps, PNG) to files", mrb_cmd_export},
     {"recon", "reconstruct your own k-space files with a registered method (like bart pics)", mrb_cmd_recon},
+    {"train", "train a suite's learned method (Deep Cascade) from its 'training' section", mrb_cmd_train},
     {"score", "score two files (label maps: Dice, HD95, ...; images: PSNR, SSIM, ...)", mrb_cmd_score},
     {"compare", "compare two runs of a suite: per-metric verdicts, timing, exit 1 on a regression", mrb_cmd_compare},
     {"leaderboard", "rank the methods of several runs challenge-style (Markdown, CSV, HTML)", mrb_cmd_leaderboard},

@@ -13,7 +13,7 @@ fail=0 pass=0
 check() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi; }
 
 for i in 1 2 3 4 5; do
-  "$mrbench" run --out "$tmp/run$i" --threads 2 --quiet >"$tmp/run$i.log" 2>&1
+  "$mrbench" run --out "$tmp/run$i" --threads 1 --quiet >"$tmp/run$i.log" 2>&1
   check "quickstart run $i exits 0 ($(tail -2 "$tmp/run$i.log"))" '[ $? -eq 0 ]'
 done
 for i in 2 3 4 5; do

@@ -1,0 +1,362 @@
+/* mrbench train: fits the weights of a suite's learned method (the Deep
+ * Cascade) from the suite's `training` section, so that `mrbench run` on the
+ * same file then evaluates the trained network. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "mrbench/nn.h"
+#include "mrbench/registry.h"
+#include "mrbench/rng.h"
+#include "mrbench/suite.h"
+
+/* Plain (non-terminal) progress: this many lines per epoch besides the epoch summary. */
+#define PLAIN_LINES_PER_EPOCH 4
+#define BAR_WIDTH 24
+
+static const char help[] =
+    "usage: mrbench train SUITE.json [options]\n"
+    "\n"
+    "Trains the learned method named by the suite's 'training' section (cascade-2d or\n"
+    "cascade-2dt) on the training split of its data set, with masks from its sampling pattern\n"
+    "(a new mask per minibatch), validates after every epoch (mean PSNR over the validation\n"
+    "split), writes a resumable checkpoint each epoch and the final weights (safetensors,\n"
+    "atomically) to training.weights. 'mrbench run SUITE.json' then evaluates them.\n"
+    "\n"
+    "options:\n"
+    "  --threads N   threads for FFTW, OpenMP and OpenBLAS (default: all cores)\n"
+    "  --epochs N    override training.epochs\n"
+    "  --resume      continue from training.checkpoint when it exists (same result as an\n"
+    "                uninterrupted run)\n"
+    "  --quiet       no progress output\n"
+    "  -h, --help    this help\n";
+
+typedef struct mask_source {
+    const mrb_sampler_desc *desc;
+    const mrb_params *params;
+} mask_source;
+
+static mrb_status suite_mask(void *ctx, uint64_t seed, size_t nx, size_t ny, size_t nt, mrb_array **mask)
+{
+    const mask_source *m = ctx;
+    return m->desc->make(m->params, seed, nx, ny, nt, mask);
+}
+
+typedef struct progress_state {
+    int quiet, bar;
+    int epochs;
+    size_t steps_per_epoch;
+    int started;
+    size_t first_step; /* global step at the start of this process (resume) */
+    double t0;         /* when this process started training */
+    double loss_sum;
+    size_t loss_n;
+    size_t last_plain; /* step of the last plain line */
+    double last_psnr;
+} progress_state;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void format_duration(double s, char *buf, size_t len)
+{
+    if (!isfinite(s) || s < 0) {
+        snprintf(buf, len, "--");
+        return;
+    }
+    long v = (long)(s + 0.5);
+    if (v >= 3600) snprintf(buf, len, "%ldh%02ldm", v / 3600, (v / 60) % 60);
+    else if (v >= 60) snprintf(buf, len, "%ldm%02lds", v / 60, v % 60);
+    else snprintf(buf, len, "%lds", v);
+}
+
+static int on_progress(void *ctx, const mrb_cascade_progress *p)
+{
+    progress_state *s = ctx;
+    if (s->quiet) return 0;
+    if (!s->started) {
+        s->started = 1;
+        /* first call of this process: p->step counts the step just taken */
+        s->first_step = p->step > 0 ? p->step - 1 : 0;
+        s->last_plain = s->first_step;
+    }
+    size_t total = s->steps_per_epoch * (size_t)s->epochs;
+    double elapsed = now_s() - s->t0;
+    size_t done = p->step - s->first_step;
+    double eta = done ? elapsed / (double)done * (double)(total > p->step ? total - p->step : 0) : NAN;
+    char seta[32], sel[32];
+    format_duration(eta, seta, sizeof seta);
+    format_duration(elapsed, sel, sizeof sel);
+    size_t in_epoch = p->step - (size_t)(p->epoch - 1) * s->steps_per_epoch;
+    if (p->epoch_end) {
+        double mean = s->loss_n ? s->loss_sum / (double)s->loss_n : NAN;
+        s->last_psnr = p->val_psnr;
+        if (s->bar) fputs("\r\033[K", stderr);
+        fprintf(stderr, "epoch %d/%d: step %zu, mean loss %.4g, validation PSNR %.2f dB, elapsed %s, ETA %s\n",
+                p->epoch, s->epochs, p->step, mean, p->val_psnr, sel, seta);
+        s->loss_sum = 0;
+        s->loss_n = 0;
+        return 0;
+    }
+    s->loss_sum += p->loss;
+    s->loss_n++;
+    if (s->bar) {
+        size_t fill = s->steps_per_epoch ? in_epoch * BAR_WIDTH / s->steps_per_epoch : 0;
+        char bar[BAR_WIDTH + 1];
+        for (size_t i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '.';
+        bar[BAR_WIDTH] = '\0';
+        char spsnr[32] = "--";
+        if (isfinite(s->last_psnr)) snprintf(spsnr, sizeof spsnr, "%.2f dB", s->last_psnr);
+        fprintf(stderr, "\r\033[Kepoch %d/%d [%s] step %zu/%zu loss %.4g val PSNR %s ETA %s", p->epoch,
+                s->epochs, bar, in_epoch, s->steps_per_epoch, p->loss, spsnr, seta);
+        fflush(stderr);
+    } else {
+        size_t every = s->steps_per_epoch / PLAIN_LINES_PER_EPOCH;
+        if (every == 0) every = 1;
+        if (p->step - s->last_plain >= every && in_epoch < s->steps_per_epoch) {
+            s->last_plain = p->step;
+            fprintf(stderr, "epoch %d/%d: step %zu/%zu, loss %.4g, elapsed %s, ETA %s\n", p->epoch, s->epochs,
+                    in_epoch, s->steps_per_epoch, p->loss, sel, seta);
+        }
+    }
+    return 0;
+}
+
+/* Absolute form of a path whose file (and folders) need not exist yet: the
+ * realpath of its longest existing folder prefix + the rest. */
+static int canonical_path(const char *path, char *out, size_t len)
+{
+    char real[PATH_MAX];
+    if (realpath(path, real)) {
+        snprintf(out, len, "%s", real);
+        return 0;
+    }
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        if (!getcwd(real, sizeof real)) return -1;
+        snprintf(out, len, "%s/%s", real, path);
+        return 0;
+    }
+    if (slash == path) {
+        snprintf(out, len, "%s", path);
+        return 0;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (canonical_path(dir, out, len) != 0) return -1;
+    size_t used = strlen(out);
+    snprintf(out + used, len - used, "%s", slash);
+    return 0;
+}
+
+/* mkdir -p of the folder holding `path`. */
+static mrb_status make_parent(const char *path)
+{
+    char dir[MRB_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return MRB_OK;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return mrb_error(MRB_ERR_IO, "cannot create folder %s: %s", dir, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return mrb_error(MRB_ERR_IO, "cannot create folder %s: %s", dir, strerror(errno));
+    return MRB_OK;
+}
+
+/* The trained method must be a Deep Cascade of the same kind as the
+ * architecture, and its `weights` parameter must name training.weights
+ * (methods resolve `weights` against the current folder, the training
+ * section against the suite file). Returns 0 or prints the reason and returns 2. */
+static int check_method(const mrb_suite *s)
+{
+    const mrb_suite_training *tr = &s->training;
+    const mrb_suite_method *m = &s->methods[tr->method];
+    int temporal;
+    if (strcmp(m->desc->name, "cascade-2d") == 0) temporal = 0;
+    else if (strcmp(m->desc->name, "cascade-2dt") == 0) temporal = 1;
+    else {
+        fprintf(stderr, "mrbench train: %s: training.method '%s' is method '%s'; only cascade-2d and cascade-2dt can be trained\n",
+                s->path, m->id, m->desc->name);
+        return MRB_EXIT_BAD_INPUT;
+    }
+    if (temporal != tr->temporal) {
+        fprintf(stderr, "mrbench train: %s: training.architecture.temporal is %s but method '%s' is %s\n", s->path,
+                tr->temporal ? "true" : "false", m->id, m->desc->name);
+        return MRB_EXIT_BAD_INPUT;
+    }
+    const char *w = mrb_params_str(&m->params, "weights");
+    char a[2 * PATH_MAX + 2], b[2 * PATH_MAX + 2];
+    if (!w || !*w || canonical_path(w, a, sizeof a) != 0 || canonical_path(tr->weights, b, sizeof b) != 0 ||
+        strcmp(a, b) != 0) {
+        fprintf(stderr,
+                "mrbench train: %s: methods '%s' params.weights ('%s', relative to the current folder) must name "
+                "the file training.weights writes (%s); run from the folder the suite expects\n",
+                s->path, m->id, w ? w : "", tr->weights);
+        return MRB_EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
+static mrb_status generate_split(const mrb_suite *s, const size_t *idx, size_t n, const char *split,
+                                 mrb_array **out)
+{
+    const mrb_suite_dataset *ds = &s->datasets[s->training.dataset];
+    /* the runner's derivation: the same seed gives the same items in `mrbench run` */
+    uint64_t seed = mrb_seed_derive(s->seed, ds->desc->name, 0);
+    for (size_t i = 0; i < n; i++) {
+        mrb_item item;
+        memset(&item, 0, sizeof item);
+        mrb_status st = ds->desc->generate(&ds->params, seed, idx[i], &item);
+        if (st == MRB_OK && (!item.image || item.image->dtype != MRB_C64))
+            st = mrb_error(MRB_ERR_RUN, "generator returned no complex image");
+        if (st == MRB_OK && item.sens)
+            st = mrb_error(MRB_ERR_UNSUPPORTED, "the Deep Cascade is single-coil; set the data set's coils to 1");
+        if (st != MRB_OK) {
+            mrb_item_clear(&item);
+            return mrb_error_context(st, "datasets '%s' %s item %zu", ds->id, split, idx[i]);
+        }
+        out[i] = item.image;
+        item.image = NULL;
+        mrb_item_clear(&item);
+    }
+    return MRB_OK;
+}
+
+int mrb_cmd_train(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"threads", required_argument, 0, 't'}, {"epochs", required_argument, 0, 'e'},
+        {"resume", no_argument, 0, 'r'},        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    long threads = sysconf(_SC_NPROCESSORS_ONLN), epochs = 0;
+    int resume = 0, quiet = 0;
+    opterr = 0;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 't':
+            if (mrb_cli_parse_int(optarg, 1, 1024, &threads) != 0)
+                return mrb_cli_usage("train", "--threads takes an integer from 1 to 1024, not '%s'", optarg);
+            break;
+        case 'e':
+            if (mrb_cli_parse_int(optarg, 1, 100000, &epochs) != 0)
+                return mrb_cli_usage("train", "--epochs takes an integer from 1 to 100000, not '%s'", optarg);
+            break;
+        case 'r': resume = 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return mrb_cli_usage("train", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1) return mrb_cli_usage("train", "expected one suite file");
+    mrb_suite *suite = NULL;
+    mrb_status st = mrb_suite_load(argv[optind], &suite);
+    if (st != MRB_OK) return mrb_cli_fail("train", st);
+    const mrb_suite_training *tr = &suite->training;
+    if (!tr->present) {
+        fprintf(stderr, "mrbench train: %s has no 'training' section (nothing to train)\n", suite->path);
+        mrb_suite_free(suite);
+        return MRB_EXIT_BAD_INPUT;
+    }
+    int rc = check_method(suite);
+    if (rc) {
+        mrb_suite_free(suite);
+        return rc;
+    }
+    const mrb_suite_method *method = &suite->methods[tr->method];
+    const mrb_suite_sampling *sampling = &suite->samplings[tr->sampling];
+    mrb_array **train = calloc(tr->ntrain, sizeof *train), **val = calloc(tr->nval ? tr->nval : 1, sizeof *val);
+    if (!train || !val) st = mrb_error(MRB_ERR_NOMEM, "out of memory");
+    if (st == MRB_OK) st = generate_split(suite, tr->train_indices, tr->ntrain, tr->train_split, train);
+    if (st == MRB_OK) st = generate_split(suite, tr->val_indices, tr->nval, tr->val_split, val);
+    if (st == MRB_OK) st = make_parent(tr->weights);
+    if (st == MRB_OK) st = make_parent(tr->checkpoint);
+
+    mask_source masks = {sampling->desc, &sampling->params};
+    mrb_cascade_train_opts o = mrb_cascade_train_defaults(tr->temporal);
+    o.arch.n_c = tr->n_c;
+    o.arch.n_d = tr->n_d;
+    o.arch.n_f = tr->n_f;
+    o.train = (const mrb_array *const *)train;
+    o.ntrain = tr->ntrain;
+    o.val = (const mrb_array *const *)val;
+    o.nval = tr->nval;
+    o.make_mask = suite_mask;
+    o.mask_ctx = &masks;
+    o.epochs = epochs ? (int)epochs : tr->epochs;
+    o.batch = tr->batch_size;
+    o.lr = tr->learning_rate;
+    o.weight_decay = tr->weight_decay;
+    o.seed = mrb_seed_derive(suite->seed, method->id, 0);
+    o.nthreads = (int)threads;
+    o.checkpoint = tr->checkpoint;
+    o.resume = resume;
+    o.weights_out = tr->weights;
+
+    progress_state ps;
+    memset(&ps, 0, sizeof ps);
+    ps.quiet = quiet;
+    ps.bar = isatty(STDERR_FILENO);
+    ps.epochs = o.epochs;
+    ps.last_psnr = NAN;
+    if (st == MRB_OK) {
+        const mrb_array *first = train[0];
+        size_t nt = first->ndim >= 3 ? first->dims[2] : 1;
+        size_t nsamples = tr->temporal ? tr->ntrain : tr->ntrain * nt;
+        size_t batch = (size_t)o.batch < nsamples ? (size_t)o.batch : nsamples;
+        ps.steps_per_epoch = nsamples / batch;
+        char shape[64];
+        if (!quiet)
+            fprintf(stderr,
+                    "mrbench train: suite '%s', method '%s' (%s D%d-C%d, %d filters), %zu training / %zu validation "
+                    "items of %s from '%s', masks '%s', %d epoch(s) of %zu steps (batch %zu), %d thread(s)\n",
+                    suite->name, method->id, tr->temporal ? "2D+t" : "2D", tr->n_d, tr->n_c, tr->n_f, tr->ntrain,
+                    tr->nval, mrb_array_shape_str(first, shape, sizeof shape),
+                    suite->datasets[tr->dataset].id, sampling->id, o.epochs, ps.steps_per_epoch, batch,
+                    o.nthreads);
+        o.progress = on_progress;
+        o.progress_ctx = &ps;
+    }
+    double psnr = NAN, t0 = now_s();
+    ps.t0 = t0;
+    if (st == MRB_OK) st = mrb_cascade_train(&o, &psnr);
+    double elapsed = now_s() - t0;
+    for (size_t i = 0; train && i < tr->ntrain; i++) mrb_array_free(train[i]);
+    for (size_t i = 0; val && i < tr->nval; i++) mrb_array_free(val[i]);
+    free(train);
+    free(val);
+    if (st != MRB_OK) {
+        rc = mrb_cli_fail("train", st);
+        mrb_suite_free(suite);
+        return rc;
+    }
+    if (!quiet) {
+        char sel[32];
+        format_duration(elapsed, sel, sizeof sel);
+        fprintf(stderr, "mrbench train: done in %s (%.1f s), final validation PSNR %.2f dB\n", sel, elapsed, psnr);
+        printf("weights:    %s\n", tr->weights);
+        printf("checkpoint: %s\n", tr->checkpoint);
+    }
+    mrb_suite_free(suite);
+    return MRB_EXIT_OK;
+}
