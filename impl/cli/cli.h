@@ -2,6 +2,8 @@
 #ifndef MRBENCH_CLI_H
 #define MRBENCH_CLI_H
 
+#include <stddef.h>
+
 #include "mrbench/status.h"
 
 typedef struct mrb_command {
@@ -25,6 +27,13 @@ int mrb_cmd_train(int argc, char **argv);
 int mrb_cli_fail(const char *cmd, mrb_status st);
 /* Prints a usage error ("mrbench <cmd>: ...; see 'mrbench <cmd> --help'") and returns 2. */
 int mrb_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Fills p with the defaults of spec, then applies "KEY=VALUE" texts, each
+ * checked against the schema of `owner`; returns 0, or the exit code after
+ * printing a usage error. */
+struct mrb_param_spec;
+struct mrb_params;
+int mrb_cli_params(const char *cmd, const char *owner, const struct mrb_param_spec *spec, size_t nspec,
+                   const char *const *kv, size_t n, struct mrb_params *p);
 /* Parses a positive integer option value; returns 0 on success. */
 int mrb_cli_parse_int(const char *text, long lo, long hi, long *out);
 

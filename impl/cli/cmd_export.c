@@ -71,16 +71,8 @@ int mrb_cmd_export(int argc, char **argv)
         return mrb_cli_usage("export", "unknown dataset '%s'", argv[optind]);
     }
     mrb_params p;
-    mrb_params_defaults(&p, d->params, d->nparams);
-    for (size_t i = 0; i < nparams; i++) {
-        char key[128];
-        const char *eq = strchr(params[i], '=');
-        if (!eq || eq == params[i] || (size_t)(eq - params[i]) >= sizeof key)
-            return mrb_cli_usage("export", "--param takes KEY=VALUE, not '%s'", params[i]);
-        snprintf(key, sizeof key, "%.*s", (int)(eq - params[i]), params[i]);
-        if (mrb_params_set_text(&p, d->params, d->nparams, key, eq + 1, d->name) != MRB_OK)
-            return mrb_cli_usage("export", "%s", mrb_error_message());
-    }
+    int prc = mrb_cli_params("export", d->name, d->params, d->nparams, params, nparams, &p);
+    if (prc != 0) return prc;
     size_t count = d->count(&p);
     if ((size_t)item >= count)
         return mrb_cli_usage("export", "--item %ld: the dataset has %zu item(s) with these parameters", item, count);

@@ -173,16 +173,8 @@ int mrb_cmd_recon(int argc, char **argv)
         return mrb_cli_usage("recon", "unknown method '%s'", argv[optind]);
     }
     mrb_params p;
-    mrb_params_defaults(&p, m->params, m->nparams);
-    for (size_t i = 0; i < nparams; i++) {
-        char key[128];
-        const char *eq = strchr(params[i], '=');
-        if (!eq || eq == params[i] || (size_t)(eq - params[i]) >= sizeof key)
-            return mrb_cli_usage("recon", "--param takes KEY=VALUE, not '%s'", params[i]);
-        snprintf(key, sizeof key, "%.*s", (int)(eq - params[i]), params[i]);
-        if (mrb_params_set_text(&p, m->params, m->nparams, key, eq + 1, m->name) != MRB_OK)
-            return mrb_cli_usage("recon", "%s", mrb_error_message());
-    }
+    int prc = mrb_cli_params("recon", m->name, m->params, m->nparams, params, nparams, &p);
+    if (prc != 0) return prc;
 
     mrb_array *ks = NULL, *mask = NULL, *sens = NULL, *img = NULL;
     void *state = NULL;

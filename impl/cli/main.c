@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "mrbench/fft.h"
+#include "mrbench/params.h"
 
 #ifndef MRB_VERSION
 #define MRB_VERSION "0.1.0"
@@ -52,6 +53,22 @@ int mrb_cli_usage(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "mrbench %s: %s; see 'mrbench %s --help'\n", cmd, msg, cmd);
     return MRB_EXIT_BAD_INPUT;
+}
+
+int mrb_cli_params(const char *cmd, const char *owner, const mrb_param_spec *spec, size_t nspec,
+                   const char *const *kv, size_t n, mrb_params *p)
+{
+    mrb_params_defaults(p, spec, nspec);
+    for (size_t i = 0; i < n; i++) {
+        char key[128];
+        const char *eq = strchr(kv[i], '=');
+        if (!eq || eq == kv[i] || (size_t)(eq - kv[i]) >= sizeof key)
+            return mrb_cli_usage(cmd, "--param takes KEY=VALUE, not '%s'", kv[i]);
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
+        if (mrb_params_set_text(p, spec, nspec, key, eq + 1, owner) != MRB_OK)
+            return mrb_cli_usage(cmd, "%s", mrb_error_message());
+    }
+    return 0;
 }
 
 int mrb_cli_parse_int(const char *text, long lo, long hi, long *out)
