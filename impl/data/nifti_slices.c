@@ -29,6 +29,10 @@ static const mrb_param_spec file_params[] = {
 
 static mrb_status file_generate(const mrb_params *p, uint64_t seed, size_t index, mrb_item *out)
 {
+    memset(out, 0, sizeof *out);
+    size_t cases = (size_t)mrb_params_int(p, "cases");
+    if (index >= cases)
+        return mrb_error(MRB_ERR_INVALID, "nifti-slices: item %zu out of range (cases = %zu)", index, cases);
     const char *path = mrb_params_str(p, "path");
     mrb_array *vol = NULL;
     double spacing[3];
