@@ -633,8 +633,8 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
     free(start_line);
 
     /* Which cases run now. */
-    unsigned char *todo = calloc(ncases ? ncases : 1, 1);
-    size_t nfiltered = 0, ntodo = 0;
+    unsigned char *pending = calloc(ncases ? ncases : 1, 1);
+    size_t nfiltered = 0, npending = 0;
     for (size_t c = 0; st == MRB_OK && c < ncases; c++) {
         char key[3 * MRB_ID_MAX + 4];
         mrb_suite_case_key(s, c, key, sizeof key);
@@ -650,16 +650,16 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
             summary->cases_skipped++;
             continue;
         }
-        todo[c] = 1;
-        ntodo++;
+        pending[c] = 1;
+        npending++;
     }
     summary->cases_total = ncases;
     summary->cases_filtered = nfiltered;
 
-    progress pg = {opts->progress_bar, opts->quiet, ntodo, 0, mrb_now()};
+    progress pg = {opts->progress_bar, opts->quiet, npending, 0, mrb_now()};
     data_cache dc = {(size_t)-1, NULL, 0, (size_t)-1, NULL, NULL, NULL};
     for (size_t c = 0; st == MRB_OK && c < ncases; c++) {
-        if (!todo[c]) continue;
+        if (!pending[c]) continue;
         size_t d, m, k;
         mrb_suite_case(s, c, &d, &m, &k);
         if (dc.dataset != d) {
@@ -705,7 +705,7 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
         progress_update(&pg, key, detail);
     }
     cache_free(&dc);
-    free(todo);
+    free(pending);
     if (j.f) fclose(j.f);
 
     if (st == MRB_OK) {

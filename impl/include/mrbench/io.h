@@ -96,7 +96,7 @@ mrb_status mrb_cfl_write(const char *base, const mrb_array *a, const char *comma
 
 /* ------------------------------------------------------------------ HDF5 */
 
-/* fastMRI layout (see /work/shared/specs/data.md): dataset `kspace`
+/* fastMRI layout (see the project's shared/specs/data.md): dataset `kspace`
  * complex64 [slices, coils, ky, kx] (multi-coil) or [slices, ky, kx]
  * (single-coil), HDF5 C order. mrbench k-space is MRB_C64
  * [nx = kx, ny = ky, nt = slices, nc = coils] (nc = 1 single-coil): the
