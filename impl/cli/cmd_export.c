@@ -63,10 +63,7 @@ int mrb_cmd_export(int argc, char **argv)
     if (!out) return mrb_cli_usage("export", "--out is required");
     const mrb_dataset_desc *d = mrb_dataset_find(argv[optind]);
     if (!d) {
-        const char *names[128];
-        size_t n = 0;
-        for (; mrb_dataset_table[n] && n < 128; n++) names[n] = mrb_dataset_table[n]->name;
-        const char *near = mrb_nearest(argv[optind], names, n);
+        const char *near = mrb_dataset_nearest(argv[optind]);
         if (near) return mrb_cli_usage("export", "unknown dataset '%s' (did you mean '%s'?)", argv[optind], near);
         return mrb_cli_usage("export", "unknown dataset '%s'", argv[optind]);
     }

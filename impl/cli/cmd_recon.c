@@ -165,10 +165,7 @@ int mrb_cmd_recon(int argc, char **argv)
     if (!out) return mrb_cli_usage("recon", "--out is required");
     const mrb_method_desc *m = mrb_method_find(argv[optind]);
     if (!m) {
-        const char *names[128];
-        size_t n = 0;
-        for (; mrb_method_table[n] && n < 128; n++) names[n] = mrb_method_table[n]->name;
-        const char *near = mrb_nearest(argv[optind], names, n);
+        const char *near = mrb_method_nearest(argv[optind]);
         if (near) return mrb_cli_usage("recon", "unknown method '%s' (did you mean '%s'?)", argv[optind], near);
         return mrb_cli_usage("recon", "unknown method '%s'", argv[optind]);
     }

@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "mrbench/registry.h"
+#include "mrbench/util.h"
 
 void mrb_item_clear(mrb_item *item)
 {
@@ -23,3 +24,19 @@ MRB_DEFINE_FIND(dataset)
 MRB_DEFINE_FIND(sampler)
 MRB_DEFINE_FIND(method)
 MRB_DEFINE_FIND(metric)
+
+#define MRB_NAMES_MAX 256
+#define MRB_DEFINE_NEAREST(kind)                                          \
+    const char *mrb_##kind##_nearest(const char *name)                   \
+    {                                                                    \
+        const char *names[MRB_NAMES_MAX];                                \
+        size_t n = 0;                                                    \
+        for (; mrb_##kind##_table[n] && n < MRB_NAMES_MAX; n++)          \
+            names[n] = mrb_##kind##_table[n]->name;                      \
+        return mrb_nearest(name, names, n);                              \
+    }
+
+MRB_DEFINE_NEAREST(dataset)
+MRB_DEFINE_NEAREST(sampler)
+MRB_DEFINE_NEAREST(method)
+MRB_DEFINE_NEAREST(metric)

@@ -346,10 +346,7 @@ static mrb_status parse_datasets(const ctx *c, const cJSON *root, mrb_suite *s)
         } else {
             d->desc = mrb_dataset_find(generator);
             if (!d->desc) {
-                const char *names[128];
-                size_t n = 0;
-                for (; mrb_dataset_table[n] && n < 128; n++) names[n] = mrb_dataset_table[n]->name;
-                const char *near = mrb_nearest(generator, names, n);
+                const char *near = mrb_dataset_nearest(generator);
                 char where[96];
                 snprintf(where, sizeof where, "%s.generator", path);
                 if (near) return fail(c, where, "unknown generator '%s' (did you mean '%s'?)", generator, near);
@@ -401,10 +398,7 @@ static mrb_status parse_samplings(const ctx *c, const cJSON *root, mrb_suite *s)
         m->desc = mrb_sampler_find(name);
         snprintf(where, sizeof where, "%s.sampler", path);
         if (!m->desc) {
-            const char *names[128];
-            size_t n = 0;
-            for (; mrb_sampler_table[n] && n < 128; n++) names[n] = mrb_sampler_table[n]->name;
-            const char *near = mrb_nearest(name, names, n);
+            const char *near = mrb_sampler_nearest(name);
             if (near) return fail(c, where, "unknown sampler '%s' (did you mean '%s'?)", name, near);
             return fail(c, where, "unknown sampler '%s' (see `mrbench list`)", name);
         }
@@ -442,10 +436,7 @@ static mrb_status parse_methods(const ctx *c, const cJSON *root, mrb_suite *s)
         m->desc = mrb_method_find(name);
         snprintf(where, sizeof where, "%s.method", path);
         if (!m->desc) {
-            const char *names[128];
-            size_t n = 0;
-            for (; mrb_method_table[n] && n < 128; n++) names[n] = mrb_method_table[n]->name;
-            const char *near = mrb_nearest(name, names, n);
+            const char *near = mrb_method_nearest(name);
             if (near) return fail(c, where, "unknown method '%s' (did you mean '%s'?)", name, near);
             return fail(c, where, "unknown method '%s' (see `mrbench list`)", name);
         }
@@ -489,10 +480,7 @@ static mrb_status parse_metrics(const ctx *c, const cJSON *root, mrb_suite *s)
         }
         m->desc = mrb_metric_find(name);
         if (!m->desc) {
-            const char *names[128];
-            size_t n = 0;
-            for (; mrb_metric_table[n] && n < 128; n++) names[n] = mrb_metric_table[n]->name;
-            const char *near = mrb_nearest(name, names, n);
+            const char *near = mrb_metric_nearest(name);
             if (near) return fail(c, path, "unknown metric '%s' (did you mean '%s'?)", name, near);
             return fail(c, path, "unknown metric '%s' (see `mrbench list`)", name);
         }

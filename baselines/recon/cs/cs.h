@@ -95,6 +95,10 @@ typedef struct mrb_cs_fista_opts {
     uint64_t seed;    /* for the shifts */
 } mrb_cs_fista_opts;
 
+/* Reads lambda, iterations, tolerance and step from a method's parameters
+ * (every FISTA method names them so); shifts off, seed 0. */
+void mrb_cs_fista_opts_from_params(const mrb_params *p, mrb_cs_fista_opts *o);
+
 typedef struct mrb_cs_fista_work {
     size_t n;
     float complex *x, *x_old, *z, *g, *c;

@@ -336,3 +336,13 @@ mrb_status mrb_cs_data_residual(mrb_cs_problem *pb, const float complex *x, floa
     *value = 0.5 * mrb_cs_diff_norm2(tmp, pb->y, pb->nksp, pb->nthreads);
     return MRB_OK;
 }
+
+void mrb_cs_fista_opts_from_params(const mrb_params *p, mrb_cs_fista_opts *o)
+{
+    o->lambda = mrb_params_num(p, "lambda");
+    o->iterations = mrb_params_int(p, "iterations");
+    o->tolerance = mrb_params_num(p, "tolerance");
+    o->step = mrb_params_num(p, "step");
+    o->shifts = 0;
+    o->seed = 0;
+}

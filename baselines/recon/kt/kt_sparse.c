@@ -57,11 +57,7 @@ static mrb_status kts_setup(const mrb_params *p, const mrb_recon_input *in, void
         free(s);
         return st;
     }
-    s->opts.lambda = mrb_params_num(p, "lambda");
-    s->opts.iterations = mrb_params_int(p, "iterations");
-    s->opts.tolerance = mrb_params_num(p, "tolerance");
-    s->opts.step = mrb_params_num(p, "step");
-    s->opts.shifts = 0;
+    mrb_cs_fista_opts_from_params(p, &s->opts);
     s->scaling = mrb_params_bool(p, "scaling");
     const mrb_cs_shape *sh = &s->pb.shape;
     size_t idims[3] = {sh->nx, sh->ny, sh->nt};

@@ -111,6 +111,13 @@ const mrb_sampler_desc *mrb_sampler_find(const char *name);
 const mrb_method_desc *mrb_method_find(const char *name);
 const mrb_metric_desc *mrb_metric_find(const char *name);
 
+/* The registered name nearest to a misspelt one (for "did you mean"), or
+ * NULL when none is close. */
+const char *mrb_dataset_nearest(const char *name);
+const char *mrb_sampler_nearest(const char *name);
+const char *mrb_method_nearest(const char *name);
+const char *mrb_metric_nearest(const char *name);
+
 #ifdef __cplusplus
 }
 #endif
