@@ -20,11 +20,17 @@
 #include <stddef.h>
 #include "mrbench/backend.h"
 #include "mrbench/fft.h"
+#include "mrbench/nn.h"
+#include "mrbench/registry.h"
 #include "mrbench/status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The GPU twins of registered methods, NULL-terminated (gpu/methods_cuda.c);
+ * reached through mrb_method_find_gpu. */
+extern const mrb_method_desc *const mrb_cuda_method_table[];
 
 /* ---- device, memory, stream (gpu/core/backend_cuda.cu) ---- */
 mrb_status mrb_cuda_available(char *why, size_t len);
@@ -150,6 +156,49 @@ mrb_status mrb_cuda_caxpy(size_t n, float a_re, float a_im, const float *d_x, fl
 mrb_status mrb_cuda_cmul(size_t n, const float *d_x, const float *d_y, float *d_z);
 mrb_status mrb_cuda_cmulconj(size_t n, const float *d_x, const float *d_y, float *d_z);
 mrb_status mrb_cuda_cabs(size_t n, const float *d_x, float *d_mag);
+
+/* ---- Deep Cascade of CNNs on cuDNN (gpu/recon/cascade_cuda.cu) ----
+ * The twin of mrb_cascade (mrbench/nn.h): same layers, parameters and
+ * results. Math is strict FP32 unless the environment sets MRBENCH_TF32=1
+ * (TF32 tensor cores, as PyTorch's default for convolutions). Device
+ * buffers: x0 and the output [n, 2, (nt,) ny, nx] planar; k-space (zero off
+ * the mask) interleaved complex n x [nx, ny, nt]; mask n x [nx, ny, nt]. */
+typedef struct mrb_cuda_cascade mrb_cuda_cascade;
+/* Uploads net's parameters (net keeps its own copy and stays the caller's). */
+mrb_status mrb_cuda_cascade_create(const mrb_cascade *net, mrb_cuda_cascade **out);
+void mrb_cuda_cascade_free(mrb_cuda_cascade *g); /* NULL is a no-op */
+int mrb_cuda_cascade_tf32(const mrb_cuda_cascade *g);
+/* Allocates activations for n items of [nx, ny, nt] (2D: nt = 1, frames as
+ * items; training keeps every activation) and picks the cuDNN algorithms by
+ * timing them. A no-op when already prepared for that shape. */
+mrb_status mrb_cuda_cascade_prepare(mrb_cuda_cascade *g, size_t n, size_t nx, size_t ny, size_t nt, int train);
+/* Queues the forward pass; *d_out (owned by g) is valid until the next call. */
+mrb_status mrb_cuda_cascade_forward(mrb_cuda_cascade *g, const float *d_x0, const float *d_kspace,
+                                    const float *d_mask, const float **d_out);
+/* Parameter gradients += those of d_dout (d loss / d output) after a
+ * training forward on the same k-space and mask. Synchronises when lambda
+ * is trainable (its gradient is reduced on the host). */
+mrb_status mrb_cuda_cascade_backward(mrb_cuda_cascade *g, const float *d_kspace, const float *d_mask,
+                                     const float *d_dout);
+mrb_status mrb_cuda_cascade_zero_grad(mrb_cuda_cascade *g);
+/* d_dout = d/dpred of scale * mean((pred - target)^2) (as mrb_nn_mse_loss);
+ * *loss when not NULL (synchronises). */
+mrb_status mrb_cuda_cascade_mse(mrb_cuda_cascade *g, const float *d_pred, const float *d_target, float scale,
+                                float *d_dout, double *loss);
+/* Sum of squares of the decayed (convolution) weights; synchronises. */
+mrb_status mrb_cuda_cascade_weight_norm2(mrb_cuda_cascade *g, double *value);
+/* One Adam step number t (1-based) as mrb_optim_step with the training's
+ * decay mask (convolution weights only). */
+mrb_status mrb_cuda_cascade_adam(mrb_cuda_cascade *g, const mrb_adam_cfg *cfg, uint64_t t);
+/* Parameters (and gradients when with_grads) back into net's tensors. */
+mrb_status mrb_cuda_cascade_download(const mrb_cuda_cascade *g, mrb_cascade *net, int with_grads);
+/* Items per batch for reconstructing nt frames of nx x ny (2D: frames
+ * batched up to a memory bound; 2D+t: 1). */
+size_t mrb_cuda_cascade_chunk(const mrb_cuda_cascade *g, size_t nx, size_t ny, size_t nt);
+/* Zero-filled input, forward and complex output for the prepared shape:
+ * d_y masked k-space, d_x0 scratch [n, 2, ...], d_img interleaved complex. */
+mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float *d_y, const float *d_mask,
+                                               float *d_x0, float *d_img);
 
 #ifdef __cplusplus
 }

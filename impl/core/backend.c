@@ -10,6 +10,7 @@
 #include "mrbench/array.h"
 #include "mrbench/backend.h"
 #include "mrbench/fft.h"
+#include "mrbench/registry.h"
 
 #if defined(MRB_HAVE_CUDA) && defined(MRB_CUDA_LINKED)
 #include "mrb_cuda.h"
@@ -104,4 +105,15 @@ mrb_status mrb_gpu_info(mrb_gpu_info_t *out)
 #else
     return gpu_not_built(NULL, 0);
 #endif
+}
+
+const mrb_method_desc *mrb_method_find_gpu(const char *name)
+{
+#ifdef MRB_BACKEND_CUDA
+    for (size_t i = 0; name && mrb_cuda_method_table[i]; i++)
+        if (strcmp(mrb_cuda_method_table[i]->name, name) == 0) return mrb_cuda_method_table[i];
+#else
+    (void)name;
+#endif
+    return NULL;
 }

@@ -16,6 +16,7 @@
 
 #include "mrbench/backend.h"
 #include "mrbench/data.h"
+#include "mrbench/registry.h"
 #include "mrbench/report.h"
 #include "mrbench/rng.h"
 #include "mrbench/runner.h"
@@ -358,12 +359,21 @@ static long peak_rss_kb(void)
     return ru.ru_maxrss;
 }
 
+/* The implementation a case runs: the method's GPU twin under --device gpu
+ * when it has one, else the CPU method. */
+static const mrb_method_desc *case_method(const mrb_suite_method *me, mrb_device device)
+{
+    const mrb_method_desc *gpu = device == MRB_DEVICE_GPU ? mrb_method_find_gpu(me->desc->name) : NULL;
+    return gpu ? gpu : me->desc;
+}
+
 static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, int nthreads,
-                           cJSON **out, char *detail, size_t detail_len)
+                           mrb_device device, cJSON **out, char *detail, size_t detail_len)
 {
     size_t d, m, k;
     mrb_suite_case(s, c, &d, &m, &k);
     const mrb_suite_method *me = &s->methods[k];
+    const mrb_method_desc *impl = case_method(me, device);
     char key[3 * MRB_ID_MAX + 4];
     mrb_suite_case_key(s, c, key, sizeof key);
 
@@ -377,6 +387,7 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
     cJSON_AddStringToObject(cj, "method", me->id);
     cJSON_AddStringToObject(cj, "method_name", me->desc->name);
     cJSON_AddItemToObject(cj, "method_params", mrb_params_to_json(&me->params));
+    cJSON_AddStringToObject(cj, "device", impl != me->desc ? "gpu" : "cpu");
 
     size_t nitems = dc->nitems, nmet = s->nmetrics;
     size_t nsamples = nitems * (size_t)s->repeats;
@@ -404,18 +415,18 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
         }
         void *state = NULL;
         double t0 = mrb_now();
-        st = me->desc->setup(&me->params, &in, &state);
+        st = impl->setup(&me->params, &in, &state);
         setup[i] = mrb_now() - t0;
-        for (int w = 0; st == MRB_OK && i == 0 && w < s->warmup; w++) st = me->desc->run(state, &in, recon);
+        for (int w = 0; st == MRB_OK && i == 0 && w < s->warmup; w++) st = impl->run(state, &in, recon);
         for (int r = 0; st == MRB_OK && r < s->repeats; r++) {
             t0 = mrb_now();
-            st = me->desc->run(state, &in, recon);
+            st = impl->run(state, &in, recon);
             times[ns++] = mrb_now() - t0;
         }
-        if (st == MRB_OK && me->desc->phases) {
+        if (st == MRB_OK && impl->phases) {
             const char *names[MAX_PHASES];
             double secs[MAX_PHASES];
-            size_t np = me->desc->phases(state, names, secs, MAX_PHASES);
+            size_t np = impl->phases(state, names, secs, MAX_PHASES);
             for (size_t q = 0; q < np && q < MAX_PHASES; q++) {
                 size_t slot = 0;
                 while (slot < nphases && strcmp(phase_names[slot], names[q]) != 0) slot++;
@@ -423,7 +434,7 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
                 phase_s[slot * nitems + i] = secs[q];
             }
         }
-        if (me->desc->teardown) me->desc->teardown(state);
+        if (impl->teardown) impl->teardown(state);
         if (st == MRB_OK) st = mrb_array_check_finite(recon, "reconstruction");
         cJSON *ij = cJSON_CreateObject();
         cJSON_AddStringToObject(ij, "id", it->id);
@@ -504,6 +515,14 @@ static cJSON *build_results(const mrb_suite *s, const mrb_run_opts *opts, const 
     cJSON_AddNumberToObject(r, "schema_version", MRB_RESULTS_SCHEMA_VERSION);
     cJSON_AddStringToObject(r, "kind", "mrbench-results");
     cJSON *ctx = mrb_provenance(opts);
+    cJSON *warnings = cJSON_GetObjectItemCaseSensitive(ctx, "warnings");
+    for (size_t k = 0; opts->device == MRB_DEVICE_GPU && k < s->nmethods; k++) {
+        if (case_method(&s->methods[k], opts->device) != s->methods[k].desc) continue;
+        char w[2 * MRB_ID_MAX + 96];
+        snprintf(w, sizeof w, "method '%s' (%s) has no GPU implementation: it ran on the CPU",
+                 s->methods[k].id, s->methods[k].desc->name);
+        cJSON_AddItemToArray(warnings, cJSON_CreateString(w));
+    }
     cJSON_AddStringToObject(ctx, "started", started);
     char now[32];
     mrb_iso_time(mrb_wall_time(), now);
@@ -594,8 +613,11 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
         char why[512];
         if (mrb_gpu_available(why, sizeof why) != MRB_OK)
             return mrb_error(MRB_ERR_DEVICE, "--device gpu: %s; use --device cpu", why);
-        return mrb_error(MRB_ERR_DEVICE, "--device gpu: no registered method of this suite has a GPU "
-                                         "implementation yet; use --device cpu");
+        size_t twins = 0;
+        for (size_t k = 0; k < s->nmethods; k++) twins += mrb_method_find_gpu(s->methods[k].desc->name) != NULL;
+        if (!twins)
+            return mrb_error(MRB_ERR_DEVICE, "--device gpu: none of this suite's methods has a GPU "
+                                             "implementation (see `mrbench list methods`); use --device cpu");
     }
     int nthreads = opts->nthreads > 0 ? opts->nthreads : 1;
     omp_set_num_threads(nthreads);
@@ -686,7 +708,7 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
         char key[3 * MRB_ID_MAX + 4], detail[256] = "";
         mrb_suite_case_key(s, c, key, sizeof key);
         cJSON *cj = NULL;
-        st = run_case(s, c, &dc, nthreads, &cj, detail, sizeof detail);
+        st = run_case(s, c, &dc, nthreads, opts->device, &cj, detail, sizeof detail);
         if (st != MRB_OK) {
             cJSON_Delete(cj);
             break;

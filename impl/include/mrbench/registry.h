@@ -118,6 +118,12 @@ const char *mrb_sampler_nearest(const char *name);
 const char *mrb_method_nearest(const char *name);
 const char *mrb_metric_nearest(const char *name);
 
+/* GPU twins: the CUDA implementation of the method called `name` (same name,
+ * parameters and results as the CPU method, checked against it by
+ * tests/gpu/), or NULL when there is none or the build has no CUDA.
+ * `mrbench run --device gpu` takes a method's twin when it has one. */
+const mrb_method_desc *mrb_method_find_gpu(const char *name);
+
 #ifdef __cplusplus
 }
 #endif
