@@ -7,16 +7,17 @@
 
 #include "mrbench/nn.h"
 #include "mrbench/registry.h"
+#include "recon/cascade/cascade_internal.h"
 
-static const mrb_param_spec cascade_params[] = {
+const mrb_param_spec mrb_cascade_method_params[MRB_CASCADE_METHOD_NPARAMS] = {
     {"weights", MRB_PARAM_STRING, 0, 0, 0, "", NULL,
      "safetensors weights file written by mrb_cascade_train / mrbench train (relative to the current directory)"},
 };
 
-static mrb_status cascade_setup_common(int temporal, const char *method, const mrb_params *p,
-                                       const mrb_recon_input *in, void **state)
+mrb_status mrb_cascade_method_open(int temporal, const char *method, const mrb_params *p,
+                                   const mrb_recon_input *in, mrb_cascade **out)
 {
-    *state = NULL;
+    *out = NULL;
     const char *path = mrb_params_str(p, "weights");
     if (!path || !*path)
         return mrb_error(MRB_ERR_INVALID, "method %s: parameter 'weights' (a safetensors file) is required", method);
@@ -34,6 +35,15 @@ static mrb_status cascade_setup_common(int temporal, const char *method, const m
         return mrb_error(MRB_ERR_INVALID, "method %s: %s holds a %s network (use %s)", method, path,
                          temporal ? "2D" : "2D+t", temporal ? "cascade-2d" : "cascade-2dt");
     }
+    *out = c;
+    return MRB_OK;
+}
+
+static mrb_status cascade_setup_common(int temporal, const char *method, const mrb_params *p,
+                                       const mrb_recon_input *in, void **state)
+{
+    mrb_cascade *c;
+    MRB_TRY(mrb_cascade_method_open(temporal, method, p, in, &c));
     *state = c;
     return MRB_OK;
 }
@@ -63,8 +73,8 @@ const mrb_method_desc mrb_method_cascade_2d = {
     .name = "cascade-2d",
     .description = "Deep Cascade of CNNs, 2D (D5-C5: 3x3 convs, residual, noiseless data consistency; "
                    "Schlemper et al. 2017); weights from a safetensors file",
-    .params = cascade_params,
-    .nparams = sizeof cascade_params / sizeof *cascade_params,
+    .params = mrb_cascade_method_params,
+    .nparams = MRB_CASCADE_METHOD_NPARAMS,
     .setup = cascade_2d_setup,
     .run = cascade_run,
     .teardown = cascade_teardown,
@@ -74,8 +84,8 @@ const mrb_method_desc mrb_method_cascade_2dt = {
     .name = "cascade-2dt",
     .description = "Deep Cascade of CNNs, 2D+t (D5-C10(S): 3x3x3 convs, data sharing, data consistency; "
                    "Schlemper et al. 2017); weights from a safetensors file",
-    .params = cascade_params,
-    .nparams = sizeof cascade_params / sizeof *cascade_params,
+    .params = mrb_cascade_method_params,
+    .nparams = MRB_CASCADE_METHOD_NPARAMS,
     .setup = cascade_2dt_setup,
     .run = cascade_run,
     .teardown = cascade_teardown,
