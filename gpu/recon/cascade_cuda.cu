@@ -23,6 +23,7 @@
 #include "core/cuda_check.h"
 #include "mrb_cuda.h"
 #include "mrbench/nn.h"
+#include "mrbench/util.h"
 
 /* Frames of a 2D reconstruction run as one batch up to this many floats per
  * feature map (512 MiB), in chunks beyond. */
@@ -209,6 +210,19 @@ __global__ void datashare_adjoint_kernel(const float2 *g, const float *mask, siz
     }
 }
 
+/* Uniform values in [-1, 1) from a hash of the index (algorithm timing runs
+ * on data like the network's, not on zeros). */
+__global__ void fill_random_kernel(float *x, size_t n, uint32_t seed)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
+        h ^= h >> 15;
+        h *= 2246822519u;
+        h ^= h >> 13;
+        x[i] = (float)(h >> 8) * (2.0f / 16777216.0f) - 1.0f;
+    }
+}
+
 /* dout = 2 scale / n (pred - target); per-block partial sums of e^2 and of
  * the decayed weights' squares, reduced on the host in double. */
 __global__ void mse_kernel(const float *pred, const float *target, size_t n, double g, float *dout,
@@ -298,8 +312,8 @@ struct mrb_cuda_cascade {
     size_t n, nx, ny, nt, vol;
     int train, prepared;
     cudnnTensorDescriptor_t t2, t12, tf;
-    void *d_ws;
-    size_t ws_bytes;
+    void *ws; /* cuDNN workspace */
+    size_t ws_size;
     float **xin;  /* n_c + 1 */
     float **ds;   /* n_c (2D+t) */
     float **act;  /* n_c * n_d (aliases in inference) */
@@ -320,10 +334,10 @@ struct mrb_cuda_cascade {
 };
 
 enum { PROF_CONV, PROF_BIAS_ACT, PROF_DATASHARE, PROF_DC, PROF_PACK, PROF_BIAS_GRAD, PROF_BACKWARD_FILTER,
-       PROF_BACKWARD_DATA, PROF_OTHER, PROF_N };
+       PROF_BACKWARD_DATA, PROF_OTHER, PROF_CONV_HOST, PROF_N };
 static const char *const prof_names[PROF_N] = {"conv", "bias+act", "data sharing", "data consistency",
                                                "pack/unpack", "relu+bias grad", "conv grad filter",
-                                               "conv grad data", "other"};
+                                               "conv grad data", "other", "conv (host call)"};
 
 /* Profiling brackets: with profiling on, each op is timed alone with events
  * (synchronising, so only for finding where time goes). */
@@ -370,9 +384,9 @@ static void free_shape(mrb_cuda_cascade *g)
 {
     for (size_t i = 0; i < g->nowned; i++) mrb_cuda_free(g->owned[i]);
     g->nowned = 0;
-    mrb_cuda_free(g->d_ws);
-    g->d_ws = NULL;
-    g->ws_bytes = 0;
+    mrb_cuda_free(g->ws);
+    g->ws = NULL;
+    g->ws_size = 0;
     mrb_cuda_free(g->d_partial);
     g->d_partial = NULL;
     free(g->h_partial);
@@ -666,12 +680,45 @@ static mrb_status select_timed(mrb_cuda_cascade *g, const Perf *perf, int got, c
     return MRB_OK;
 }
 
-static mrb_status choose_algorithms(mrb_cuda_cascade *g, int k, int train, size_t *ws)
+enum { PASS_FWD = 0, PASS_BWD_DATA, PASS_BWD_FILTER };
+
+static mrb_status choose_with(mrb_cuda_cascade *g, conv_kind *ck, int train, cudnnTensorDescriptor_t x,
+                              cudnnTensorDescriptor_t y, float *bx, float *by, float *bw, float *bdw, int timeable);
+static mrb_status choose_backward(mrb_cuda_cascade *g, conv_kind *ck, cudnnTensorDescriptor_t x,
+                                  cudnnTensorDescriptor_t y, float *bx, float *by, float *bw, float *bdw,
+                                  int timeable);
+
+static mrb_status choose_algorithms(mrb_cuda_cascade *g, int k, int train)
 {
     conv_kind *ck = &g->kinds[k];
     cudnnTensorDescriptor_t x = desc_for(g, ck->cin), y = desc_for(g, ck->cout);
     float *bx = NULL, *by = NULL, *bw = NULL, *bdw = NULL;
     int timeable = kind_buffers(g, k, &bx, &by, &bw, &bdw);
+    float *w_rand = NULL; /* random weights for the timing (the real ones stay) */
+    if (timeable) {
+        size_t wcount = (size_t)ck->cout * (size_t)ck->cin * (g->rank == 3 ? 27 : 9);
+        size_t xcount = g->n * (size_t)ck->cin * g->vol, ycount = g->n * (size_t)ck->cout * g->vol;
+        void *p = NULL;
+        MRB_TRY(mrb_cuda_alloc(wcount * sizeof(float), &p));
+        w_rand = (float *)p;
+        bw = w_rand;
+        fill_random_kernel<<<mrb_cuda_grid(wcount), MRB_CUDA_BLOCK, 0, g->stream>>>(w_rand, wcount, 1u);
+        fill_random_kernel<<<mrb_cuda_grid(xcount), MRB_CUDA_BLOCK, 0, g->stream>>>(bx, xcount, 2u);
+        fill_random_kernel<<<mrb_cuda_grid(ycount), MRB_CUDA_BLOCK, 0, g->stream>>>(by, ycount, 3u);
+        mrb_status st = launch_check("fill_random_kernel");
+        if (st != MRB_OK) {
+            mrb_cuda_free(w_rand);
+            return st;
+        }
+    }
+    mrb_status st = choose_with(g, ck, train, x, y, bx, by, bw, bdw, timeable);
+    mrb_cuda_free(w_rand);
+    return st;
+}
+
+static mrb_status choose_with(mrb_cuda_cascade *g, conv_kind *ck, int train, cudnnTensorDescriptor_t x,
+                              cudnnTensorDescriptor_t y, float *bx, float *by, float *bw, float *bdw, int timeable)
+{
     int got = 0, pick;
     if (!ck->have_fwd) {
         cudnnConvolutionFwdAlgoPerf_t perf[CASCADE_MAX_ALGOS];
@@ -689,15 +736,19 @@ static mrb_status choose_algorithms(mrb_cuda_cascade *g, int k, int train, size_
         ck->fwd = perf[pick].algo;
         ck->have_fwd = 1;
     }
-    size_t b = 0;
-    MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionForwardWorkspaceSize(g->cudnn, x, ck->filter, ck->conv_fwd, y,
-                                                                   ck->fwd, &b)));
-    if (b > *ws) *ws = b;
-    if (!train) return MRB_OK;
+    return train ? choose_backward(g, ck, x, y, bx, by, bw, bdw, timeable) : MRB_OK;
+}
+
+static mrb_status choose_backward(mrb_cuda_cascade *g, conv_kind *ck, cudnnTensorDescriptor_t x,
+                                  cudnnTensorDescriptor_t y, float *bx, float *by, float *bw, float *bdw,
+                                  int timeable)
+{
+    int got = 0, pick;
     if (!ck->have_bwd) {
         cudnnConvolutionBwdDataAlgoPerf_t pd[CASCADE_MAX_ALGOS];
         MRB_TRY(MRB_CUDNN_CALL(cudnnFindConvolutionBackwardDataAlgorithm(
-            g->cudnn, ck->filter, y, ck->conv_bwd_data, x, CASCADE_MAX_ALGOS, &got, pd)));
+            g->cudnn, ck->filter, y, ck->conv_bwd_data, x, CASCADE_MAX_ALGOS, &got,
+            pd)));
         print_candidates(g, pd, got, "bwd-data", ck);
         auto run_data = [&](cudnnConvolutionBwdDataAlgo_t algo, void *w_s, size_t bytes) {
             return cudnnConvolutionBackwardData(g->cudnn, &f_one, ck->filter, bw, y, by, ck->conv_bwd_data, algo,
@@ -710,7 +761,8 @@ static mrb_status choose_algorithms(mrb_cuda_cascade *g, int k, int train, size_
         ck->bwd_data = pd[pick].algo;
         cudnnConvolutionBwdFilterAlgoPerf_t pf[CASCADE_MAX_ALGOS];
         MRB_TRY(MRB_CUDNN_CALL(cudnnFindConvolutionBackwardFilterAlgorithm(
-            g->cudnn, x, y, ck->conv_bwd_filter, ck->filter, CASCADE_MAX_ALGOS, &got, pf)));
+            g->cudnn, x, y, ck->conv_bwd_filter, ck->filter, CASCADE_MAX_ALGOS,
+            &got, pf)));
         print_candidates(g, pf, got, "bwd-filter", ck);
         auto run_filter = [&](cudnnConvolutionBwdFilterAlgo_t algo, void *w_s, size_t bytes) {
             return cudnnConvolutionBackwardFilter(g->cudnn, &f_one, x, bx, y, by, ck->conv_bwd_filter, algo, w_s,
@@ -723,12 +775,31 @@ static mrb_status choose_algorithms(mrb_cuda_cascade *g, int k, int train, size_
         ck->bwd_filter = pf[pick].algo;
         ck->have_bwd = 1;
     }
-    MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionBackwardDataWorkspaceSize(g->cudnn, ck->filter, y, ck->conv_bwd_data,
-                                                                        x, ck->bwd_data, &b)));
-    if (b > *ws) *ws = b;
-    MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-        g->cudnn, x, y, ck->conv_bwd_filter, ck->filter, ck->bwd_filter, &b)));
-    if (b > *ws) *ws = b;
+    return MRB_OK;
+}
+
+/* One workspace, the largest the chosen algorithms need, shared by every
+ * layer and pass (separate workspaces per shape and pass were measured: no
+ * faster, several GiB more). */
+static mrb_status alloc_workspaces(mrb_cuda_cascade *g, int train)
+{
+    size_t most = 0;
+    for (int k = 0; k < NKINDS; k++) {
+        conv_kind *ck = &g->kinds[k];
+        cudnnTensorDescriptor_t x = desc_for(g, ck->cin), y = desc_for(g, ck->cout);
+        size_t b[3] = {0, 0, 0};
+        MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionForwardWorkspaceSize(g->cudnn, x, ck->filter, ck->conv_fwd, y,
+                                                                       ck->fwd, &b[PASS_FWD])));
+        if (train) {
+            MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionBackwardDataWorkspaceSize(
+                g->cudnn, ck->filter, y, ck->conv_bwd_data, x, ck->bwd_data, &b[PASS_BWD_DATA])));
+            MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+                g->cudnn, x, y, ck->conv_bwd_filter, ck->filter, ck->bwd_filter, &b[PASS_BWD_FILTER])));
+        }
+        for (int p = 0; p < 3; p++) most = b[p] > most ? b[p] : most;
+    }
+    g->ws_size = most;
+    if (most) MRB_TRY(mrb_cuda_alloc(most, &g->ws));
     return MRB_OK;
 }
 
@@ -795,12 +866,10 @@ mrb_status mrb_cuda_cascade_prepare(mrb_cuda_cascade *g, size_t n, size_t nx, si
     if (st == MRB_OK) st = mrb_cuda_alloc(blocks * sizeof(double), &p), g->d_partial = (double *)p;
     if (st == MRB_OK && !(g->h_partial = (double *)malloc(blocks * sizeof(double))))
         st = mrb_error(MRB_ERR_NOMEM, "cascade (GPU): out of memory");
-    size_t ws = 0;
-    for (int k = 0; st == MRB_OK && k < NKINDS; k++) st = choose_algorithms(g, k, train, &ws);
-    if (st == MRB_OK && ws) st = mrb_cuda_alloc(ws, &g->d_ws);
+    for (int k = 0; st == MRB_OK && k < NKINDS; k++) st = choose_algorithms(g, k, train);
+    if (st == MRB_OK) st = alloc_workspaces(g, train);
     /* the timing wrote into the gradients */
     if (st == MRB_OK) st = MRB_CUDA_CALL(cudaMemsetAsync(g->d_g, 0, g->nfloats * sizeof(float), g->stream));
-    g->ws_bytes = ws;
     if (st != MRB_OK) {
         free_shape(g);
         return mrb_error_context(st, "cascade (GPU): preparing %zu x [%zu, %zu, %zu]", n, nx, ny, nt);
@@ -873,9 +942,15 @@ static mrb_status conv_forward(mrb_cuda_cascade *g, const conv_kind *ck, size_t 
                                int relu)
 {
     prof_begin(g);
+    double h0 = g->profile ? mrb_now() : 0.0;
     MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionForward(g->cudnn, &f_one, desc_for(g, ck->cin), x, ck->filter,
-                                                   g->d_w + g->w_off[layer], ck->conv_fwd, ck->fwd, g->d_ws,
-                                                   g->ws_bytes, &f_zero, desc_for(g, ck->cout), y)));
+                                                   g->d_w + g->w_off[layer], ck->conv_fwd, ck->fwd,
+                                                   g->ws, g->ws_size,
+                                                   &f_zero, desc_for(g, ck->cout), y)));
+    if (g->profile) {
+        g->prof_s[PROF_CONV_HOST] += mrb_now() - h0;
+        g->prof_calls[PROF_CONV_HOST]++;
+    }
     prof_end(g, PROF_CONV);
     prof_begin(g);
     size_t total = g->n * (size_t)ck->cout * g->vol;
@@ -990,8 +1065,9 @@ mrb_status mrb_cuda_cascade_backward(mrb_cuda_cascade *g, const float *d_kspace,
             cudnnTensorDescriptor_t ydesc = desc_for(g, ck->cout), xdesc = desc_for(g, ck->cin);
             const float *x = j ? g->act[layer - 1] : (g->arch.temporal ? g->ds[ii] : g->xin[ii]);
             MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionBackwardFilter(g->cudnn, &f_one, xdesc, x, ydesc, dy,
-                                                                  ck->conv_bwd_filter, ck->bwd_filter, g->d_ws,
-                                                                  g->ws_bytes, accumulate, ck->filter,
+                                                                  ck->conv_bwd_filter, ck->bwd_filter,
+                                                                  g->ws, g->ws_size,
+                                                                  accumulate, ck->filter,
                                                                   g->d_g + g->w_off[layer])));
             prof_end(g, PROF_BACKWARD_FILTER);
             prof_begin(g);
@@ -1006,8 +1082,9 @@ mrb_status mrb_cuda_cascade_backward(mrb_cuda_cascade *g, const float *d_kspace,
             if (dx)
                 MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionBackwardData(g->cudnn, &f_one, ck->filter,
                                                                     g->d_w + g->w_off[layer], ydesc, dy,
-                                                                    ck->conv_bwd_data, ck->bwd_data, g->d_ws,
-                                                                    g->ws_bytes, beta, xdesc, dx)));
+                                                                    ck->conv_bwd_data, ck->bwd_data,
+                                                                    g->ws, g->ws_size, beta,
+                                                                    xdesc, dx)));
             prof_end(g, PROF_BACKWARD_DATA);
         }
         prof_begin(g);
