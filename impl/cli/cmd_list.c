@@ -59,7 +59,16 @@ int mrb_cmd_list(int argc, char **argv)
     int all = strcmp(what, "all") == 0, shown = 0;
     if (all || strcmp(what, "datasets") == 0) { LIST_KIND("datasets", mrb_dataset_table); shown = 1; }
     if (all || strcmp(what, "samplers") == 0) { LIST_KIND("samplers", mrb_sampler_table); shown = 1; }
-    if (all || strcmp(what, "methods") == 0) { LIST_KIND("methods", mrb_method_table); shown = 1; }
+    if (all || strcmp(what, "methods") == 0) {
+        printf("methods ([gpu]: has a GPU twin in this build, used by run --device gpu):\n");
+        for (size_t i = 0; mrb_method_table[i]; i++) {
+            const mrb_method_desc *m = mrb_method_table[i];
+            printf("  %-20s %s%s\n", m->name, mrb_method_find_gpu(m->name) ? "[gpu] " : "", m->description);
+            print_params(m->params, m->nparams);
+        }
+        printf("\n");
+        shown = 1;
+    }
     if (all || strcmp(what, "metrics") == 0) {
         printf("metrics:\n");
         for (size_t i = 0; mrb_metric_table[i]; i++) {
