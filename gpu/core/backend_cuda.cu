@@ -151,11 +151,6 @@ mrb_status mrb_cuda_info(mrb_gpu_info_t *out)
     MRB_TRY(MRB_CUDA_CALL(cudaDriverGetVersion(&out->driver_version)));
     MRB_TRY(MRB_CUDA_CALL(cudaRuntimeGetVersion(&out->runtime_version)));
     MRB_TRY(MRB_CUFFT_CALL(cufftGetVersion(&out->cufft_version)));
-    int major = 0, minor = 0, patch = 0;
-    MRB_TRY(MRB_CUBLAS_CALL(cublasGetProperty(MAJOR_VERSION, &major)));
-    MRB_TRY(MRB_CUBLAS_CALL(cublasGetProperty(MINOR_VERSION, &minor)));
-    MRB_TRY(MRB_CUBLAS_CALL(cublasGetProperty(PATCH_LEVEL, &patch)));
-    out->cublas_version = major * 10000 + minor * 100 + patch;
     out->cudnn_version = (long)cudnnGetVersion();
     MRB_TRY(MRB_CUDA_CALL(cudaSetDevice(dev)));
     size_t free_bytes = 0, total_bytes = 0;

@@ -1,4 +1,4 @@
-/* Checking macros for CUDA runtime, cuFFT, cuBLAS and cuDNN calls (CUDA C++
+/* Checking macros for CUDA runtime, cuFFT and cuDNN calls (CUDA C++
  * only). Each wraps one call and evaluates to an mrb_status: MRB_OK, or
  * MRB_ERR_DEVICE with the message "<call text> failed: <error name> (<text>)
  * at <file>:<line>", so a failure names the call that failed.
@@ -11,7 +11,6 @@
 #ifndef MRB_CUDA_CHECK_H
 #define MRB_CUDA_CHECK_H
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 #include <cufft.h>
@@ -36,14 +35,6 @@ static inline mrb_status mrb_cuda_check_call(cufftResult r, const char *call, co
                      (int)r, file, line);
 }
 
-static inline mrb_status mrb_cuda_check_call(cublasStatus_t s, const char *call, const char *file,
-                                             int line)
-{
-    if (s == CUBLAS_STATUS_SUCCESS) return MRB_OK;
-    return mrb_error(MRB_ERR_DEVICE, "%s failed: %s (%s) at %s:%d", call, cublasGetStatusName(s),
-                     cublasGetStatusString(s), file, line);
-}
-
 static inline mrb_status mrb_cuda_check_call(cudnnStatus_t s, const char *call, const char *file,
                                              int line)
 {
@@ -54,7 +45,6 @@ static inline mrb_status mrb_cuda_check_call(cudnnStatus_t s, const char *call, 
 
 #define MRB_CUDA_CALL(call) mrb_cuda_check_call((call), #call, __FILE__, __LINE__)
 #define MRB_CUFFT_CALL(call) mrb_cuda_check_call((call), #call, __FILE__, __LINE__)
-#define MRB_CUBLAS_CALL(call) mrb_cuda_check_call((call), #call, __FILE__, __LINE__)
 #define MRB_CUDNN_CALL(call) mrb_cuda_check_call((call), #call, __FILE__, __LINE__)
 #define MRB_CUDA_LAUNCH(kernel) \
     mrb_cuda_check_call(cudaGetLastError(), "launch of " kernel, __FILE__, __LINE__)

@@ -124,7 +124,6 @@ cJSON_AddBoolToObject(build, "cuda", mrb_backend_find("cuda") != NULL);
         cJSON_AddNumberToObject(libs, "cuda_driver", gi.driver_version);
         cJSON_AddNumberToObject(libs, "cuda_runtime", gi.runtime_version);
         cJSON_AddNumberToObject(libs, "cufft", gi.cufft_version);
-        cJSON_AddNumberToObject(libs, "cublas", gi.cublas_version);
         cJSON_AddNumberToObject(libs, "cudnn", (double)gi.cudnn_version);
     } else {
         cJSON_AddStringToObject(gpu, "unavailable", why);

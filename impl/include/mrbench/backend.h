@@ -68,7 +68,6 @@ typedef struct mrb_gpu_info_t {
     int driver_version;    /* highest CUDA version the driver supports */
     int runtime_version;   /* CUDA runtime linked into mrbench */
     int cufft_version;
-    int cublas_version;    /* major * 10000 + minor * 100 + patch */
     long cudnn_version;
 } mrb_gpu_info_t;
 
