@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "mrb_cuda.h"
 #include "mrbench/backend.h"
 
 /* Skips the calling test, with the reason, when no usable CUDA device exists. */
@@ -48,6 +49,25 @@ static inline float *alloc_floats(size_t n)
     float *p = calloc(n ? n : 1, sizeof *p);
     cr_assert_not_null(p, "out of host memory for %zu floats", n);
     return p;
+}
+
+/* A device copy of n host floats (zeroed when h is NULL); the test fails on
+ * an allocation or copy error. */
+static inline float *to_device(const float *h, size_t nfloats)
+{
+    void *d = NULL;
+    cr_assert_eq(mrb_cuda_alloc(nfloats * sizeof(float), &d), MRB_OK, "%s", mrb_error_message());
+    if (h)
+        cr_assert_eq(mrb_cuda_upload(d, h, nfloats * sizeof(float)), MRB_OK, "%s", mrb_error_message());
+    return d;
+}
+
+/* A host copy (calloc'ed, caller frees) of n device floats. */
+static inline float *to_host(const float *d, size_t nfloats)
+{
+    float *h = alloc_floats(nfloats);
+    cr_assert_eq(mrb_cuda_download(h, d, nfloats * sizeof(float)), MRB_OK, "%s", mrb_error_message());
+    return h;
 }
 
 #endif

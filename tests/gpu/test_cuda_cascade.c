@@ -26,21 +26,6 @@
 /* The method twin against the CPU method on the same weights file. */
 #define METHOD_REL_TOL 1e-4
 
-static float *to_device(const float *h, size_t nfloats)
-{
-    void *d = NULL;
-    cr_assert_eq(mrb_cuda_alloc(nfloats * sizeof(float), &d), MRB_OK, "%s", mrb_error_message());
-    if (h) cr_assert_eq(mrb_cuda_upload(d, h, nfloats * sizeof(float)), MRB_OK, "%s", mrb_error_message());
-    return d;
-}
-
-static float *to_host(const float *d, size_t nfloats)
-{
-    float *h = alloc_floats(nfloats);
-    cr_assert_eq(mrb_cuda_download(h, d, nfloats * sizeof(float)), MRB_OK, "%s", mrb_error_message());
-    return h;
-}
-
 typedef struct problem {
     size_t n, nx, ny, nt, vol, total; /* total complex values */
     mrb_tensor *x0;

@@ -37,24 +37,6 @@ _Static_assert(sizeof(mrb_cs_shape) == 4 * sizeof(size_t),
 /* BART pics default (baselines/recon/cs/cs_wavelet.c): bands down to 16. */
 #define CSW_MINSIZE 16
 
-static float *to_device(const float *h, size_t nfloats)
-{
-    void *d = NULL;
-    cr_assert_eq(mrb_cuda_alloc(nfloats * sizeof(float), &d), MRB_OK, "%s", mrb_error_message());
-    if (h)
-        cr_assert_eq(mrb_cuda_upload(d, h, nfloats * sizeof(float)), MRB_OK, "%s",
-                     mrb_error_message());
-    return d;
-}
-
-static float *to_host(const float *d, size_t nfloats)
-{
-    float *h = alloc_floats(nfloats);
-    cr_assert_eq(mrb_cuda_download(h, d, nfloats * sizeof(float)), MRB_OK, "%s",
-                 mrb_error_message());
-    return h;
-}
-
 /* ---- wavelet ----------------------------------------------------------- */
 
 /* W_s and W_s^H of the GPU against the CPU operator on [nx, ny, nt] random

@@ -23,24 +23,6 @@
  * relative to the Cauchy-Schwarz bound ||F g|| ||s0 - F x||, not to itself. */
 #define DLAMBDA_REL_TOL 1e-4
 
-static float *to_device(const float *h, size_t nfloats)
-{
-    void *d = NULL;
-    cr_assert_eq(mrb_cuda_alloc(nfloats * sizeof(float), &d), MRB_OK, "%s", mrb_error_message());
-    if (h)
-        cr_assert_eq(mrb_cuda_upload(d, h, nfloats * sizeof(float)), MRB_OK, "%s",
-                     mrb_error_message());
-    return d;
-}
-
-static float *to_host(const float *d, size_t nfloats)
-{
-    float *h = alloc_floats(nfloats);
-    cr_assert_eq(mrb_cuda_download(h, d, nfloats * sizeof(float)), MRB_OK, "%s",
-                 mrb_error_message());
-    return h;
-}
-
 /* A DC problem: N items of [nx, ny, nt], random image, random mask with
  * about half the locations sampled, k-space zero off the mask. */
 typedef struct dc_problem {
