@@ -29,7 +29,7 @@ static const char help[] =
     "  --param KEY=VALUE a method parameter (repeatable), checked against the method's schema\n"
     "  --out F           output image [nx, ny, nt] (complex; .png writes the magnitude of frame 0)\n"
     "  --magnitude       write the magnitude instead of the complex image\n"
-    "  --threads N       threads (default: all cores)\n"
+    "  --threads N       threads (default: all cores; more than the cores available are not used)\n"
     "  --seed N          seed for methods that draw random numbers (default 0)\n"
     "  -h, --help        this help\n";
 
@@ -206,7 +206,7 @@ int mrb_cmd_recon(int argc, char **argv)
     }
     double t_setup = 0, t_run = 0;
     if (st == MRB_OK) {
-        mrb_recon_input in = {ks, mask, sens, (int)threads, (uint64_t)seed};
+        mrb_recon_input in = {ks, mask, sens, mrb_threads_usable((int)threads), (uint64_t)seed};
         double t0 = mrb_now();
         st = m->setup(&p, &in, &state);
         t_setup = mrb_now() - t0;

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,15 @@ mrb_status mrb_mkdirs(const char *path)
     if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
         return mrb_error(MRB_ERR_IO, "%s: not a folder", buf);
     return MRB_OK;
+}
+
+/* ---- threads ---- */
+
+int mrb_threads_usable(int requested)
+{
+    int procs = omp_get_num_procs(); /* honours the CPU affinity mask */
+    if (requested > procs) requested = procs;
+    return requested > 1 ? requested : 1;
 }
 
 /* ---- time ---- */

@@ -24,9 +24,35 @@ typedef struct plan_entry {
     struct plan_entry *next;
 } plan_entry;
 
+/* Transforms of fewer complex elements run on one thread: the fork/join
+ * costs more than the work (a batch of 256 1-D transforms of 256 points
+ * takes about 60 us on one core). Same value as LINOP_PARALLEL_MIN. */
+#define FFT_PARALLEL_MIN 16384
+
 static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 static plan_entry *plan_cache;
 static int threads_initialised;
+/* The thread count of the transform this thread is executing. */
+static _Thread_local int fft_team = 1;
+
+/* FFTW's parallel loops run on the OpenMP thread pool that every other loop
+ * uses, not on FFTW's own pthread pool. With two pools, OpenMP's workers
+ * spin after each region on the cores FFTW's workers wait for: a 256 x 256
+ * cs-wavelet with 16 threads ran about 100 times slower than with one on 16
+ * idle cores, most of it in futex calls. The team is the plan's thread
+ * count even when FFTW makes fewer jobs: libgomp ends the threads a smaller
+ * team leaves idle and creates them again for the next larger one (2469
+ * thread starts in one 4-item cs-wavelet run when transforms used 4
+ * threads and loops 8). Inside an OpenMP region the loop runs on the
+ * calling thread (nesting is off). */
+static void fft_parallel_loop(void *(*work)(char *), char *jobdata, size_t elsize, int njobs,
+                              void *data)
+{
+    (void)data;
+    int team = fft_team > njobs ? fft_team : njobs;
+#pragma omp parallel for num_threads(team) schedule(static)
+    for (int i = 0; i < njobs; i++) work(jobdata + elsize * (size_t)i);
+}
 
 void mrb_fft_set_threads(int nthreads)
 {
@@ -50,6 +76,7 @@ static fftwf_plan get_plan(int rank, const size_t *n, size_t howmany, int dir, i
     }
     if (!threads_initialised) {
         fftwf_init_threads();
+        fftwf_threads_set_callback(fft_parallel_loop, NULL);
         threads_initialised = 1;
     }
     /* FFTW wants the slowest axis first. */
@@ -62,7 +89,7 @@ static fftwf_plan get_plan(int rank, const size_t *n, size_t howmany, int dir, i
     fftwf_complex *scratch = fftwf_alloc_complex(total * howmany);
     fftwf_plan plan = NULL;
     if (scratch) {
-        fftwf_plan_with_nthreads(nthreads > 0 ? nthreads : 1);
+        fftwf_plan_with_nthreads(nthreads);
         /* FFTW_ESTIMATE: the plan depends on the shape only, so reruns give
          * bit-identical results (measured plans may differ run to run). */
         plan = fftwf_plan_many_dft(rank, fn, (int)howmany, scratch, NULL, 1, (int)total, scratch,
@@ -151,9 +178,11 @@ mrb_status mrb_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *d
     float complex *x = (float complex *)data;
     const float scale = 1.0f / sqrtf((float)total);
     int aligned = fftwf_alignment_of(data) == 0;
+    if (nthreads < 1) nthreads = 1;
 
     if (all_even && aligned) {
-        fftwf_plan plan = get_plan(rank, n3, batch, dir, nthreads);
+        fft_team = total * batch >= FFT_PARALLEL_MIN ? nthreads : 1;
+        fftwf_plan plan = get_plan(rank, n3, batch, dir, fft_team);
         if (!plan) return mrb_error(MRB_ERR_RUN, "fft: FFTW could not plan a %d-D transform", rank);
         /* sign (-1)^(sum N_a/2) folded into the pre-scale */
         int half_sum = 0;
@@ -187,10 +216,11 @@ mrb_status mrb_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *d
     }
 
     /* Odd lengths or unaligned data: per-block explicit shifts. */
+    fft_team = total >= FFT_PARALLEL_MIN ? nthreads : 1;
     for (size_t b = 0; b < batch; b++) {
         float complex *blk = x + b * total;
         fftwf_plan plan = fftwf_alignment_of((float *)blk) == 0
-                              ? get_plan(rank, n3, 1, dir, nthreads)
+                              ? get_plan(rank, n3, 1, dir, fft_team)
                               : NULL;
         if (plan) {
             MRB_TRY(transform_block_odd(blk, n3, rank, plan, scale));
@@ -198,7 +228,7 @@ mrb_status mrb_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *d
             float complex *copy = mrb_malloc(total * sizeof *copy);
             if (!copy) return mrb_error(MRB_ERR_NOMEM, "fft: out of memory");
             memcpy(copy, blk, total * sizeof *copy);
-            plan = get_plan(rank, n3, 1, dir, nthreads);
+            plan = get_plan(rank, n3, 1, dir, fft_team);
             mrb_status st = plan ? transform_block_odd(copy, n3, rank, plan, scale)
                                  : mrb_error(MRB_ERR_RUN, "fft: FFTW could not plan");
             if (st == MRB_OK) memcpy(blk, copy, total * sizeof *copy);

@@ -619,7 +619,7 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
             return mrb_error(MRB_ERR_DEVICE, "--device gpu: none of this suite's methods has a GPU "
                                              "implementation (see `mrbench list methods`); use --device cpu");
     }
-    int nthreads = opts->nthreads > 0 ? opts->nthreads : 1;
+    int nthreads = mrb_threads_usable(opts->nthreads);
     omp_set_num_threads(nthreads);
     openblas_set_num_threads(nthreads);
 

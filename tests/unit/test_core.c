@@ -1,7 +1,8 @@
 /* Core utilities: SHA-256 against FIPS 180-4 vectors, RNG determinism and
- * range, parameter validation, atomic writes, suggestions. */
+ * range, parameter validation, atomic writes, suggestions, thread caps. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,15 @@ Test(core, nearest_suggests_close_names_only)
     cr_expect_str_eq(mrb_nearest("metrcs", names, 4), "metrics");
     cr_expect_str_eq(mrb_nearest("dataset", names, 4), "datasets");
     cr_expect_null(mrb_nearest("zzzzzzzz", names, 4));
+}
+
+Test(core, threads_usable_is_capped_at_the_processors)
+{
+    int procs = omp_get_num_procs();
+    cr_expect_eq(mrb_threads_usable(0), 1);
+    cr_expect_eq(mrb_threads_usable(1), 1);
+    cr_expect_eq(mrb_threads_usable(procs), procs);
+    cr_expect_eq(mrb_threads_usable(procs + 15), procs, "16 threads on %d processors", procs);
 }
 
 Test(core, array_create_rejects_overflow_and_zero)

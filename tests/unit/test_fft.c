@@ -4,6 +4,7 @@
 #include <complex.h>
 #include <criterion/criterion.h>
 #include <math.h>
+#include <string.h>
 
 #include "mrbench/fft.h"
 #include "mrbench/rng.h"
@@ -105,6 +106,27 @@ Test(fft, batched_equals_one_by_one)
     for (size_t i = 0; i < n; i++) cr_assert_eq(a[i], b[i], "element %zu differs", i);
     mrb_free(a);
     mrb_free(b);
+}
+
+Test(fft, threads_give_the_one_thread_result,
+     .description = "threaded transforms (FFTW on OpenMP's threads) are bit-identical to 1-thread "
+                    "ones, above and below the threading threshold, batched 1-D and 2-D")
+{
+    /* 256 x 256 is above FFT_PARALLEL_MIN, 64 x 64 below; 255 x 129 takes the odd-size path */
+    const size_t shapes[][2] = {{256, 256}, {64, 64}, {255, 129}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int rank = 1; rank <= 2; rank++) {
+            size_t dims[2] = {shapes[s][0], shapes[s][1]}, n = dims[0] * dims[1];
+            float complex *a = mrb_malloc(n * sizeof *a), *b = mrb_malloc(n * sizeof *b);
+            fill_random(a, n, 17 + s);
+            for (size_t i = 0; i < n; i++) b[i] = a[i];
+            cr_assert_eq(mrb_fft_centered(MRB_FFT_FORWARD, rank, 2, dims, (float *)a, 1), MRB_OK);
+            cr_assert_eq(mrb_fft_centered(MRB_FFT_FORWARD, rank, 2, dims, (float *)b, 4), MRB_OK);
+            cr_assert(memcmp(a, b, n * sizeof *a) == 0, "%zux%zu rank %d: 4 threads differ", dims[0],
+                      dims[1], rank);
+            mrb_free(a);
+            mrb_free(b);
+        }
 }
 
 Test(fft, dc_of_constant_image_is_centred)

@@ -5,7 +5,9 @@
  * over the first `rank` axes of an MRB_C64 array, batched over the rest.
  * This is BART's `fft -u` and fastMRI's fft2c convention. Plans are created
  * once per (shape, batch, direction, threads) and cached; execution is
- * thread-safe. */
+ * thread-safe. `nthreads` applies to transforms of at least 16 Ki complex
+ * elements (smaller ones run on one thread); FFTW runs them on OpenMP's
+ * threads, so a call from inside an OpenMP region runs on its thread. */
 #ifndef MRBENCH_FFT_H
 #define MRBENCH_FFT_H
 
