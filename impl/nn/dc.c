@@ -135,18 +135,27 @@ mrb_status mrb_nn_dc_backward(mrb_tensor *x, const mrb_dc_data *d, double lambda
     return st;
 }
 
-/* Window j covers frames t - j .. t + j (circular), 2j + 1 frames. */
-static float window_divisor(const mrb_dc_data *d, size_t b, size_t t, size_t i, int j,
-                            int divide_by_acquired)
+/* Window j covers frames t - j .. t + j (circular), 2j + 1 frames: its
+ * divisor at every element, the window size or the number of acquired
+ * samples in the window (at least 1). */
+static void window_divisors(const mrb_dc_data *d, int j, int divide_by_acquired, float *div)
 {
-    if (!divide_by_acquired) return (float)(2 * j + 1);
-    size_t frame = d->nx * d->ny, vol = frame * d->nt;
-    float cnt = 0.0f;
-    for (int dt = -j; dt <= j; dt++) {
-        size_t tt = (size_t)(((long)t + dt) % (long)d->nt + (long)d->nt) % d->nt;
-        cnt += d->mask[b * vol + tt * frame + i] != 0.0f ? 1.0f : 0.0f;
+    size_t frame = d->nx * d->ny, vol = frame * d->nt, total = vol * d->n;
+    if (!divide_by_acquired) {
+        for (size_t i = 0; i < total; i++) div[i] = (float)(2 * j + 1);
+        return;
     }
-    return cnt < 1.0f ? 1.0f : cnt;
+    long nt = (long)d->nt;
+    for (size_t b = 0; b < d->n; b++)
+        for (long t = 0; t < nt; t++) {
+            float *cnt = div + b * vol + (size_t)t * frame;
+            for (size_t i = 0; i < frame; i++) cnt[i] = 0.0f;
+            for (int dt = -j; dt <= j; dt++) {
+                const float *m = d->mask + b * vol + (size_t)(((t + dt) % nt + nt) % nt) * frame;
+                for (size_t i = 0; i < frame; i++) cnt[i] += m[i] != 0.0f ? 1.0f : 0.0f;
+            }
+            for (size_t i = 0; i < frame; i++) cnt[i] = cnt[i] < 1.0f ? 1.0f : cnt[i];
+        }
 }
 
 mrb_status mrb_nn_datashare_forward(const mrb_tensor *x, const mrb_dc_data *d,
@@ -165,28 +174,30 @@ mrb_status mrb_nn_datashare_forward(const mrb_tensor *x, const mrb_dc_data *d,
         st = fft_batch(MRB_FFT_FORWARD, d, s);
     }
     const float complex *meas = (const float complex *)d->kspace;
+    float *div = st == MRB_OK ? mrb_malloc(total * sizeof *div) : NULL;
+    if (st == MRB_OK && !div) st = mrb_error(MRB_ERR_NOMEM, "data sharing: out of memory");
     for (int j = 0; j < MRB_DS_NWINDOWS && st == MRB_OK; j++) {
         long nb = (long)d->n, nt = (long)d->nt;
+        window_divisors(d, j, divide_by_acquired, div);
+        /* frame by frame, the window's frames summed in the order t - j .. t + j */
 #pragma omp parallel for collapse(2) schedule(static) num_threads(mrb_nn_threads())
         for (long b = 0; b < nb; b++)
-            for (long t = 0; t < nt; t++)
-                for (size_t i = 0; i < frame; i++) {
-                    size_t idx = (size_t)b * vol + (size_t)t * frame + i;
-                    if (d->mask[idx] != 0.0f) {
-                        o[idx] = meas[idx];
-                        continue;
-                    }
-                    float complex acc = 0.0f;
-                    for (int dt = -j; dt <= j; dt++) {
-                        size_t tt = (size_t)(((t + dt) % nt + nt) % nt);
-                        acc += s[(size_t)b * vol + tt * frame + i];
-                    }
-                    o[idx] = acc / window_divisor(d, (size_t)b, (size_t)t, i, j, divide_by_acquired);
+            for (long t = 0; t < nt; t++) {
+                size_t base = (size_t)b * vol + (size_t)t * frame;
+                float complex *acc = o + base;
+                for (size_t i = 0; i < frame; i++) acc[i] = 0.0f;
+                for (int dt = -j; dt <= j; dt++) {
+                    const float complex *src = s + (size_t)b * vol + (size_t)(((t + dt) % nt + nt) % nt) * frame;
+                    for (size_t i = 0; i < frame; i++) acc[i] += src[i];
                 }
+                for (size_t i = 0; i < frame; i++)
+                    acc[i] = d->mask[base + i] != 0.0f ? meas[base + i] : acc[i] / div[base + i];
+            }
         st = fft_batch(MRB_FFT_INVERSE, d, o);
         if (st == MRB_OK)
             complex_to_channels(o, d->n, MRB_DS_CHANNELS, 2 + 2 * (size_t)j, vol, 0, y->data);
     }
+    mrb_free(div);
     mrb_free(s);
     mrb_free(o);
     return st;
@@ -200,8 +211,9 @@ mrb_status mrb_nn_datashare_backward(mrb_tensor *x, const mrb_dc_data *d, int di
     if (!y->grad) return mrb_error(MRB_ERR_INVALID, "data sharing: no output gradient");
     if (!x->grad) return MRB_OK;
     size_t frame = d->nx * d->ny, vol = frame * d->nt, total = vol * d->n;
-    float complex *gs = cbuf(total), *g = cbuf(total);
-    mrb_status st = (gs && g) ? MRB_OK : MRB_ERR_NOMEM;
+    float complex *gs = cbuf(total), *g = cbuf(total), *acc = cbuf(total);
+    float *div = mrb_malloc(total * sizeof *div);
+    mrb_status st = (gs && g && acc && div) ? MRB_OK : mrb_error(MRB_ERR_NOMEM, "data sharing: out of memory");
     if (st == MRB_OK)
         for (size_t b = 0; b < d->n; b++) {
             float *dx = x->grad + b * 2 * vol;
@@ -213,24 +225,28 @@ mrb_status mrb_nn_datashare_backward(mrb_tensor *x, const mrb_dc_data *d, int di
         st = fft_batch(MRB_FFT_FORWARD, d, g); /* adjoint of F^H is F */
         if (st != MRB_OK) break;
         long nb = (long)d->n, nt = (long)d->nt;
-        /* Gather form of the adjoint so each output element has one writer. */
+        window_divisors(d, j, divide_by_acquired, div);
+        /* Gather form of the adjoint so each output element has one writer;
+         * frame by frame, the terms summed in the order dt = -j .. j. */
 #pragma omp parallel for collapse(2) schedule(static) num_threads(mrb_nn_threads())
         for (long b = 0; b < nb; b++)
-            for (long tp = 0; tp < nt; tp++)
-                for (size_t i = 0; i < frame; i++) {
-                    float complex acc = 0.0f;
-                    for (int dt = -j; dt <= j; dt++) {
-                        size_t t = (size_t)(((tp - dt) % nt + nt) % nt);
-                        size_t idx = (size_t)b * vol + t * frame + i;
-                        if (d->mask[idx] != 0.0f) continue;
-                        acc += g[idx] / window_divisor(d, (size_t)b, t, i, j, divide_by_acquired);
-                    }
-                    gs[(size_t)b * vol + (size_t)tp * frame + i] += acc;
+            for (long tp = 0; tp < nt; tp++) {
+                size_t base = (size_t)b * vol + (size_t)tp * frame;
+                float complex *a = acc + base;
+                for (size_t i = 0; i < frame; i++) a[i] = 0.0f;
+                for (int dt = -j; dt <= j; dt++) {
+                    size_t src = (size_t)b * vol + (size_t)(((tp - dt) % nt + nt) % nt) * frame;
+                    for (size_t i = 0; i < frame; i++)
+                        if (d->mask[src + i] == 0.0f) a[i] += g[src + i] / div[src + i];
                 }
+                for (size_t i = 0; i < frame; i++) gs[base + i] += a[i];
+            }
     }
     if (st == MRB_OK) st = fft_batch(MRB_FFT_INVERSE, d, gs);
     if (st == MRB_OK) complex_to_channels(gs, d->n, 2, 0, vol, 1, x->grad);
     mrb_free(gs);
     mrb_free(g);
+    mrb_free(acc);
+    mrb_free(div);
     return st;
 }

@@ -68,7 +68,8 @@ static double direct_conv(const mrb_conv *c, const mrb_tensor *x, size_t n, size
     return s;
 }
 
-static void run_conv_case(const conv_case *cc, mrb_act act)
+/* depth_pad >= 0 pads the depth axis by that instead of cc->pad. */
+static void run_conv_case_depth_pad(const conv_case *cc, mrb_act act, long depth_pad)
 {
     mrb_conv_cfg cfg = mrb_conv_cfg_same(cc->rank, cc->cin, cc->cout, cc->k, act);
     for (int i = 0; i < 3; i++) {
@@ -77,6 +78,7 @@ static void run_conv_case(const conv_case *cc, mrb_act act)
         cfg.pad[i] = cc->pad;
         cfg.dil[i] = cc->dil;
     }
+    if (cc->rank == 3 && depth_pad >= 0) cfg.pad[0] = (size_t)depth_pad;
     cfg.bias = cc->bias;
     cfg.leak = 0.1f;
     mrb_conv *c;
@@ -139,6 +141,11 @@ done:
     mrb_conv_free(c);
 }
 
+static void run_conv_case(const conv_case *cc, mrb_act act)
+{
+    run_conv_case_depth_pad(cc, act, -1);
+}
+
 Test(nn_conv, conv2d_3x3_same_matches_direct_and_fd)
 {
     conv_case c = {2, 2, 3, 4, 1, 7, 6, 3, 1, 1, 1, 1};
@@ -161,6 +168,17 @@ Test(nn_conv, conv3d_3x3x3_matches_direct_and_fd)
 {
     conv_case c = {3, 1, 2, 3, 4, 5, 6, 3, 1, 1, 1, 1};
     run_conv_case(&c, MRB_ACT_NONE);
+}
+
+/* 3x3x3 runs as in-plane Winograd with the depth taps joined to the
+ * channels: depth padding 0 (valid) and 2 (every output plane sees padding
+ * on one side or both) check the plane indexing at both edges. */
+Test(nn_conv, conv3d_winograd_depth_pad_0_and_2_match_direct_and_fd)
+{
+    conv_case valid = {3, 2, 3, 2, 5, 6, 7, 3, 1, 1, 1, 1};
+    run_conv_case_depth_pad(&valid, MRB_ACT_NONE, 0);
+    conv_case wide = {3, 1, 2, 3, 3, 5, 4, 3, 1, 1, 1, 1};
+    run_conv_case_depth_pad(&wide, MRB_ACT_NONE, 2);
 }
 
 Test(nn_conv, conv3d_strided_unpadded_matches_direct_and_fd)
@@ -567,9 +585,16 @@ Test(nn_conv, two_threads_many_chunks_winograd_2d)
     compare_threads(2, 64, 64, 1, 37, 29, 1);
 }
 
-Test(nn_conv, two_threads_many_chunks_im2col_3d)
+/* 48 input channels make the 3D Winograd split the 10 tile rows of each
+ * plane into 3 bands, so each item has several chunks. */
+Test(nn_conv, two_threads_many_chunks_winograd_3d)
 {
-    compare_threads(3, 16, 16, 5, 19, 21, 1);
+    compare_threads(3, 48, 16, 5, 19, 21, 1);
+}
+
+Test(nn_conv, two_threads_strided_im2col_3d)
+{
+    compare_threads(3, 8, 8, 5, 19, 21, 2);
 }
 
 Test(nn_conv, two_threads_strided_general_path)
