@@ -10,6 +10,7 @@
 #include "mrbench/data.h"
 #include "mrbench/fft.h"
 #include "mrbench/registry.h"
+#include "mrbench/util.h"
 
 /* float32 rounding of sums of up to 10 ellipse intensities (the golden file
  * is float32 of a float64 sum; the generator sums in float64 too). */
@@ -22,6 +23,15 @@ static const double DFT_REL_TOL = 2e-6;
 /* Measured SNR of the simulated noise against the request, in dB, for
  * 2^17 complex samples (standard error of the noise power about 0.3 %). */
 static const double SNR_TOL_DB = 0.1;
+/* SHA-256 of cine items 0 and 1 (seed 2017, size 48, 6 frames, 2 coils;
+ * image, labels and coil maps in that order) written by the generator before
+ * the realism options existed (commit ebf92cd): with the options at their
+ * defaults the output must not change by a bit. */
+static const char CINE_DEFAULT_SHA256[] = "9cff0711691e69d852ae1049af7ea78151379ba7e6420197fcc062917a22fff7";
+/* Sub-pixel position of a disc from its labels: the centroid of the about 600
+ * pixels of the LV epicardial disc at 128 x 128 moves by well under 0.1 pixel
+ * when the boundary is redrawn. */
+static const double CENTROID_TOL_PX = 0.1;
 static const double PI_D = 3.14159265358979323846;
 
 typedef struct gen {
@@ -164,6 +174,12 @@ Test(data, cine_deterministic)
     check_deterministic("cine", kv, 6);
 }
 
+Test(data, cine_with_realism_deterministic)
+{
+    static const char *const kv[] = {"size", "48", "frames", "6", "snr_db", "20", "resp_drift", "2", "cycle_jitter", "0.2"};
+    check_deterministic("cine", kv, 10);
+}
+
 Test(data, shepp_logan_variation_zero_is_standard_for_every_item)
 {
     gen g = make_gen("shepp-logan");
@@ -299,6 +315,211 @@ Test(data, cine_labels_follow_a_periodic_cardiac_cycle)
     cr_expect(memcmp(l, l + tmin * npix, npix) != 0, "ED and ES labels differ");
     mrb_item_clear(&fine);
     mrb_item_clear(&item);
+}
+
+static void hash_item(mrb_sha256 *s, const mrb_item *it)
+{
+    mrb_sha256_update(s, it->image->data, mrb_array_bytes(it->image));
+    mrb_sha256_update(s, it->labels->data, mrb_array_bytes(it->labels));
+    if (it->sens) mrb_sha256_update(s, it->sens->data, mrb_array_bytes(it->sens));
+}
+
+Test(data, cine_realism_off_by_default_is_bit_identical)
+{
+    gen g = make_gen("cine");
+    set(&g, "size", "48");
+    set(&g, "frames", "6");
+    set(&g, "coils", "2");
+    gen zero = g;
+    set(&zero, "snr_db", "0");
+    set(&zero, "resp_drift", "0");
+    set(&zero, "cycle_jitter", "0");
+    mrb_sha256 s, sz;
+    mrb_sha256_init(&s);
+    mrb_sha256_init(&sz);
+    for (size_t i = 0; i < 2; i++) {
+        mrb_item it, iz;
+        generate(&g, 2017, i, &it);
+        generate(&zero, 2017, i, &iz);
+        hash_item(&s, &it);
+        hash_item(&sz, &iz);
+        mrb_item_clear(&it);
+        mrb_item_clear(&iz);
+    }
+    char hex[65], hexz[65];
+    mrb_sha256_final(&s, hex);
+    mrb_sha256_final(&sz, hexz);
+    cr_expect_str_eq(hex, CINE_DEFAULT_SHA256, "default cine output changed");
+    cr_expect_str_eq(hexz, CINE_DEFAULT_SHA256, "explicit zeros differ from the defaults");
+}
+
+/* Mean |x|^2 of a and of a - b over the whole array. */
+static void power_and_error(const mrb_array *a, const mrb_array *b, double *pa, double *pd)
+{
+    const float complex *x = a->data, *y = b->data;
+    size_t n = mrb_array_count(a);
+    *pa = *pd = 0.0;
+    for (size_t k = 0; k < n; k++) {
+        *pa += pow(cabsf(x[k]), 2);
+        *pd += pow(cabsf(y[k] - x[k]), 2);
+    }
+    *pa /= (double)n;
+    *pd /= (double)n;
+}
+
+Test(data, cine_noise_has_requested_snr_white_and_seeded)
+{
+    gen g = make_gen("cine");
+    set(&g, "size", "64");
+    set(&g, "frames", "16");
+    set(&g, "cases", "8");
+    gen noisy = g;
+    set(&noisy, "snr_db", "25");
+    mrb_item clean, a, b, other;
+    generate(&g, 5, 3, &clean);
+    generate(&noisy, 5, 3, &a);
+    generate(&noisy, 5, 3, &b);
+    generate(&noisy, 5, 4, &other);
+    cr_expect(arrays_equal(a.image, b.image), "noise deterministic in (seed, item)");
+    cr_expect(arrays_equal(a.labels, clean.labels), "noise leaves the labels alone");
+    /* 2^16 complex samples: standard error of the noise power 0.4 % (0.02 dB) */
+    double ps, pn;
+    power_and_error(clean.image, a.image, &ps, &pn);
+    double snr = 10.0 * log10(ps / pn);
+    cr_expect_float_eq(snr, 25.0, SNR_TOL_DB, "measured image SNR %.3f dB", snr);
+    /* circular white noise: real and imaginary parts carry half the power
+     * each, zero mean, and the power is the same everywhere in the field of
+     * view (outside the body as inside) */
+    const float complex *x = clean.image->data, *y = a.image->data;
+    size_t n = mrb_array_count(clean.image);
+    double re2 = 0, im2 = 0, mre = 0, mim = 0, first = 0, second = 0;
+    for (size_t k = 0; k < n; k++) {
+        float complex e = y[k] - x[k];
+        re2 += crealf(e) * crealf(e);
+        im2 += cimagf(e) * cimagf(e);
+        mre += crealf(e);
+        mim += cimagf(e);
+        if (k % 64 < 16) first += pow(cabsf(e), 2);   /* left quarter: outside the body */
+        else if (k % 64 >= 24 && k % 64 < 40) second += pow(cabsf(e), 2); /* centre: heart */
+    }
+    double sigma = sqrt(pn);
+    cr_expect_float_eq(re2 / (re2 + im2), 0.5, 0.02, "real part carries %.3f of the noise power", re2 / (re2 + im2));
+    cr_expect_leq(fabs(mre / (double)n), 5.0 * sigma / sqrt((double)n), "mean of the real part");
+    cr_expect_leq(fabs(mim / (double)n), 5.0 * sigma / sqrt((double)n), "mean of the imaginary part");
+    cr_expect_float_eq(first / second, 1.0, 0.05, "noise power outside/inside the body %.3f", first / second);
+    /* a different item draws different noise */
+    double po, pno;
+    power_and_error(a.image, other.image, &po, &pno);
+    cr_expect_gt(pno, 0.0);
+    mrb_item_clear(&clean);
+    mrb_item_clear(&a);
+    mrb_item_clear(&b);
+    mrb_item_clear(&other);
+    /* multi-coil data cannot carry image noise: it would be the same in every coil */
+    set(&noisy, "coils", "2");
+    mrb_item bad;
+    cr_expect_eq(noisy.d->generate(&noisy.p, 5, 3, &bad), MRB_ERR_INVALID);
+    cr_expect(strstr(mrb_error_message(), "coils") != NULL, "%s", mrb_error_message());
+}
+
+/* Centroid (pixels) of the LV epicardial disc (labels 2 and 3) in frame t. */
+static void lv_centroid(const mrb_array *lab, size_t t, double *cx, double *cy)
+{
+    size_t n = lab->dims[0], npix = n * lab->dims[1];
+    const unsigned char *l = (const unsigned char *)lab->data + t * npix;
+    double sx = 0, sy = 0, c = 0;
+    for (size_t k = 0; k < npix; k++)
+        if (l[k] == 2 || l[k] == 3) {
+            sx += (double)(k % n);
+            sy += (double)(k / n);
+            c += 1;
+        }
+    *cx = sx / c;
+    *cy = sy / c;
+}
+
+Test(data, cine_respiratory_drift_is_monotonic_bounded_and_not_periodic)
+{
+    /* resp_drift A (pixels, peak-to-peak over a breath of 3 to 5 heartbeats):
+     * the heart starts where the static phantom has it, moves one way only
+     * (the frames lie inside one inspiration or expiration), by at least
+     * A sin^2(pi 15/16 / 5) = 0.31 A by the last frame (so it does not come
+     * back: not periodic over the sequence) and at most A, near the image
+     * vertical (+/- 30 degrees). The labels give the displacement: clean and
+     * drifting hearts contract identically. */
+    const double amp = 4.0;
+    gen g = make_gen("cine");
+    set(&g, "size", "128");
+    set(&g, "frames", "16");
+    set(&g, "cases", "8");
+    set(&g, "smooth_phase", "false");
+    gen drift = g;
+    set(&drift, "resp_drift", "4");
+    for (size_t item = 0; item < 8; item++) {
+        mrb_item clean, moved;
+        generate(&g, 9, item, &clean);
+        generate(&drift, 9, item, &moved);
+        double prev = 0.0, dx = 0, dy = 0;
+        for (size_t t = 0; t < 16; t++) {
+            double x0, y0, x1, y1;
+            lv_centroid(clean.labels, t, &x0, &y0);
+            lv_centroid(moved.labels, t, &x1, &y1);
+            dx = x1 - x0;
+            dy = y1 - y0;
+            double d = hypot(dx, dy);
+            if (t == 0) cr_expect_leq(d, CENTROID_TOL_PX, "item %zu: frame 0 in place (%.3f px)", item, d);
+            cr_expect_geq(d, prev - CENTROID_TOL_PX, "item %zu frame %zu: %.3f px after %.3f (monotonic)", item, t,
+                          d, prev);
+            cr_expect_leq(d, amp + CENTROID_TOL_PX, "item %zu frame %zu: %.3f px within the excursion", item, t, d);
+            if (d > prev) prev = d;
+        }
+        double last = hypot(dx, dy);
+        cr_expect_geq(last, 0.31 * amp - CENTROID_TOL_PX, "item %zu: last frame %.3f px from the first", item, last);
+        double off_vertical = atan2(fabs(dx), fabs(dy)) * 180.0 / PI_D;
+        cr_expect_leq(off_vertical, 35.0, "item %zu: drift %.1f degrees from the vertical", item, off_vertical);
+        mrb_item_clear(&clean);
+        mrb_item_clear(&moved);
+    }
+}
+
+Test(data, cine_cycle_jitter_changes_the_cycles_per_sequence)
+{
+    /* cycle_jitter j: the frames span 1 + u cycles, u in [-j, j]. Frame 0 is
+     * still end diastole, but end systole (37.5 % of a cycle, frame 6 of 16)
+     * moves to frame 0.375 nt / (1 + u), from item to item; without jitter it
+     * stays within a frame of 6 (near-equal areas around the minimum). */
+    gen g = make_gen("cine");
+    set(&g, "size", "64");
+    set(&g, "frames", "16");
+    set(&g, "cases", "12");
+    gen jit = g;
+    set(&jit, "cycle_jitter", "0.3");
+    size_t es_min = 99, es_max = 0, clean_min = 99, clean_max = 0;
+    for (size_t item = 0; item < 12; item++) {
+        mrb_item clean, j;
+        generate(&g, 3, item, &clean);
+        generate(&jit, 3, item, &j);
+        size_t npix = 64 * 64;
+        cr_expect(memcmp(clean.labels->data, j.labels->data, npix) == 0, "item %zu: frame 0 is end diastole", item);
+        size_t tc = 0, tj = 0, ac = SIZE_MAX, aj = SIZE_MAX;
+        for (size_t t = 0; t < 16; t++) {
+            size_t a = count_label(clean.labels, t, 3), b = count_label(j.labels, t, 3);
+            if (a < ac) ac = a, tc = t;
+            if (b < aj) aj = b, tj = t;
+        }
+        if (tc < clean_min) clean_min = tc;
+        if (tc > clean_max) clean_max = tc;
+        /* 0.375 * 16 / 1.3 = 4.6 .. 0.375 * 16 / 0.7 = 8.6, +/- one frame */
+        cr_expect(tj >= 3 && tj <= 10, "item %zu: end systole at frame %zu", item, tj);
+        if (tj < es_min) es_min = tj;
+        if (tj > es_max) es_max = tj;
+        mrb_item_clear(&clean);
+        mrb_item_clear(&j);
+    }
+    cr_expect(clean_min >= 5 && clean_max <= 7, "without jitter end systole at frames %zu .. %zu", clean_min,
+              clean_max);
+    cr_expect_geq(es_max - es_min, clean_max - clean_min + 2, "end systole moves with the jitter: frames %zu .. %zu",
+                  es_min, es_max);
 }
 
 Test(data, cine_image_matches_labels)
@@ -510,6 +731,7 @@ Test(data, manifests_are_valid)
     check_manifest("shepp-logan-256.json");
     check_manifest("brain-256.json");
     check_manifest("cine-128.json");
+    check_manifest("cine-train-64-realistic.json");
     check_manifest("brain-tumour-96.json");
 }
 
