@@ -41,14 +41,23 @@ static const char help[] =
     "  -h, --help    this help\n";
 
 typedef struct mask_source {
-    const mrb_sampler_desc *desc;
-    const mrb_params *params;
+    const mrb_suite_sampling *sampling[MRB_TRAIN_SAMPLINGS_MAX];
+    size_t n;
 } mask_source;
 
+/* With several sampling patterns (mixed accelerations) the mask's seed also
+ * picks the pattern, uniformly; with one, the seed goes to it unchanged. */
 static mrb_status suite_mask(void *ctx, uint64_t seed, size_t nx, size_t ny, size_t nt, mrb_array **mask)
 {
     const mask_source *m = ctx;
-    return m->desc->make(m->params, seed, nx, ny, nt, mask);
+    size_t k = 0;
+    if (m->n > 1) {
+        mrb_rng rng;
+        mrb_rng_seed(&rng, mrb_seed_derive(seed, "training-sampling", 0));
+        k = (size_t)mrb_rng_below(&rng, m->n);
+    }
+    const mrb_suite_sampling *s = m->sampling[k];
+    return s->desc->make(&s->params, seed, nx, ny, nt, mask);
 }
 
 typedef struct progress_state {
@@ -284,7 +293,6 @@ int mrb_cmd_train(int argc, char **argv)
         return rc;
     }
     const mrb_suite_method *method = &suite->methods[tr->method];
-    const mrb_suite_sampling *sampling = &suite->samplings[tr->sampling];
     mrb_array **train = calloc(tr->ntrain, sizeof *train), **val = calloc(tr->nval ? tr->nval : 1, sizeof *val);
     if (!train || !val) st = mrb_error(MRB_ERR_NOMEM, "out of memory");
     if (st == MRB_OK) st = generate_split(suite, tr->train_indices, tr->ntrain, tr->train_split, train);
@@ -292,7 +300,14 @@ int mrb_cmd_train(int argc, char **argv)
     if (st == MRB_OK) st = make_parent(tr->weights);
     if (st == MRB_OK) st = make_parent(tr->checkpoint);
 
-    mask_source masks = {sampling->desc, &sampling->params};
+    mask_source masks;
+    memset(&masks, 0, sizeof masks);
+    for (size_t k = 0; k < tr->nsamplings; k++) masks.sampling[masks.n++] = &suite->samplings[tr->samplings[k]];
+    char sampling_ids[MRB_TRAIN_SAMPLINGS_MAX * (MRB_ID_MAX + 4)] = "";
+    for (size_t k = 0; k < masks.n; k++) {
+        size_t used = strlen(sampling_ids);
+        snprintf(sampling_ids + used, sizeof sampling_ids - used, "%s'%s'", k ? ", " : "", masks.sampling[k]->id);
+    }
     mrb_cascade_train_opts o = mrb_cascade_train_defaults(tr->temporal);
     o.arch.n_c = tr->n_c;
     o.arch.n_d = tr->n_d;
@@ -329,10 +344,11 @@ int mrb_cmd_train(int argc, char **argv)
         if (!quiet)
             fprintf(stderr,
                     "mrbench train: suite '%s', method '%s' (%s D%d-C%d, %d filters), %zu training / %zu validation "
-                    "items of %s from '%s', masks '%s', %d epoch(s) of %zu steps (batch %zu), %d thread(s)\n",
+                    "items of %s from '%s', masks %s%s, %d epoch(s) of %zu steps (batch %zu), %d thread(s)\n",
                     suite->name, method->id, tr->temporal ? "2D+t" : "2D", tr->n_d, tr->n_c, tr->n_f, tr->ntrain,
                     tr->nval, mrb_array_shape_str(first, shape, sizeof shape),
-                    suite->datasets[tr->dataset].id, sampling->id, o.epochs, ps.steps_per_epoch, batch,
+                    suite->datasets[tr->dataset].id, sampling_ids, masks.n > 1 ? " (one drawn per mask)" : "",
+                    o.epochs, ps.steps_per_epoch, batch,
                     o.nthreads);
         o.progress = on_progress;
         o.progress_ctx = &ps;

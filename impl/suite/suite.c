@@ -611,6 +611,37 @@ static const char *dataset_id(const mrb_suite *s, size_t i) { return s->datasets
 static const char *sampling_id(const mrb_suite *s, size_t i) { return s->samplings[i].id; }
 static const char *method_id(const mrb_suite *s, size_t i) { return s->methods[i].id; }
 
+/* training.sampling: one sampling id, or a list of distinct ids (mixed
+ * accelerations: each mask is drawn from one of them). */
+static mrb_status training_samplings(const ctx *c, const cJSON *t, const mrb_suite *s, mrb_suite_training *tr)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(t, "sampling");
+    if (!cJSON_IsArray(j)) {
+        MRB_TRY(find_id(c, t, "sampling", "sampling patterns", s->nsamplings, sampling_id, s, &tr->sampling));
+        tr->samplings[0] = tr->sampling;
+        tr->nsamplings = 1;
+        return MRB_OK;
+    }
+    int n = cJSON_GetArraySize(j);
+    if (n < 1 || n > MRB_TRAIN_SAMPLINGS_MAX)
+        return fail(c, "training.sampling", "expected 1 to %d sampling ids, got %d", MRB_TRAIN_SAMPLINGS_MAX, n);
+    tr->nsamplings = 0;
+    for (const cJSON *e = j->child; e; e = e->next) {
+        char where[64];
+        snprintf(where, sizeof where, "training.sampling[%zu]", tr->nsamplings);
+        if (!cJSON_IsString(e)) return fail(c, where, "expected a string, got %s", json_type_name(e));
+        size_t k = 0;
+        while (k < s->nsamplings && strcmp(s->samplings[k].id, e->valuestring) != 0) k++;
+        if (k == s->nsamplings)
+            return fail(c, where, "'%s' is not the id of one of the suite's sampling patterns", e->valuestring);
+        for (size_t q = 0; q < tr->nsamplings; q++)
+            if (tr->samplings[q] == k) return fail(c, where, "'%s' is listed twice", e->valuestring);
+        tr->samplings[tr->nsamplings++] = k;
+    }
+    tr->sampling = tr->samplings[0];
+    return MRB_OK;
+}
+
 static mrb_status parse_training(const ctx *c, const cJSON *root, mrb_suite *s)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "training");
@@ -622,7 +653,7 @@ static mrb_status parse_training(const ctx *c, const cJSON *root, mrb_suite *s)
     MRB_TRY(check_keys(c, t, "training", keys, sizeof keys / sizeof *keys));
     mrb_suite_training *tr = &s->training;
     MRB_TRY(find_id(c, t, "dataset", "datasets", s->ndatasets, dataset_id, s, &tr->dataset));
-    MRB_TRY(find_id(c, t, "sampling", "sampling patterns", s->nsamplings, sampling_id, s, &tr->sampling));
+    MRB_TRY(training_samplings(c, t, s, tr));
     MRB_TRY(find_id(c, t, "method", "methods", s->nmethods, method_id, s, &tr->method));
     snprintf(tr->train_split, sizeof tr->train_split, "train");
     snprintf(tr->val_split, sizeof tr->val_split, "val");

@@ -3,7 +3,8 @@
 # Shepp-Logan 32x32, n_c 1, n_f 4): usage errors and refusals exit 2 with a
 # one-line message; training writes weights and checkpoint; --resume continues
 # from the checkpoint and gives byte-identical weights to an uninterrupted run;
-# `mrbench run` on the same suite then evaluates the trained network.
+# `mrbench run` on the same suite then evaluates the trained network; a list
+# of sampling patterns trains on mixed accelerations.
 # Usage: train_cli.sh MRBENCH_BINARY SOURCE_DIR
 set -u
 mrbench=$1
@@ -87,6 +88,14 @@ check "resumed and uninterrupted training give identical weights" 'cmp -s w/a.sa
 "$mrbench" run a.json --out run --threads 2 --quiet >run.log 2>&1
 check "mrbench run evaluates the trained suite ($(tail -2 run.log))" '[ $? -eq 0 ] && [ -s run/results.json ]'
 check "results hold the cascade case" 'grep -q "d/r4/net" run/results.json'
+
+# mixed accelerations: training.sampling lists two patterns, each mask drawn from one
+suite cine.json cascade-2dt w/m.safetensors w/m.safetensors true |
+  sed -e 's/"sampling": "r4"/"sampling": ["r4", "r8"]/' \
+      -e 's/"centre_lines": 2}}\]/"centre_lines": 2}}, {"id": "r8", "sampler": "cartesian-vd", "params": {"acceleration": 8, "centre_lines": 2}}]/' > mixed.json
+"$mrbench" train mixed.json --threads 2 --epochs 1 >out.log 2>err.log
+check "training with two sampling patterns exits 0 ($(tail -2 err.log))" '[ $? -eq 0 ] && [ -s w/m.safetensors ]'
+check "it names both patterns" "grep -q \"masks 'r4', 'r8' (one drawn per mask)\" err.log"
 
 "$mrbench" train sl2d.json --threads 2 --epochs 1 --quiet >out.log 2>err.log
 check "2D training on Shepp-Logan exits 0 ($(tail -2 err.log))" '[ $? -eq 0 ] && [ -s w/s.safetensors ]'

@@ -77,6 +77,38 @@ Test(suite, cross_product_defines_cases_with_stable_keys)
     mrb_suite_free(s);
 }
 
+/* training.sampling takes one id or a list (mixed accelerations); the first
+ * listed is also `sampling`. */
+static void check_training_samplings(const char *value, size_t n, const size_t *want)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"mrbench_suite\": 1, \"name\": \"t\", \"seed\": 7,\n"
+             " \"datasets\": [{\"id\": \"cine\", \"manifest\": \"datasets/cine-train-64.json\", \"split\": \"test\"}],\n"
+             " \"sampling\": [{\"id\": \"r4\", \"sampler\": \"cartesian-vd\", \"params\": {\"acceleration\": 4}},\n"
+             "              {\"id\": \"r8\", \"sampler\": \"cartesian-vd\", \"params\": {\"acceleration\": 8}}],\n"
+             " \"methods\": [{\"id\": \"net\", \"method\": \"cascade-2dt\", \"params\": {\"weights\": \"w.st\"}}],\n"
+             " \"metrics\": [\"psnr\"],\n"
+             " \"training\": {\"dataset\": \"cine\", \"sampling\": %s, \"method\": \"net\", \"weights\": \"w.st\"}}\n",
+             value);
+    mrb_suite *s = NULL;
+    mrb_status st = mrb_suite_parse(text, strlen(text), "t.json", MRB_SOURCE_DIR, &s);
+    cr_assert_eq(st, MRB_OK, "%s: %s", value, mrb_error_message());
+    cr_expect_eq(s->training.nsamplings, n, "%s", value);
+    for (size_t i = 0; i < n && i < s->training.nsamplings; i++)
+        cr_expect_eq(s->training.samplings[i], want[i], "%s: entry %zu", value, i);
+    cr_expect_eq(s->training.sampling, want[0], "%s: the first is `sampling`", value);
+    mrb_suite_free(s);
+}
+
+Test(suite, training_sampling_is_one_id_or_a_list)
+{
+    static const size_t r8[] = {1}, r8_r4[] = {1, 0};
+    check_training_samplings("\"r8\"", 1, r8);
+    check_training_samplings("[\"r8\"]", 1, r8);
+    check_training_samplings("[\"r8\", \"r4\"]", 2, r8_r4);
+}
+
 Test(suite, embedded_quickstart_is_valid)
 {
     mrb_suite *s = NULL;

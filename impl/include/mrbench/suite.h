@@ -52,10 +52,13 @@ typedef struct mrb_suite_metric {
 } mrb_suite_metric;
 
 /* Optional "training" section: how `mrbench train` fits a learned method. */
+#define MRB_TRAIN_SAMPLINGS_MAX 8
 typedef struct mrb_suite_training {
     int present;
     size_t dataset;  /* index into datasets[]: must be a manifest with splits */
-    size_t sampling; /* index into sampling[]: masks drawn on the fly */
+    size_t sampling; /* index into sampling[]: masks drawn on the fly (= samplings[0]) */
+    size_t samplings[MRB_TRAIN_SAMPLINGS_MAX]; /* "sampling": one id or a list; with several, */
+    size_t nsamplings;                          /* each mask comes from one drawn by its seed */
     size_t method;   /* index into methods[]: the method whose weights are trained */
     size_t *train_indices, *val_indices;
     size_t ntrain, nval;
