@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "mrbench/io.h"
 #include "mrbench/metrics.h"
+#include "mrbench/util.h"
 
 static const char help[] =
     "usage: mrbench score REF PRED [options]\n"
@@ -203,7 +204,7 @@ int mrb_cmd_score(int argc, char **argv)
         case 'n':
             if (mrb_cli_parse_int(optarg, 1, 1024, &n) != 0)
                 return mrb_cli_usage("score", "--threads takes an integer from 1 to 1024, not '%s'", optarg);
-            so.nthreads = (int)n;
+            so.nthreads = mrb_threads_usable((int)n);
             break;
         case 'j': json = 1; break;
         case 'h': fputs(help, stdout); return 0;

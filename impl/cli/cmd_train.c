@@ -18,6 +18,7 @@
 #include "mrbench/registry.h"
 #include "mrbench/rng.h"
 #include "mrbench/suite.h"
+#include "mrbench/util.h"
 
 /* Plain (non-terminal) progress: this many lines per epoch besides the epoch summary. */
 #define PLAIN_LINES_PER_EPOCH 4
@@ -323,7 +324,7 @@ int mrb_cmd_train(int argc, char **argv)
     o.lr = tr->learning_rate;
     o.weight_decay = tr->weight_decay;
     o.seed = mrb_seed_derive(suite->seed, method->id, 0);
-    o.nthreads = (int)threads;
+    o.nthreads = mrb_threads_usable((int)threads); /* more than the cores only slows training */
     o.checkpoint = tr->checkpoint;
     o.resume = resume;
     o.weights_out = tr->weights;
