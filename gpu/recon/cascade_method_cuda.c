@@ -59,18 +59,11 @@ static mrb_status cascade_gpu_setup(int temporal, const char *method, const mrb_
     cascade_gpu *s = calloc(1, sizeof *s);
     if (!s) return mrb_error(MRB_ERR_NOMEM, "method %s (GPU): out of memory", method);
     mrb_status st = mrb_cascade_method_open(temporal, method, p, in, &s->net);
-    const mrb_array *ks = in->kspace, *mask = in->mask;
-    if (st == MRB_OK) {
-        s->nx = ks->dims[0];
-        s->ny = ks->dims[1];
-        s->nt = ks->ndim >= 3 ? ks->dims[2] : 1;
-        s->vol = s->nx * s->ny * s->nt;
-        char b1[64], b2[64];
-        if (mask->dtype != MRB_F32 || mrb_array_count(mask) != s->vol || mask->dims[0] != s->nx ||
-            mask->dims[1] != s->ny)
-            st = mrb_error(MRB_ERR_INVALID, "method %s (GPU): mask %s does not match k-space %s", method,
-                           mrb_array_shape_str(mask, b1, sizeof b1), mrb_array_shape_str(ks, b2, sizeof b2));
-    }
+    const mrb_array *ks = in->kspace;
+    s->nx = ks->dims[0];
+    s->ny = ks->dims[1];
+    s->nt = ks->ndim >= 3 ? ks->dims[2] : 1;
+    s->vol = s->nx * s->ny * s->nt;
     if (st == MRB_OK) st = mrb_cuda_cascade_create(s->net, &s->g);
     if (st == MRB_OK) {
         size_t max = mrb_cuda_cascade_chunk(s->g, s->nx, s->ny, s->nt);

@@ -148,7 +148,7 @@ mrb_status mrb_cuda_dc_forward(const float *d_x, const float *d_s0, const float 
     size_t dims[3] = {nx, ny, batch};
     size_t count = nx * ny * batch;
     MRB_TRY(check_mask(count, mask_count));
-    MRB_TRY(mrb_cuda_copy(d_out, d_x, count * sizeof(float2)));
+    if (d_out != d_x) MRB_TRY(mrb_cuda_copy(d_out, d_x, count * sizeof(float2)));
     MRB_TRY(mrb_cuda_fft_centered(MRB_FFT_FORWARD, 2, 3, dims, d_out));
     MRB_TRY(mrb_cuda_dc_kspace(d_out, d_s0, d_mask, count, mask_count, lambda));
     return mrb_cuda_fft_centered(MRB_FFT_INVERSE, 2, 3, dims, d_out);
@@ -166,7 +166,7 @@ mrb_status mrb_cuda_dc_backward(const float *d_x, const float *d_s0, const float
         return mrb_error(MRB_ERR_INVALID, "cuda dc backward: d lambda needs the layer input");
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
-    MRB_TRY(mrb_cuda_copy(d_gx, d_g, count * sizeof(float2)));
+    if (d_gx != d_g) MRB_TRY(mrb_cuda_copy(d_gx, d_g, count * sizeof(float2)));
     MRB_TRY(mrb_cuda_fft_centered(MRB_FFT_FORWARD, 2, 3, dims, d_gx));
     if (want_lambda) {
         /* s = F x in a stream-ordered temporary; the sum lands after it */

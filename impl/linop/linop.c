@@ -101,9 +101,10 @@ static void mask_free(void *p)
     free(d);
 }
 
-static mrb_status mask_apply(void *p, float *dst, const float *src)
+/* y = m x (apply, the adjoint too: m is real) or m^2 x (normal), the mask
+ * repeating over the trailing axes. */
+static mrb_status mask_multiply(const mask_data *d, float *dst, const float *src, int squared)
 {
-    const mask_data *d = p;
     float complex *y = (float complex *)dst;
     const float complex *x = (const float complex *)src;
     const float *m = d->mask;
@@ -112,25 +113,19 @@ static mrb_status mask_apply(void *p, float *dst, const float *src)
         float complex *yr = y + r * count;
         const float complex *xr = x + r * count;
 #pragma omp parallel for num_threads(d->nthreads) schedule(static) if (count >= LINOP_PARALLEL_MIN)
-        for (size_t i = 0; i < count; i++) yr[i] = m[i] * xr[i];
+        for (size_t i = 0; i < count; i++) yr[i] = (squared ? m[i] * m[i] : m[i]) * xr[i];
     }
     return MRB_OK;
 }
 
+static mrb_status mask_apply(void *p, float *dst, const float *src)
+{
+    return mask_multiply(p, dst, src, 0);
+}
+
 static mrb_status mask_normal(void *p, float *dst, const float *src)
 {
-    const mask_data *d = p;
-    float complex *y = (float complex *)dst;
-    const float complex *x = (const float complex *)src;
-    const float *m = d->mask;
-    size_t count = d->count, reps = d->total / d->count;
-    for (size_t r = 0; r < reps; r++) {
-        float complex *yr = y + r * count;
-        const float complex *xr = x + r * count;
-#pragma omp parallel for num_threads(d->nthreads) schedule(static) if (count >= LINOP_PARALLEL_MIN)
-        for (size_t i = 0; i < count; i++) yr[i] = m[i] * m[i] * xr[i];
-    }
-    return MRB_OK;
+    return mask_multiply(p, dst, src, 1);
 }
 
 mrb_linop *mrb_linop_mask_create(int ndim, const size_t *dims, const float *mask, size_t count,

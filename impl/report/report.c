@@ -186,6 +186,38 @@ static void refs_csv(report_ctx *x, const ref_rows *rr, const char *table, const
         }
 }
 
+/* Closes a measured table: the published reference rows (Markdown and
+ * LaTeX, marked as not measured here), the LaTeX footer, their CSV rows and
+ * footnotes; frees rr. */
+static void refs_finish_table(report_ctx *x, ref_rows *rr, const char *table, const char *metric)
+{
+    if (rr->nrows) rp_printf(&x->tex, "\\midrule\n");
+    for (size_t r = 0; r < rr->nrows; r++) {
+        rp_printf(&x->md, "| ");
+        ref_label(&x->md, rr->row[r], 0);
+        rp_printf(&x->md, " |");
+        ref_label(&x->tex, rr->row[r], 1);
+        for (size_t c = 0; c < x->ncols; c++) {
+            const cJSON *e = rr->cell[r * x->ncols + c];
+            rp_printf(&x->md, " ");
+            rp_printf(&x->tex, " & ");
+            if (e) {
+                ref_value(&x->md, e, 0);
+                ref_value(&x->tex, e, 1);
+            }
+            rp_printf(&x->md, " |");
+        }
+        rp_printf(&x->md, "\n");
+        rp_printf(&x->tex, " \\\\\n");
+    }
+    rp_printf(&x->tex, "\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
+    refs_csv(x, rr, table, metric);
+    refs_footnotes(x, rr);
+    rp_printf(&x->md, "\n");
+    free(rr->cell);
+    rr->cell = NULL;
+}
+
 static void metric_table(report_ctx *x, const char *metric)
 {
     const rp_set *set = x->set;
@@ -267,30 +299,7 @@ static void metric_table(report_ctx *x, const char *metric)
         rp_printf(&x->md, "\n");
         rp_printf(&x->tex, " \\\\\n");
     }
-    if (rr.nrows) rp_printf(&x->tex, "\\midrule\n");
-    for (size_t r = 0; r < rr.nrows; r++) {
-        rp_printf(&x->md, "| ");
-        ref_label(&x->md, rr.row[r], 0);
-        rp_printf(&x->md, " |");
-        ref_label(&x->tex, rr.row[r], 1);
-        for (size_t c = 0; c < x->ncols; c++) {
-            const cJSON *e = rr.cell[r * x->ncols + c];
-            rp_printf(&x->md, " ");
-            rp_printf(&x->tex, " & ");
-            if (e) {
-                ref_value(&x->md, e, 0);
-                ref_value(&x->tex, e, 1);
-            }
-            rp_printf(&x->md, " |");
-        }
-        rp_printf(&x->md, "\n");
-        rp_printf(&x->tex, " \\\\\n");
-    }
-    rp_printf(&x->tex, "\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
-    refs_csv(x, &rr, "metric", metric);
-    refs_footnotes(x, &rr);
-    rp_printf(&x->md, "\n");
-    free(rr.cell);
+    refs_finish_table(x, &rr, "metric", metric);
 }
 
 /* One table per (metric, column): a row per item, a column per method. */
@@ -437,30 +446,7 @@ static void timing_tables(report_ctx *x)
     }
     ref_rows rr;
     refs_collect(x, NULL, "time_s", &rr);
-    if (rr.nrows) rp_printf(&x->tex, "\\midrule\n");
-    for (size_t r = 0; r < rr.nrows; r++) {
-        rp_printf(&x->md, "| ");
-        ref_label(&x->md, rr.row[r], 0);
-        rp_printf(&x->md, " |");
-        ref_label(&x->tex, rr.row[r], 1);
-        for (size_t c = 0; c < x->ncols; c++) {
-            const cJSON *e = rr.cell[r * x->ncols + c];
-            rp_printf(&x->md, " ");
-            rp_printf(&x->tex, " & ");
-            if (e) {
-                ref_value(&x->md, e, 0);
-                ref_value(&x->tex, e, 1);
-            }
-            rp_printf(&x->md, " |");
-        }
-        rp_printf(&x->md, "\n");
-        rp_printf(&x->tex, " \\\\\n");
-    }
-    rp_printf(&x->tex, "\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
-    refs_csv(x, &rr, "time_s", "time_s");
-    refs_footnotes(x, &rr);
-    rp_printf(&x->md, "\n");
-    free(rr.cell);
+    refs_finish_table(x, &rr, "time_s", "time_s");
 
     if (!base) return;
     int found = 0;

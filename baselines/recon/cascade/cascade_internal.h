@@ -15,7 +15,8 @@ mrb_status mrb_cascade_zero_filled(const float *kspace_masked, size_t nx, size_t
 /* The methods cascade-2d / cascade-2dt and their GPU twins share the
  * parameter table and the set-up: checks the input (single coil) and opens
  * the weights file named by 'weights', which must hold a network of the
- * given kind (temporal: 2D+t). Threads for the CPU engine from the input. */
+ * given kind (temporal: 2D+t); the mask must have the k-space's shape.
+ * Threads for the CPU engine from the input. */
 #define MRB_CASCADE_METHOD_NPARAMS 1
 extern const mrb_param_spec mrb_cascade_method_params[MRB_CASCADE_METHOD_NPARAMS];
 mrb_status mrb_cascade_method_open(int temporal, const char *method, const mrb_params *p,

@@ -26,6 +26,13 @@ mrb_status mrb_cascade_method_open(int temporal, const char *method, const mrb_p
     if (ks->dtype != MRB_C64 || ks->ndim < 2 || (ks->ndim >= 4 && ks->dims[3] != 1) || in->sens)
         return mrb_error(MRB_ERR_UNSUPPORTED, "method %s: single-coil k-space [nx, ny, nt, 1] only (got %s%s)",
                          method, mrb_array_shape_str(ks, buf, sizeof buf), in->sens ? " with coil maps" : "");
+    const mrb_array *mask = in->mask;
+    size_t vol = ks->dims[0] * ks->dims[1] * (ks->ndim >= 3 ? ks->dims[2] : 1);
+    char mbuf[64];
+    if (mask->dtype != MRB_F32 || mrb_array_count(mask) != vol || mask->dims[0] != ks->dims[0] ||
+        mask->dims[1] != ks->dims[1])
+        return mrb_error(MRB_ERR_INVALID, "method %s: mask %s does not match k-space %s", method,
+                         mrb_array_shape_str(mask, mbuf, sizeof mbuf), mrb_array_shape_str(ks, buf, sizeof buf));
     mrb_nn_set_threads(in->nthreads > 0 ? in->nthreads : 1);
     mrb_cascade *c;
     mrb_status st = mrb_cascade_open(path, &c);
