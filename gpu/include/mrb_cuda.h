@@ -31,6 +31,9 @@ extern "C" {
 /* The GPU twins of registered methods, NULL-terminated (gpu/methods_cuda.c);
  * reached through mrb_method_find_gpu. */
 extern const mrb_method_desc *const mrb_cuda_method_table[];
+/* The Deep Cascade's training steps on the GPU (gpu/recon/cascade_train_cuda.c);
+ * reached through mrb_cascade_train_device_gpu. */
+extern const mrb_cascade_train_device mrb_cuda_cascade_train_device;
 
 /* ---- device, memory, stream (gpu/core/backend_cuda.cu) ---- */
 mrb_status mrb_cuda_available(char *why, size_t len);
@@ -192,6 +195,12 @@ mrb_status mrb_cuda_cascade_weight_norm2(mrb_cuda_cascade *g, double *value);
 mrb_status mrb_cuda_cascade_adam(mrb_cuda_cascade *g, const mrb_adam_cfg *cfg, uint64_t t);
 /* Parameters (and gradients when with_grads) back into net's tensors. */
 mrb_status mrb_cuda_cascade_download(const mrb_cuda_cascade *g, mrb_cascade *net, int with_grads);
+/* Adam moments of the trainable parameters in mrb_cascade_params order (the
+ * DC lambdas only when trainable), as mrb_optim_state lays them out: m[i]
+ * and v[i] hold the i-th tensor's first and second moments. Uploads when
+ * to_device, else downloads; n must be the count of trainable tensors. */
+mrb_status mrb_cuda_cascade_moments(mrb_cuda_cascade *g, float *const *m, float *const *v, size_t n,
+                                    int to_device);
 /* Items per batch for reconstructing nt frames of nx x ny (2D: frames
  * batched up to a memory bound; 2D+t: 1). */
 size_t mrb_cuda_cascade_chunk(const mrb_cuda_cascade *g, size_t nx, size_t ny, size_t nt);

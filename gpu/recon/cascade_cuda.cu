@@ -1213,3 +1213,43 @@ mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float 
     MRB_TRY(mrb_cuda_cascade_forward(g, d_x0, d_y, d_mask, &out));
     return to_complex(g, out, d_img);
 }
+
+/* ------------------------------------------------------ training state */
+
+mrb_status mrb_cuda_cascade_moments(mrb_cuda_cascade *g, float *const *m, float *const *v, size_t n,
+                                    int to_device)
+{
+    size_t nc = (size_t)g->arch.n_c, nd = (size_t)g->arch.n_d, layers = nc * nd;
+    int lambdas = g->arch.lambda >= 0 && g->arch.lambda_trainable;
+    size_t want = 2 * layers + (lambdas ? nc : 0);
+    if (n != want)
+        return mrb_error(MRB_ERR_INVALID, "cascade (GPU): %zu moment tensors given, the network trains %zu", n,
+                         want);
+    size_t i = 0;
+    for (size_t c = 0; c < nc; c++) {
+        for (size_t d = 0; d < nd; d++) {
+            size_t l = c * nd + d, next = l + 1 < layers ? g->w_off[l + 1] : g->nfloats;
+            size_t off[2] = {g->w_off[l], g->b_off[l]}, cnt[2] = {g->b_off[l] - g->w_off[l], next - g->b_off[l]};
+            for (int k = 0; k < 2; k++, i++) {
+                size_t bytes = cnt[k] * sizeof(float);
+                if (to_device) {
+                    MRB_TRY(mrb_cuda_upload(g->d_m + off[k], m[i], bytes));
+                    MRB_TRY(mrb_cuda_upload(g->d_v + off[k], v[i], bytes));
+                } else {
+                    MRB_TRY(mrb_cuda_download(m[i], g->d_m + off[k], bytes));
+                    MRB_TRY(mrb_cuda_download(v[i], g->d_v + off[k], bytes));
+                }
+            }
+        }
+        if (!lambdas) continue;
+        if (to_device) {
+            g->lambda_m[c] = m[i][0];
+            g->lambda_v[c] = v[i][0];
+        } else {
+            m[i][0] = g->lambda_m[c];
+            v[i][0] = g->lambda_v[c];
+        }
+        i++;
+    }
+    return MRB_OK;
+}

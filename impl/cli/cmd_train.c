@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "mrbench/backend.h"
 #include "mrbench/nn.h"
 #include "mrbench/registry.h"
 #include "mrbench/rng.h"
@@ -34,6 +35,9 @@ static const char help[] =
     "atomically) to training.weights. 'mrbench run SUITE.json' then evaluates them.\n"
     "\n"
     "options:\n"
+    "  --device cpu|gpu  where the training steps run (default cpu); gpu exits 3 when\n"
+    "                unavailable. Masks, minibatches, validation and checkpoints stay on\n"
+    "                the CPU; GPU and CPU runs agree to float rounding, not bit for bit\n"
     "  --threads N   threads for FFTW, OpenMP and OpenBLAS (default: all cores)\n"
     "  --epochs N    override training.epochs\n"
     "  --resume      continue from training.checkpoint when it exists (same result as an\n"
@@ -256,9 +260,10 @@ int mrb_cmd_train(int argc, char **argv)
     static const struct option longopts[] = {
         {"threads", required_argument, 0, 't'}, {"epochs", required_argument, 0, 'e'},
         {"resume", no_argument, 0, 'r'},        {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"device", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     long threads = sysconf(_SC_NPROCESSORS_ONLN), epochs = 0;
-    int resume = 0, quiet = 0;
+    int resume = 0, quiet = 0, gpu = 0;
     opterr = 0;
     optind = 1;
     int ch;
@@ -272,6 +277,11 @@ int mrb_cmd_train(int argc, char **argv)
             if (mrb_cli_parse_int(optarg, 1, 100000, &epochs) != 0)
                 return mrb_cli_usage("train", "--epochs takes an integer from 1 to 100000, not '%s'", optarg);
             break;
+        case 'd':
+            if (strcmp(optarg, "cpu") == 0) gpu = 0;
+            else if (strcmp(optarg, "gpu") == 0) gpu = 1;
+            else return mrb_cli_usage("train", "--device takes cpu or gpu, not '%s'", optarg);
+            break;
         case 'r': resume = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(help, stdout); return 0;
@@ -279,6 +289,15 @@ int mrb_cmd_train(int argc, char **argv)
         }
     }
     if (argc - optind != 1) return mrb_cli_usage("train", "expected one suite file");
+    const mrb_cascade_train_device *device = NULL;
+    if (gpu) {
+        char why[256];
+        device = mrb_cascade_train_device_gpu();
+        mrb_status dst = mrb_gpu_available(why, sizeof why);
+        if (dst == MRB_OK && !device) dst = mrb_error(MRB_ERR_DEVICE, "this build has no GPU training");
+        else if (dst != MRB_OK) dst = mrb_error(MRB_ERR_DEVICE, "--device gpu: %s; use --device cpu", why);
+        if (dst != MRB_OK) return mrb_cli_fail("train", dst);
+    }
     mrb_suite *suite = NULL;
     mrb_status st = mrb_suite_load(argv[optind], &suite);
     if (st != MRB_OK) return mrb_cli_fail("train", st);
@@ -328,6 +347,7 @@ int mrb_cmd_train(int argc, char **argv)
     o.checkpoint = tr->checkpoint;
     o.resume = resume;
     o.weights_out = tr->weights;
+    o.device = device;
 
     progress_state ps;
     memset(&ps, 0, sizeof ps);
@@ -345,11 +365,11 @@ int mrb_cmd_train(int argc, char **argv)
         if (!quiet)
             fprintf(stderr,
                     "mrbench train: suite '%s', method '%s' (%s D%d-C%d, %d filters), %zu training / %zu validation "
-                    "items of %s from '%s', masks %s%s, %d epoch(s) of %zu steps (batch %zu), %d thread(s)\n",
+                    "items of %s from '%s', masks %s%s, %d epoch(s) of %zu steps (batch %zu), %s, %d thread(s)\n",
                     suite->name, method->id, tr->temporal ? "2D+t" : "2D", tr->n_d, tr->n_c, tr->n_f, tr->ntrain,
                     tr->nval, mrb_array_shape_str(first, shape, sizeof shape),
                     suite->datasets[tr->dataset].id, sampling_ids, masks.n > 1 ? " (one drawn per mask)" : "",
-                    o.epochs, ps.steps_per_epoch, batch,
+                    o.epochs, ps.steps_per_epoch, batch, device ? "steps on the GPU" : "CPU",
                     o.nthreads);
         o.progress = on_progress;
         o.progress_ctx = &ps;

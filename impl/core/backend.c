@@ -10,6 +10,7 @@
 #include "mrbench/array.h"
 #include "mrbench/backend.h"
 #include "mrbench/fft.h"
+#include "mrbench/nn.h"
 #include "mrbench/registry.h"
 
 #if defined(MRB_HAVE_CUDA) && defined(MRB_CUDA_LINKED)
@@ -104,6 +105,15 @@ mrb_status mrb_gpu_info(mrb_gpu_info_t *out)
     return mrb_cuda_info(out);
 #else
     return gpu_not_built(NULL, 0);
+#endif
+}
+
+const mrb_cascade_train_device *mrb_cascade_train_device_gpu(void)
+{
+#ifdef MRB_BACKEND_CUDA
+    return &mrb_cuda_cascade_train_device;
+#else
+    return NULL;
 #endif
 }
 

@@ -64,6 +64,7 @@ refuses() { # label, expected message fragment, args...
 refuses "no suite" "expected one suite file"
 refuses "bad option" "unknown or incomplete option" a.json --bogus
 refuses "bad --epochs" "epochs takes an integer" a.json --epochs 0
+refuses "bad --device" "device takes cpu or gpu" a.json --device tpu
 check "notraining.json is a valid suite" "'$mrbench' validate notraining.json >/dev/null 2>&1"
 refuses "suite without training" "has no 'training' section" notraining.json
 refuses "method not a cascade" "only cascade-2d and cascade-2dt can be trained" notcascade.json
@@ -99,6 +100,24 @@ check "it names both patterns" "grep -q \"masks 'r4', 'r8' (one drawn per mask)\
 
 "$mrbench" train sl2d.json --threads 2 --epochs 1 --quiet >out.log 2>err.log
 check "2D training on Shepp-Logan exits 0 ($(tail -2 err.log))" '[ $? -eq 0 ] && [ -s w/s.safetensors ]'
+
+# --device gpu: exits 3 with one line naming the reason where no GPU is usable
+# (MRB_EXPECT_GPU=1 makes that a failure); with a GPU, trains and gives the
+# CPU's PSNR in `mrbench run` to float rounding.
+sed -e 's#w/s.safetensors#w/g.safetensors#g' sl2d.json > gpu.json
+"$mrbench" train gpu.json --device gpu --threads 2 --epochs 1 --quiet >out.log 2>err.log
+rc=$?
+if [ $rc -eq 3 ] && [ "${MRB_EXPECT_GPU:-0}" != 1 ]; then
+  check "--device gpu without a GPU says why on one line ($(cat err.log))" \
+    '[ $(wc -l < err.log) -eq 1 ] && grep -q "device" err.log && [ ! -e w/g.safetensors ]'
+else
+  check "train --device gpu exits 0 ($(tail -2 err.log))" "[ $rc -eq 0 ] && [ -s w/g.safetensors ]"
+  "$mrbench" run sl2d.json --out run-cpu --threads 2 --quiet >/dev/null 2>&1
+  "$mrbench" run gpu.json --out run-gpu --threads 2 --quiet >/dev/null 2>&1
+  psnr() { /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([c for c in r["cases"] if c["method"]=="net"][0]["metrics"]["psnr"]["mean"])' "$1"; }
+  check "GPU-trained and CPU-trained PSNR agree within 0.02 dB ($(psnr run-gpu/results.json) vs $(psnr run-cpu/results.json))" \
+    "/usr/bin/python3 -c 'import sys; sys.exit(abs(float(sys.argv[1]) - float(sys.argv[2])) > 0.02)' $(psnr run-gpu/results.json) $(psnr run-cpu/results.json)"
+fi
 
 echo "$name: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

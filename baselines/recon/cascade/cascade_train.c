@@ -3,7 +3,10 @@
  * Adam with learning rate 1e-3, a new undersampling mask for every minibatch,
  * validation PSNR after every epoch. Checkpoints (weights, Adam moments, epoch
  * and step) are safetensors files written atomically; a run resumed from a
- * checkpoint continues exactly as if it had not stopped (same seed). */
+ * checkpoint continues exactly as if it had not stopped (same seed). With
+ * opts.device (mrbench train --device gpu) the steps run on that device and
+ * this file keeps the rest: sample order, masks, minibatches, validation on
+ * the weights synced back each epoch, checkpoints and resume. */
 #include <complex.h>
 #include <math.h>
 #include <stdio.h>
@@ -62,6 +65,8 @@ typedef struct trainer {
     size_t nsamples, batch;
     mrb_cascade *net;
     mrb_optim *opt;
+    mrb_adam_cfg adam;
+    void *dev; /* the device's state when o->device */
     mrb_named_tensor *params;
     size_t nparams;
     int *decay;
@@ -93,6 +98,7 @@ static mrb_status check_items(const char *what, const mrb_array *const *items, s
 
 static void trainer_free(trainer *t)
 {
+    if (t->dev) t->o->device->close(t->dev);
     mrb_cascade_free(t->net);
     mrb_optim_free(t->opt);
     free(t->params);
@@ -166,9 +172,21 @@ static double weight_norm2(const trainer *t)
     return s;
 }
 
+static mrb_status finite_loss(double loss, uint64_t step)
+{
+    if (isfinite(loss)) return MRB_OK;
+    return mrb_error(MRB_ERR_RUN, "cascade training: the loss is not finite at step %llu", (unsigned long long)step);
+}
+
 static mrb_status train_step(trainer *t, const size_t *idx, uint64_t step, double *loss)
 {
     MRB_TRY(load_batch(t, idx, t->batch, step));
+    if (t->dev) {
+        double mse, wn2;
+        MRB_TRY(t->o->device->step(t->dev, t->x0->data, t->ks, t->mask, t->target->data, step + 1, &mse, &wn2));
+        *loss = mse + t->o->weight_decay * wn2;
+        return finite_loss(*loss, step);
+    }
     mrb_dc_data d = {.nx = t->nx, .ny = t->ny, .nt = t->snt, .n = t->batch, .kspace = t->ks, .mask = t->mask};
     const mrb_tensor *out;
     MRB_TRY(mrb_cascade_forward(t->net, t->x0, &d, 1, &out));
@@ -182,9 +200,7 @@ static mrb_status train_step(trainer *t, const size_t *idx, uint64_t step, doubl
     MRB_TRY(mrb_cascade_backward(t->net, t->dout->grad));
     mrb_optim_step(t->opt);
     *loss = mse + t->o->weight_decay * weight_norm2(t);
-    if (!isfinite(*loss)) return mrb_error(MRB_ERR_RUN, "cascade training: the loss is not finite at step %llu",
-                                            (unsigned long long)step);
-    return MRB_OK;
+    return finite_loss(*loss, step);
 }
 
 /* Mean complex PSNR over the validation items: 10 log10(max|ref|^2 / mean|rec - ref|^2). */
@@ -370,10 +386,10 @@ static mrb_status trainer_init(trainer *t, const mrb_cascade_train_opts *o, samp
         t->params[ntrainable] = t->params[i];
         pt[ntrainable++] = t->params[i].t;
     }
-    mrb_adam_cfg ac = mrb_adam_defaults();
-    ac.lr = o->lr;
-    ac.weight_decay = o->weight_decay;
-    mrb_status st = mrb_optim_adam_create(pt, t->decay, ntrainable, &ac, &t->opt);
+    t->adam = mrb_adam_defaults();
+    t->adam.lr = o->lr;
+    t->adam.weight_decay = o->weight_decay;
+    mrb_status st = mrb_optim_adam_create(pt, t->decay, ntrainable, &t->adam, &t->opt);
     free(pt);
     MRB_TRY(st);
     /* the checkpoint stores the trainable tensors (+ moments); fixed lambdas live in the arch */
@@ -408,6 +424,9 @@ mrb_status mrb_cascade_train(const mrb_cascade_train_opts *o, double *final_psnr
             start_epoch = done_epoch + 1;
         }
     }
+    /* the device starts from the initial or resumed weights and moments */
+    if (st == MRB_OK && o->device)
+        st = o->device->open(t.net, t.opt, &t.adam, t.batch, t.nx, t.ny, t.snt, &t.dev);
     size_t *perm = st == MRB_OK ? malloc(t.nsamples * sizeof *perm) : NULL;
     if (st == MRB_OK && !perm) st = mrb_error(MRB_ERR_NOMEM, "cascade training: out of memory");
     size_t nbatches = t.nsamples / (t.batch ? t.batch : 1);
@@ -433,13 +452,15 @@ mrb_status mrb_cascade_train(const mrb_cascade_train_opts *o, double *final_psnr
             }
         }
         if (st != MRB_OK || stop) break;
-        st = validate(&t, &psnr);
+        if (t.dev) st = o->device->sync(t.dev, t.net, t.opt);
+        if (st == MRB_OK) st = validate(&t, &psnr);
         if (st == MRB_OK && o->checkpoint) st = ckpt_write(&t, o->checkpoint, epoch, step);
         if (st == MRB_OK && o->progress) {
             mrb_cascade_progress p = {epoch, (size_t)step, NAN, psnr, 1};
             stop = o->progress(o->progress_ctx, &p);
         }
     }
+    if (st == MRB_OK && t.dev) st = o->device->sync(t.dev, t.net, t.opt); /* stopped within an epoch */
     if (st == MRB_OK && o->weights_out) st = mrb_cascade_save(t.net, o->weights_out);
     if (st == MRB_OK && final_psnr) *final_psnr = psnr;
     free(perm);

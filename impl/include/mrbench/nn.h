@@ -357,7 +357,34 @@ typedef struct mrb_cascade_train_opts {
     /* Progress callback (may be NULL); a non-zero return stops training cleanly. */
     int (*progress)(void *ctx, const mrb_cascade_progress *p);
     void *progress_ctx;
+    /* Where the training steps run: NULL on the CPU, else a device such as
+     * mrb_cascade_train_device_gpu(). Masks, minibatches, validation (on the
+     * CPU with the device's weights), checkpoints and resume stay the same. */
+    const struct mrb_cascade_train_device *device;
 } mrb_cascade_train_opts;
+
+/* A device that runs the training steps. open: uploads net's parameters and
+ * the Adam moments of its trainable tensors (opt's state, mrb_optim_state
+ * order) for minibatches of `batch` samples of [nx, ny, snt] (2D: snt 1).
+ * step: on host buffers as the CPU step uses them (x0 and target
+ * [batch, 2, (snt,) ny, nx] planar, k-space interleaved complex zero off the
+ * mask, mask), runs forward, loss (mean |e|^2 over complex pixels), backward
+ * and Adam step number t (1-based); returns the loss and the sum of squares
+ * of the decayed weights after the step. sync: parameters and Adam moments
+ * back into net and opt. */
+typedef struct mrb_cascade_train_device {
+    const char *name;
+    mrb_status (*open)(mrb_cascade *net, mrb_optim *opt, const mrb_adam_cfg *adam, size_t batch, size_t nx,
+                       size_t ny, size_t snt, void **state);
+    mrb_status (*step)(void *state, const float *x0, const float *kspace, const float *mask, const float *target,
+                       uint64_t t, double *mse, double *weight_norm2);
+    mrb_status (*sync)(void *state, mrb_cascade *net, mrb_optim *opt);
+    void (*close)(void *state);
+} mrb_cascade_train_device;
+
+/* The GPU's training device (CUDA builds: gpu/recon/cascade_train_cuda.c),
+ * NULL in builds without CUDA. Its open fails when no GPU is usable. */
+const mrb_cascade_train_device *mrb_cascade_train_device_gpu(void);
 
 mrb_cascade_train_opts mrb_cascade_train_defaults(int temporal);
 /* Trains; writes weights_out. `final_psnr` (may be NULL) receives the last validation PSNR. */

@@ -1,0 +1,177 @@
+/* Training the Deep Cascade with its steps on the GPU (the device behind
+ * `mrbench train --device gpu`, gpu/recon/cascade_train_cuda.c) against
+ * the same training on the CPU: same seed, masks and sample order, so the
+ * final weights and validation PSNR agree to float rounding; a GPU run
+ * resumed from its checkpoint (weights and Adam moments round-tripped
+ * through the host) ends where an uninterrupted one does. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cuda_test_util.h"
+#include "mrb_cuda.h"
+#include "mrbench/array.h"
+#include "mrbench/nn.h"
+
+/* Several Adam steps on gradients that agree to ~1e-6: entries whose
+ * gradient is near zero may step differently, so the bound is looser than
+ * one step's (test_cuda_cascade.c); TF32 (MRBENCH_TF32=1) looser still. */
+#define TRAIN_REL_TOL 1e-3
+#define TRAIN_PSNR_TOL_DB 0.02
+#define TF32_TRAIN_REL_TOL 5e-2
+#define TF32_PSNR_TOL_DB 0.5
+/* Resumed against uninterrupted on the GPU: the same steps, up to a
+ * different cuDNN algorithm chosen by timing in the second process. */
+#define RESUME_REL_TOL 1e-4
+
+#define NTRAIN 3
+#define NVAL 1
+
+typedef struct fixture {
+    mrb_array *items[NTRAIN + NVAL];
+    char dir[64];
+} fixture;
+
+static void make_fixture(fixture *f, size_t nx, size_t ny, size_t nt)
+{
+    for (size_t i = 0; i < NTRAIN + NVAL; i++) {
+        f->items[i] = mrb_array_create3(MRB_C64, nx, ny, nt);
+        cr_assert_not_null(f->items[i]);
+        fill_uniform(f->items[i]->data, 2 * nx * ny * nt, 100 + i);
+    }
+    snprintf(f->dir, sizeof f->dir, "/tmp/mrb-cuda-train-XXXXXX");
+    cr_assert_not_null(mkdtemp(f->dir));
+}
+
+static void free_fixture(fixture *f)
+{
+    for (size_t i = 0; i < NTRAIN + NVAL; i++) mrb_array_free(f->items[i]);
+    const char *names[] = {"cpu.st", "gpu.st", "gpu.ckpt", "half.st", "half.ckpt"};
+    char path[128];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", f->dir, names[i]);
+        unlink(path);
+    }
+    rmdir(f->dir);
+}
+
+static mrb_cascade_train_opts options(const fixture *f, int temporal, int noisy)
+{
+    mrb_cascade_train_opts o = mrb_cascade_train_defaults(temporal);
+    o.arch.n_c = 2;
+    o.arch.n_d = 3;
+    o.arch.n_f = 8;
+    o.arch.lambda = noisy ? 0.5 : -1.0;
+    o.arch.lambda_trainable = noisy;
+    o.train = (const mrb_array *const *)f->items;
+    o.ntrain = NTRAIN;
+    o.val = (const mrb_array *const *)f->items + NTRAIN;
+    o.nval = NVAL;
+    o.sample_n = 4;
+    o.epochs = 2;
+    o.batch = 2;
+    o.seed = 31;
+    o.nthreads = 1;
+    return o;
+}
+
+static void train(mrb_cascade_train_opts o, const fixture *f, const char *weights, const char *checkpoint,
+                  int gpu, double *psnr)
+{
+    char wpath[128], cpath[128];
+    snprintf(wpath, sizeof wpath, "%s/%s", f->dir, weights);
+    snprintf(cpath, sizeof cpath, "%s/%s", f->dir, checkpoint ? checkpoint : "");
+    o.weights_out = wpath;
+    o.checkpoint = checkpoint ? cpath : NULL;
+    o.device = gpu ? mrb_cascade_train_device_gpu() : NULL;
+    cr_assert_eq(mrb_cascade_train(&o, psnr), MRB_OK, "%s training: %s", gpu ? "GPU" : "CPU",
+                 mrb_error_message());
+}
+
+/* Largest relative L2 difference over the parameters of two weights files. */
+static double weights_difference(const fixture *f, const char *a, const char *b)
+{
+    char pa[128], pb[128];
+    snprintf(pa, sizeof pa, "%s/%s", f->dir, a);
+    snprintf(pb, sizeof pb, "%s/%s", f->dir, b);
+    mrb_cascade *ca, *cb;
+    cr_assert_eq(mrb_cascade_open(pa, &ca), MRB_OK, "%s", mrb_error_message());
+    cr_assert_eq(mrb_cascade_open(pb, &cb), MRB_OK, "%s", mrb_error_message());
+    mrb_named_tensor ta[64], tb[64];
+    size_t n = mrb_cascade_params(ca, ta, 64);
+    cr_assert_eq(mrb_cascade_params(cb, tb, 64), n);
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = rel_l2_error(tb[i].t->data, ta[i].t->data, mrb_tensor_count(ta[i].t));
+        if (e > worst) worst = e;
+    }
+    mrb_cascade_free(ca);
+    mrb_cascade_free(cb);
+    return worst;
+}
+
+static int tf32(void)
+{
+    const char *v = getenv("MRBENCH_TF32");
+    return v && strcmp(v, "1") == 0;
+}
+
+static void check_against_cpu(int temporal, int noisy, size_t nx, size_t ny, size_t nt)
+{
+    MRB_SKIP_WITHOUT_GPU();
+    fixture f;
+    make_fixture(&f, nx, ny, nt);
+    mrb_cascade_train_opts o = options(&f, temporal, noisy);
+    double psnr_cpu, psnr_gpu;
+    train(o, &f, "cpu.st", NULL, 0, &psnr_cpu);
+    train(o, &f, "gpu.st", "gpu.ckpt", 1, &psnr_gpu);
+    double e = weights_difference(&f, "cpu.st", "gpu.st");
+    cr_expect(e <= (tf32() ? TF32_TRAIN_REL_TOL : TRAIN_REL_TOL),
+              "%s: weights after %d epochs differ from the CPU's by %.3g (relative L2, worst tensor)",
+              temporal ? "2D+t" : "2D", o.epochs, e);
+    cr_expect(fabs(psnr_gpu - psnr_cpu) <= (tf32() ? TF32_PSNR_TOL_DB : TRAIN_PSNR_TOL_DB),
+              "validation PSNR %.4f dB (GPU) vs %.4f dB (CPU)", psnr_gpu, psnr_cpu);
+
+    /* one epoch, then resumed from its checkpoint for the second */
+    mrb_cascade_train_opts half = o;
+    half.epochs = 1;
+    double psnr_half;
+    train(half, &f, "half.st", "half.ckpt", 1, &psnr_half);
+    o.resume = 1;
+    train(o, &f, "half.st", "half.ckpt", 1, &psnr_half);
+    double er = weights_difference(&f, "gpu.st", "half.st");
+    cr_expect(er <= RESUME_REL_TOL, "resumed GPU training differs from uninterrupted by %.3g", er);
+    free_fixture(&f);
+}
+
+Test(cuda_train, cascade_2d_against_cpu_and_resume)
+{
+    check_against_cpu(0, 0, 16, 16, 4);
+}
+
+Test(cuda_train, cascade_2dt_trainable_lambda_against_cpu_and_resume)
+{
+    check_against_cpu(1, 1, 16, 12, 4);
+}
+
+/* Runs everywhere: CUDA builds have the device, and without a GPU its open
+ * (hence mrb_cascade_train) fails cleanly with a device error. */
+Test(cuda_train, device_registered_and_refuses_without_gpu)
+{
+    const mrb_cascade_train_device *dev = mrb_cascade_train_device_gpu();
+    cr_assert_not_null(dev);
+    cr_expect_str_eq(dev->name, "cuda");
+    char why[256];
+    if (mrb_gpu_available(why, sizeof why) == MRB_OK) return;
+    fixture f;
+    make_fixture(&f, 8, 8, 2);
+    mrb_cascade_train_opts o = options(&f, 0, 0);
+    o.device = dev;
+    o.sample_n = 2;
+    cr_expect_eq(mrb_cascade_train(&o, NULL), MRB_ERR_DEVICE);
+    cr_expect(strlen(mrb_error_message()) > 0);
+    free_fixture(&f);
+}
