@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "mrbench/backend.h"
 #include "mrbench/io.h"
 #include "mrbench/registry.h"
 #include "mrbench/util.h"
@@ -29,6 +30,8 @@ static const char help[] =
     "  --param KEY=VALUE a method parameter (repeatable), checked against the method's schema\n"
     "  --out F           output image [nx, ny, nt] (complex; .png writes the magnitude of frame 0)\n"
     "  --magnitude       write the magnitude instead of the complex image\n"
+    "  --device cpu|gpu  where the method runs (default cpu); gpu takes the method's GPU twin\n"
+    "                    ('mrbench list methods' marks them), exits 3 without a usable GPU\n"
     "  --threads N       threads (default: all cores; more than the cores available are not used)\n"
     "  --seed N          seed for methods that draw random numbers (default 0)\n"
     "  -h, --help        this help\n";
@@ -128,12 +131,13 @@ int mrb_cmd_recon(int argc, char **argv)
         {"sens", required_argument, 0, 's'},   {"param", required_argument, 0, 'p'},
         {"out", required_argument, 0, 'o'},    {"magnitude", no_argument, 0, 'M'},
         {"threads", required_argument, 0, 't'}, {"seed", required_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"device", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *kpath = NULL, *mpath = NULL, *spath = NULL, *out = NULL;
     const char *params[MAX_PARAMS];
     size_t nparams = 0;
     long threads = sysconf(_SC_NPROCESSORS_ONLN), seed = 0;
-    int magnitude = 0;
+    int magnitude = 0, gpu = 0;
     opterr = 0;
     optind = 1;
     int ch;
@@ -144,6 +148,11 @@ int mrb_cmd_recon(int argc, char **argv)
         case 's': spath = optarg; break;
         case 'o': out = optarg; break;
         case 'M': magnitude = 1; break;
+        case 'd':
+            if (strcmp(optarg, "cpu") == 0) gpu = 0;
+            else if (strcmp(optarg, "gpu") == 0) gpu = 1;
+            else return mrb_cli_usage("recon", "--device takes cpu or gpu, not '%s'", optarg);
+            break;
         case 'p':
             if (nparams == MAX_PARAMS) return mrb_cli_usage("recon", "at most %d --param options", MAX_PARAMS);
             params[nparams++] = optarg;
@@ -172,6 +181,17 @@ int mrb_cmd_recon(int argc, char **argv)
     mrb_params p;
     int prc = mrb_cli_params("recon", m->name, m->params, m->nparams, params, nparams, &p);
     if (prc != 0) return prc;
+    if (gpu) {
+        /* the twin shares the CPU method's name and parameter table */
+        const mrb_method_desc *twin = mrb_method_find_gpu(m->name);
+        char why[256];
+        if (mrb_gpu_available(why, sizeof why) != MRB_OK)
+            return mrb_cli_fail("recon", mrb_error(MRB_ERR_DEVICE, "--device gpu: %s; use --device cpu", why));
+        if (!twin)
+            return mrb_cli_usage("recon", "method '%s' has no GPU twin ('mrbench list methods' marks those "
+                                          "that have one); use --device cpu", m->name);
+        m = twin;
+    }
 
     mrb_array *ks = NULL, *mask = NULL, *sens = NULL, *img = NULL;
     void *state = NULL;
@@ -236,8 +256,9 @@ int mrb_cmd_recon(int argc, char **argv)
     }
     if (st != MRB_OK) rc = mrb_cli_fail("recon", st);
     else
-        fprintf(stderr, "mrbench recon: %s on %zux%zux%zu, %zu coil(s): setup %.3f s, run %.3f s, %ld thread(s) -> %s\n",
-                m->name, ks->dims[0], ks->dims[1], ks->dims[2], ks->dims[3], t_setup, t_run, threads, out);
+        fprintf(stderr, "mrbench recon: %s on %zux%zux%zu, %zu coil(s), %s: setup %.3f s, run %.3f s, %ld thread(s) -> %s\n",
+                m->name, ks->dims[0], ks->dims[1], ks->dims[2], ks->dims[3], gpu ? "GPU" : "CPU", t_setup, t_run,
+                threads, out);
     mrb_array_free(ks);
     mrb_array_free(mask);
     mrb_array_free(sens);

@@ -44,5 +44,23 @@ PY
 check "NaN k-space refused with exit 2" "[ \$? -eq 2 ] && grep -q 'non-finite' err"
 "$mrbench" recon zero-filling --kspace kspu --param lambda=1 --out x 2>err
 check "unknown parameter refused with exit 2" "[ \$? -eq 2 ] && grep -q 'unknown parameter' err"
+"$mrbench" recon zero-filling --kspace kspu --device tpu --out x 2>err
+check "bad --device refused with exit 2" "[ \$? -eq 2 ] && grep -q 'device takes cpu or gpu' err"
+# --device gpu: exit 3 with the reason where no GPU is usable (a failure when
+# MRB_EXPECT_GPU=1); with one, methods without a twin are refused (exit 2)
+# and the cs-wavelet twin gives the CPU's image to 1e-4.
+"$mrbench" recon cs-wavelet --kspace kspu --mask mask --device gpu --out cs_gpu 2>err
+rc=$?
+if [ $rc -eq 3 ] && [ "${MRB_EXPECT_GPU:-0}" != 1 ]; then
+  check "--device gpu without a GPU says why on one line ($(cat err))" \
+    '[ $(wc -l < err) -eq 1 ] && grep -q "device gpu" err'
+else
+  check "recon --device gpu exits 0 ($(cat err))" "[ $rc -eq 0 ] && grep -q GPU err"
+  "$mrbench" recon cs-wavelet --kspace kspu --mask mask --out cs_cpu 2>err
+  check "the cs-wavelet twin gives the CPU's image (nrmse $(bart nrmse cs_cpu cs_gpu))" \
+    "$py -c 'import sys; sys.exit(not float(sys.argv[1]) <= 1e-4)' \$(bart nrmse cs_cpu cs_gpu)"
+  "$mrbench" recon zero-filling --kspace kspu --device gpu --out x 2>err
+  check "a method without a GPU twin is refused with exit 2" "[ \$? -eq 2 ] && grep -q 'no GPU twin' err"
+fi
 echo "recon: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
