@@ -11,6 +11,18 @@
  * is fused into the packing of the DC layer's input; data consistency and
  * data sharing run on cuFFT (gpu/fft, gpu/recon/dc_cuda.cu).
  *
+ * cuDNN API (environment MRBENCH_CUDNN_API, read by create): unset or
+ * "legacy" runs the convolutions as above; "graph" runs them through
+ * cuDNN's backend (graph) API, the v8+ engines PyTorch reaches, each pass of
+ * each layer shape with the engine configuration that timed fastest on the
+ * network's buffers (gpu/recon/conv_graph_cuda.cu; MRBENCH_TF32 and
+ * MRBENCH_CUDNN_NONDETERMINISTIC become filters on the engines' numerical
+ * notes). Graph plans overwrite their outputs, so the two passes that add
+ * to theirs (a backward without zero_grad before it, the residual's share
+ * of the data gradient) write into a scratch buffer and add it. Any other
+ * value is refused. The graph path has not yet run on a GPU: legacy stays
+ * the default.
+ *
  * Layouts: activations [N, C, (nt,) ny, nx] planar float (the nn engine's);
  * k-space, masks and the DC layer's buffers interleaved complex
  * N x [nx, ny, nt] (the same element order, x fastest). */
@@ -24,12 +36,16 @@
 #include "mrb_cuda.h"
 #include "mrbench/nn.h"
 #include "mrbench/util.h"
+#include "recon/conv_graph_cuda.h"
 
 /* Frames of a 2D reconstruction run as one batch up to this many floats per
  * feature map (512 MiB), in chunks beyond. */
 #define CASCADE_CHUNK_FLOATS ((size_t)128 << 20)
 /* Candidates asked of cudnnFind*: every algorithm cuDNN has. */
 #define CASCADE_MAX_ALGOS 16
+/* Each parameter tensor starts on a 16-byte boundary (4 floats): cuDNN's
+ * engines that need aligned operands are not ruled out for the weights. */
+#define PARAM_ALIGN_FLOATS 4
 
 /* ---------------------------------------------------------------- kernels */
 
@@ -223,6 +239,13 @@ __global__ void fill_random_kernel(float *x, size_t n, uint32_t seed)
     }
 }
 
+/* dst += src over n floats. */
+__global__ void accumulate_kernel(float *dst, const float *src, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] += src[i];
+}
+
 /* dout = 2 scale / n (pred - target); per-block partial sums of e^2 and of
  * the decayed weights' squares, reduced on the host in double. */
 __global__ void mse_kernel(const float *pred, const float *target, size_t n, double g, float *dout,
@@ -293,19 +316,22 @@ typedef struct conv_kind {
     cudnnConvolutionBwdDataAlgo_t bwd_data;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter;
     int have_fwd, have_bwd;
+    mrb_conv_graph *plans[MRB_CONV_NPASSES]; /* MRBENCH_CUDNN_API=graph: per pass, NULL until chosen */
 } conv_kind;
 
 struct mrb_cuda_cascade {
     mrb_cascade_arch arch;
     int rank; /* 2 or 3 */
     int tf32;
+    int graph; /* MRBENCH_CUDNN_API=graph */
     cudnnHandle_t cudnn;
     cudaStream_t stream;
     /* parameters, in mrb_cascade_params order, one buffer */
     size_t nfloats;
     float *d_w, *d_g, *d_m, *d_v;
     unsigned char *d_decay;
-    size_t *w_off, *b_off; /* per conv layer */
+    size_t *w_off, *b_off; /* per conv layer, multiples of PARAM_ALIGN_FLOATS */
+    size_t *w_cnt, *b_cnt; /* per conv layer */
     float *lambda, *lambda_grad, *lambda_m, *lambda_v; /* host, per cascade (noisy DC) */
     conv_kind kinds[NKINDS];
     /* per shape */
@@ -321,6 +347,7 @@ struct mrb_cuda_cascade {
     float2 *cbuf, *cbuf2, *cbuf3;
     float *gx[2], *g_ds, *g_f[2], *g_last;
     float *d_bias_partial; /* n_f * n * bias_chunks */
+    float *d_graph_scratch; /* graph API, training: outputs of the passes that accumulate */
     size_t bias_chunks;
     int grads_zero; /* gradients are zero: the next backward stores instead of adding */
     double *d_partial, *h_partial;
@@ -405,7 +432,15 @@ static void free_shape(mrb_cuda_cascade *g)
     g->cbuf = g->cbuf2 = g->cbuf3 = NULL;
     g->gx[0] = g->gx[1] = g->g_ds = g->g_f[0] = g->g_f[1] = g->g_last = NULL;
     g->d_bias_partial = NULL;
-    for (int k = 0; k < NKINDS; k++) g->kinds[k].have_fwd = g->kinds[k].have_bwd = 0;
+    g->d_graph_scratch = NULL;
+    for (int k = 0; k < NKINDS; k++) {
+        conv_kind *ck = &g->kinds[k];
+        ck->have_fwd = ck->have_bwd = 0;
+        for (int p = 0; p < MRB_CONV_NPASSES; p++) {
+            mrb_conv_graph_free(ck->plans[p]);
+            ck->plans[p] = NULL;
+        }
+    }
     g->prepared = 0;
 }
 
@@ -436,6 +471,8 @@ void mrb_cuda_cascade_free(mrb_cuda_cascade *g)
     mrb_cuda_free(g->d_decay);
     free(g->w_off);
     free(g->b_off);
+    free(g->w_cnt);
+    free(g->b_cnt);
     free(g->lambda);
     free(g->lambda_grad);
     free(g->lambda_m);
@@ -458,9 +495,22 @@ static mrb_status make_conv_desc(int rank, int tf32, cudnnConvolutionDescriptor_
 }
 
 
+/* MRBENCH_CUDNN_API: unset or "legacy" (0), "graph" (1); any other value is
+ * refused. */
+static mrb_status read_cudnn_api(int *graph)
+{
+    const char *e = getenv("MRBENCH_CUDNN_API");
+    *graph = e && strcmp(e, "graph") == 0;
+    if (!e || *graph || strcmp(e, "legacy") == 0) return MRB_OK;
+    return mrb_error(MRB_ERR_INVALID, "cascade (GPU): MRBENCH_CUDNN_API=\"%s\" is neither \"legacy\" (the default) "
+                                      "nor \"graph\"", e);
+}
+
 mrb_status mrb_cuda_cascade_create(const mrb_cascade *net, mrb_cuda_cascade **out)
 {
     *out = NULL;
+    int graph;
+    MRB_TRY(read_cudnn_api(&graph)); /* before the device check: refused on any machine */
     char why[256];
     MRB_TRY(mrb_cuda_available(why, sizeof why));
     mrb_cuda_cascade *g = (mrb_cuda_cascade *)calloc(1, sizeof *g);
@@ -468,9 +518,12 @@ mrb_status mrb_cuda_cascade_create(const mrb_cascade *net, mrb_cuda_cascade **ou
     g->arch = *mrb_cascade_get_arch(net);
     g->rank = g->arch.temporal ? 3 : 2;
     g->tf32 = env_flag("MRBENCH_TF32");
+    g->graph = graph;
     size_t nc = (size_t)g->arch.n_c, nd = (size_t)g->arch.n_d;
     g->w_off = (size_t *)calloc(nc * nd, sizeof *g->w_off);
     g->b_off = (size_t *)calloc(nc * nd, sizeof *g->b_off);
+    g->w_cnt = (size_t *)calloc(nc * nd, sizeof *g->w_cnt);
+    g->b_cnt = (size_t *)calloc(nc * nd, sizeof *g->b_cnt);
     g->lambda = (float *)calloc(nc, sizeof(float));
     g->lambda_grad = (float *)calloc(nc, sizeof(float));
     g->lambda_m = (float *)calloc(nc, sizeof(float));
@@ -481,35 +534,43 @@ mrb_status mrb_cuda_cascade_create(const mrb_cascade *net, mrb_cuda_cascade **ou
     g->cres = (float2 **)calloc(nc, sizeof *g->cres);
     g->owned = (float **)calloc(4 * nc + nc * nd + 16, sizeof *g->owned);
     mrb_named_tensor *ps = (mrb_named_tensor *)calloc(nc * nd * 2 + nc, sizeof *ps);
-    mrb_status st = (g->w_off && g->b_off && g->lambda && g->lambda_grad && g->lambda_m &&
+    mrb_status st = (g->w_off && g->b_off && g->w_cnt && g->b_cnt && g->lambda && g->lambda_grad && g->lambda_m &&
                      g->lambda_v && g->xin && g->ds && g->act && g->cres && g->owned && ps)
                         ? MRB_OK
                         : mrb_error(MRB_ERR_NOMEM, "cascade (GPU): out of memory");
     size_t np = st == MRB_OK ? mrb_cascade_params((mrb_cascade *)net, ps, nc * nd * 2 + nc) : 0;
-    /* Conv weights and biases in one buffer (lambdas stay on the host: the DC
-     * kernels take lambda by value). */
+    /* Conv weights and biases in one buffer, each starting on a 16-byte
+     * boundary (the gaps stay zero: no gradient, no decay, no Adam update);
+     * lambdas stay on the host: the DC kernels take lambda by value. */
     size_t off = 0, layer = 0;
-    for (size_t i = 0; i < np; i++) {
+    for (size_t i = 0; st == MRB_OK && i < np; i++) {
         if (strstr(ps[i].name, ".dc.lmbda")) {
             g->lambda[layer / nd - 1] = ps[i].t->data[0];
             continue;
         }
         size_t cnt = mrb_tensor_count(ps[i].t);
-        if (strstr(ps[i].name, ".weight")) g->w_off[layer] = off;
-        else g->b_off[layer++] = off;
+        off = (off + PARAM_ALIGN_FLOATS - 1) / PARAM_ALIGN_FLOATS * PARAM_ALIGN_FLOATS;
+        if (strstr(ps[i].name, ".weight")) {
+            g->w_off[layer] = off;
+            g->w_cnt[layer] = cnt;
+        } else {
+            g->b_off[layer] = off;
+            g->b_cnt[layer++] = cnt;
+        }
         off += cnt;
     }
     g->nfloats = off;
     unsigned char *decay = st == MRB_OK ? (unsigned char *)calloc(off ? off : 1, 1) : NULL;
-    float *h_w = st == MRB_OK ? (float *)malloc((off ? off : 1) * sizeof(float)) : NULL;
+    float *h_w = st == MRB_OK ? (float *)calloc(off ? off : 1, sizeof(float)) : NULL;
     if (st == MRB_OK && (!decay || !h_w)) st = mrb_error(MRB_ERR_NOMEM, "cascade (GPU): out of memory");
-    for (size_t i = 0, o = 0; st == MRB_OK && i < np; i++) {
+    layer = 0;
+    for (size_t i = 0; st == MRB_OK && i < np; i++) {
         if (strstr(ps[i].name, ".dc.lmbda")) continue;
-        size_t cnt = mrb_tensor_count(ps[i].t);
-        memcpy(h_w + o, ps[i].t->data, cnt * sizeof(float));
+        int weight = strstr(ps[i].name, ".weight") != NULL;
+        size_t o = weight ? g->w_off[layer] : g->b_off[layer++];
+        memcpy(h_w + o, ps[i].t->data, mrb_tensor_count(ps[i].t) * sizeof(float));
         /* weight decay on convolution weights only, as the CPU training */
-        if (strstr(ps[i].name, ".weight")) memset(decay + o, 1, cnt);
-        o += cnt;
+        if (weight) memset(decay + o, 1, mrb_tensor_count(ps[i].t));
     }
     void *p;
     if (st == MRB_OK) st = mrb_cuda_alloc(off * sizeof(float), &p), g->d_w = (float *)p;
@@ -600,6 +661,11 @@ static void print_candidates(const mrb_cuda_cascade *g, const Perf *perf, int go
 #define CASCADE_TIMED_CANDIDATES 4
 #define CASCADE_TIMED_REPEATS 3
 
+static size_t weight_count(const mrb_cuda_cascade *g, const conv_kind *ck)
+{
+    return (size_t)ck->cout * (size_t)ck->cin * (g->rank == 3 ? 27 : 9);
+}
+
 /* The buffers a layer of kind k reads and writes, for timing. */
 static int kind_buffers(const mrb_cuda_cascade *g, int k, float **x, float **y, float **w, float **dw)
 {
@@ -687,6 +753,7 @@ static mrb_status choose_with(mrb_cuda_cascade *g, conv_kind *ck, int train, cud
 static mrb_status choose_backward(mrb_cuda_cascade *g, conv_kind *ck, cudnnTensorDescriptor_t x,
                                   cudnnTensorDescriptor_t y, float *bx, float *by, float *bw, float *bdw,
                                   int timeable);
+static mrb_status choose_graph(mrb_cuda_cascade *g, int k, int train, float *bx, float *by, float *bw, float *bdw);
 
 static mrb_status choose_algorithms(mrb_cuda_cascade *g, int k, int train)
 {
@@ -696,7 +763,7 @@ static mrb_status choose_algorithms(mrb_cuda_cascade *g, int k, int train)
     int timeable = kind_buffers(g, k, &bx, &by, &bw, &bdw);
     float *w_rand = NULL; /* random weights for the timing (the real ones stay) */
     if (timeable) {
-        size_t wcount = (size_t)ck->cout * (size_t)ck->cin * (g->rank == 3 ? 27 : 9);
+        size_t wcount = weight_count(g, ck);
         size_t xcount = g->n * (size_t)ck->cin * g->vol, ycount = g->n * (size_t)ck->cout * g->vol;
         void *p = NULL;
         MRB_TRY(mrb_cuda_alloc(wcount * sizeof(float), &p));
@@ -711,7 +778,9 @@ static mrb_status choose_algorithms(mrb_cuda_cascade *g, int k, int train)
             return st;
         }
     }
-    mrb_status st = choose_with(g, ck, train, x, y, bx, by, bw, bdw, timeable);
+    mrb_status st = MRB_OK;
+    if (!g->graph) st = choose_with(g, ck, train, x, y, bx, by, bw, bdw, timeable);
+    else if (timeable) st = choose_graph(g, k, train, bx, by, bw, bdw); /* else no layer is of this kind */
     mrb_cuda_free(w_rand);
     return st;
 }
@@ -778,6 +847,49 @@ static mrb_status choose_backward(mrb_cuda_cascade *g, conv_kind *ck, cudnnTenso
     return MRB_OK;
 }
 
+static const conv_kind *kind_of(const mrb_cuda_cascade *g, size_t j);
+
+/* The smallest alignment (bytes) of the weights and weight gradients of the
+ * layers of kind k, which one plan per pass serves. */
+static int weight_alignment(const mrb_cuda_cascade *g, int k)
+{
+    size_t nc = (size_t)g->arch.n_c, nd = (size_t)g->arch.n_d;
+    int align = 16;
+    for (size_t l = 0; l < nc * nd; l++) {
+        if (kind_of(g, l % nd) != &g->kinds[k]) continue;
+        int aw = mrb_conv_graph_alignment(g->d_w + g->w_off[l]), ag = mrb_conv_graph_alignment(g->d_g + g->w_off[l]);
+        align = aw < align ? aw : align;
+        align = ag < align ? ag : align;
+    }
+    return align;
+}
+
+/* choose_with's counterpart on the graph API: a plan per pass, its engine
+ * timed on the buffers of choose_algorithms (activations, random weights,
+ * the layer's weight gradient). Activations are whole allocations (16-byte
+ * aligned); the weights take the alignment of the least aligned layer. */
+static mrb_status choose_graph(mrb_cuda_cascade *g, int k, int train, float *bx, float *by, float *bw, float *bdw)
+{
+    conv_kind *ck = &g->kinds[k];
+    mrb_conv_shape s = {};
+    s.rank = g->rank;
+    s.n = (int64_t)g->n;
+    s.cin = ck->cin;
+    s.cout = ck->cout;
+    const int64_t spatial[3] = {(int64_t)g->nt, (int64_t)g->ny, (int64_t)g->nx};
+    for (int i = 0; i < g->rank; i++) s.dims[i] = spatial[3 - g->rank + i];
+    s.align[MRB_CONV_W] = weight_alignment(g, k);
+    /* in0, in1, out of each pass (conv_graph_cuda.h) */
+    const float *in0[MRB_CONV_NPASSES] = {bx, bw, bx}, *in1[MRB_CONV_NPASSES] = {bw, by, by};
+    float *outs[MRB_CONV_NPASSES] = {by, bx, bdw};
+    int deterministic = !env_flag("MRBENCH_CUDNN_NONDETERMINISTIC");
+    for (int p = 0; p < (train ? MRB_CONV_NPASSES : 1); p++)
+        if (!ck->plans[p])
+            MRB_TRY(mrb_conv_graph_create(g->cudnn, (mrb_conv_pass)p, &s, g->tf32, deterministic, in0[p], in1[p],
+                                          outs[p], &ck->plans[p]));
+    return MRB_OK;
+}
+
 /* One workspace, the largest the chosen algorithms need, shared by every
  * layer and pass (separate workspaces per shape and pass were measured: no
  * faster, several GiB more). */
@@ -788,19 +900,35 @@ static mrb_status alloc_workspaces(mrb_cuda_cascade *g, int train)
         conv_kind *ck = &g->kinds[k];
         cudnnTensorDescriptor_t x = desc_for(g, ck->cin), y = desc_for(g, ck->cout);
         size_t b[3] = {0, 0, 0};
-        MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionForwardWorkspaceSize(g->cudnn, x, ck->filter, ck->conv_fwd, y,
-                                                                       ck->fwd, &b[PASS_FWD])));
-        if (train) {
-            MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionBackwardDataWorkspaceSize(
-                g->cudnn, ck->filter, y, ck->conv_bwd_data, x, ck->bwd_data, &b[PASS_BWD_DATA])));
-            MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-                g->cudnn, x, y, ck->conv_bwd_filter, ck->filter, ck->bwd_filter, &b[PASS_BWD_FILTER])));
+        if (g->graph) {
+            for (int p = 0; p < MRB_CONV_NPASSES; p++) b[p] = mrb_conv_graph_workspace(ck->plans[p]); /* NULL: 0 */
+        } else {
+            MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionForwardWorkspaceSize(g->cudnn, x, ck->filter, ck->conv_fwd,
+                                                                           y, ck->fwd, &b[PASS_FWD])));
+            if (train) {
+                MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionBackwardDataWorkspaceSize(
+                    g->cudnn, ck->filter, y, ck->conv_bwd_data, x, ck->bwd_data, &b[PASS_BWD_DATA])));
+                MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+                    g->cudnn, x, y, ck->conv_bwd_filter, ck->filter, ck->bwd_filter, &b[PASS_BWD_FILTER])));
+            }
         }
         for (int p = 0; p < 3; p++) most = b[p] > most ? b[p] : most;
     }
     g->ws_size = most;
     if (most) MRB_TRY(mrb_cuda_alloc(most, &g->ws));
     return MRB_OK;
+}
+
+/* Floats of the graph API's scratch: the largest output a pass adds to, a
+ * weight gradient or the data gradient of the first convolution. */
+static size_t graph_scratch_floats(const mrb_cuda_cascade *g)
+{
+    size_t most = g->n * (size_t)g->kinds[KIND_FIRST].cin * g->vol;
+    for (int k = 0; k < NKINDS; k++) {
+        size_t w = weight_count(g, &g->kinds[k]);
+        most = w > most ? w : most;
+    }
+    return most;
 }
 
 mrb_status mrb_cuda_cascade_prepare(mrb_cuda_cascade *g, size_t n, size_t nx, size_t ny, size_t nt, int train)
@@ -860,6 +988,7 @@ mrb_status mrb_cuda_cascade_prepare(mrb_cuda_cascade *g, size_t n, size_t nx, si
         if (st == MRB_OK && g->arch.temporal) st = dalloc(g, n * MRB_DS_CHANNELS * g->vol, &g->g_ds);
         g->bias_chunks = (g->vol + BIAS_GRAD_CHUNK - 1) / BIAS_GRAD_CHUNK;
         if (st == MRB_OK) st = dalloc(g, n * nf * g->bias_chunks, &g->d_bias_partial);
+        if (st == MRB_OK && g->graph) st = dalloc(g, graph_scratch_floats(g), &g->d_graph_scratch);
     }
     size_t blocks = mrb_cuda_grid(two > g->nfloats ? two : g->nfloats);
     void *p;
@@ -938,15 +1067,31 @@ static mrb_status datashare_backward(mrb_cuda_cascade *g, const float *mask, int
     return launch_check("unpack_kernel");
 }
 
+/* One pass of a graph plan. Plans overwrite their output (beta 0): a pass
+ * that adds to it (beta 1 in the legacy calls) writes its `count` floats
+ * into the scratch buffer, then adds them. */
+static mrb_status graph_run(mrb_cuda_cascade *g, const mrb_conv_graph *plan, const float *in0, const float *in1,
+                            float *out, int accumulate, size_t count)
+{
+    float *target = accumulate ? g->d_graph_scratch : out;
+    MRB_TRY(mrb_conv_graph_run(plan, g->cudnn, in0, in1, target, g->ws, g->ws_size));
+    if (!accumulate) return MRB_OK;
+    accumulate_kernel<<<mrb_cuda_grid(count), MRB_CUDA_BLOCK, 0, g->stream>>>(out, target, count);
+    return launch_check("accumulate_kernel");
+}
+
 static mrb_status conv_forward(mrb_cuda_cascade *g, const conv_kind *ck, size_t layer, const float *x, float *y,
                                int relu)
 {
     prof_begin(g);
     double h0 = g->profile ? mrb_now() : 0.0;
-    MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionForward(g->cudnn, &f_one, desc_for(g, ck->cin), x, ck->filter,
-                                                   g->d_w + g->w_off[layer], ck->conv_fwd, ck->fwd,
-                                                   g->ws, g->ws_size,
-                                                   &f_zero, desc_for(g, ck->cout), y)));
+    if (g->graph)
+        MRB_TRY(graph_run(g, ck->plans[MRB_CONV_FORWARD], x, g->d_w + g->w_off[layer], y, 0, 0));
+    else
+        MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionForward(g->cudnn, &f_one, desc_for(g, ck->cin), x, ck->filter,
+                                                       g->d_w + g->w_off[layer], ck->conv_fwd, ck->fwd,
+                                                       g->ws, g->ws_size,
+                                                       &f_zero, desc_for(g, ck->cout), y)));
     if (g->profile) {
         g->prof_s[PROF_CONV_HOST] += mrb_now() - h0;
         g->prof_calls[PROF_CONV_HOST]++;
@@ -1064,11 +1209,15 @@ mrb_status mrb_cuda_cascade_backward(mrb_cuda_cascade *g, const float *d_kspace,
             prof_begin(g);
             cudnnTensorDescriptor_t ydesc = desc_for(g, ck->cout), xdesc = desc_for(g, ck->cin);
             const float *x = j ? g->act[layer - 1] : (g->arch.temporal ? g->ds[ii] : g->xin[ii]);
-            MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionBackwardFilter(g->cudnn, &f_one, xdesc, x, ydesc, dy,
-                                                                  ck->conv_bwd_filter, ck->bwd_filter,
-                                                                  g->ws, g->ws_size,
-                                                                  accumulate, ck->filter,
-                                                                  g->d_g + g->w_off[layer])));
+            if (g->graph)
+                MRB_TRY(graph_run(g, ck->plans[MRB_CONV_BACKWARD_FILTER], x, dy, g->d_g + g->w_off[layer],
+                                  !g->grads_zero, weight_count(g, ck)));
+            else
+                MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionBackwardFilter(g->cudnn, &f_one, xdesc, x, ydesc, dy,
+                                                                      ck->conv_bwd_filter, ck->bwd_filter,
+                                                                      g->ws, g->ws_size,
+                                                                      accumulate, ck->filter,
+                                                                      g->d_g + g->w_off[layer])));
             prof_end(g, PROF_BACKWARD_FILTER);
             prof_begin(g);
             float *dx = NULL;
@@ -1079,7 +1228,10 @@ mrb_status mrb_cuda_cascade_backward(mrb_cuda_cascade *g, const float *d_kspace,
                 dx = g_in; /* the residual's share is already there */
                 beta = &f_one;
             }
-            if (dx)
+            if (dx && g->graph)
+                MRB_TRY(graph_run(g, ck->plans[MRB_CONV_BACKWARD_DATA], g->d_w + g->w_off[layer], dy, dx,
+                                  beta == &f_one, n * (size_t)ck->cin * vol));
+            else if (dx)
                 MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionBackwardData(g->cudnn, &f_one, ck->filter,
                                                                     g->d_w + g->w_off[layer], ydesc, dy,
                                                                     ck->conv_bwd_data, ck->bwd_data,
@@ -1155,7 +1307,7 @@ mrb_status mrb_cuda_cascade_download(const mrb_cuda_cascade *g, mrb_cascade *net
     size_t nc = (size_t)g->arch.n_c, nd = (size_t)g->arch.n_d, cap = nc * nd * 2 + nc;
     mrb_named_tensor *ps = (mrb_named_tensor *)calloc(cap, sizeof *ps);
     if (!ps) return mrb_error(MRB_ERR_NOMEM, "cascade (GPU): out of memory");
-    size_t np = mrb_cascade_params(net, ps, cap), off = 0, layer = 0;
+    size_t np = mrb_cascade_params(net, ps, cap), layer = 0;
     mrb_status st = MRB_OK;
     for (size_t i = 0; st == MRB_OK && i < np; i++) {
         mrb_tensor *t = ps[i].t;
@@ -1165,10 +1317,9 @@ mrb_status mrb_cuda_cascade_download(const mrb_cuda_cascade *g, mrb_cascade *net
             continue;
         }
         size_t cnt = mrb_tensor_count(t);
+        size_t off = strstr(ps[i].name, ".weight") ? g->w_off[layer] : g->b_off[layer++];
         st = mrb_cuda_download(t->data, g->d_w + off, cnt * sizeof(float));
         if (st == MRB_OK && with_grads && t->grad) st = mrb_cuda_download(t->grad, g->d_g + off, cnt * sizeof(float));
-        if (!strstr(ps[i].name, ".weight")) layer++;
-        off += cnt;
     }
     free(ps);
     return st;
@@ -1228,8 +1379,8 @@ mrb_status mrb_cuda_cascade_moments(mrb_cuda_cascade *g, float *const *m, float 
     size_t i = 0;
     for (size_t c = 0; c < nc; c++) {
         for (size_t d = 0; d < nd; d++) {
-            size_t l = c * nd + d, next = l + 1 < layers ? g->w_off[l + 1] : g->nfloats;
-            size_t off[2] = {g->w_off[l], g->b_off[l]}, cnt[2] = {g->b_off[l] - g->w_off[l], next - g->b_off[l]};
+            size_t l = c * nd + d;
+            size_t off[2] = {g->w_off[l], g->b_off[l]}, cnt[2] = {g->w_cnt[l], g->b_cnt[l]};
             for (int k = 0; k < 2; k++, i++) {
                 size_t bytes = cnt[k] * sizeof(float);
                 if (to_device) {

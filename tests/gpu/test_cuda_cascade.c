@@ -1,7 +1,9 @@
 /* The Deep Cascade on the GPU (gpu/recon/cascade_cuda.cu and its method
  * twins) against the CPU engine (baselines/recon/cascade/cascade.c): outputs,
  * every parameter's gradient (incl. a trainable DC lambda), one Adam step,
- * and the methods cascade-2d / cascade-2dt end to end, in 2D and 2D+t. */
+ * and the methods cascade-2d / cascade-2dt end to end, in 2D and 2D+t.
+ * CTest runs it twice: as is (cuDNN's legacy API) and as
+ * test_cuda_cascade_graph with MRBENCH_CUDNN_API=graph (gpu/CMakeLists.txt). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -267,6 +269,22 @@ Test(cuda_cascade, method_2d_frames_batched)
 Test(cuda_cascade, method_2dt)
 {
     check_method(1, 24, 16, 8);
+}
+
+/* Runs everywhere (the variable is read before the device is looked for):
+ * a value of MRBENCH_CUDNN_API other than "legacy" or "graph" is refused
+ * with a message that names the variable. */
+Test(cuda_cascade, unknown_cudnn_api_refused)
+{
+    cr_assert_eq(setenv("MRBENCH_CUDNN_API", "frontend", 1), 0);
+    mrb_cascade_arch a = small_arch(0, 0);
+    mrb_cascade *c;
+    cr_assert_eq(mrb_cascade_create(&a, 1, &c), MRB_OK);
+    mrb_cuda_cascade *g = (mrb_cuda_cascade *)1;
+    cr_expect_eq(mrb_cuda_cascade_create(c, &g), MRB_ERR_INVALID);
+    cr_expect_null(g);
+    cr_expect(strstr(mrb_error_message(), "MRBENCH_CUDNN_API") != NULL, "%s", mrb_error_message());
+    mrb_cascade_free(c);
 }
 
 /* Runs everywhere: the twins are registered in CUDA builds, and without a
