@@ -2,7 +2,8 @@
 # GPU CI job: builds mrbench with CUDA, runs the GPU tests (which must not
 # skip: MRB_EXPECT_GPU=1), the unit tests and the quickstart regression
 # suite on the GPU, compares with a baseline when one exists, trains the 2D
-# cascade suite on the GPU and evaluates it, and leaves everything in
+# cascade suite on the GPU and evaluates it, times the cascade against
+# PyTorch where CUDA torch is installed, and leaves everything in
 # ARTIFACT_DIR (plus ARTIFACT_DIR.tar.gz).
 #
 # Usage: ci/gpu-runner/run.sh [ARTIFACT_DIR]   (default build-gpu-ci-artifacts/)
@@ -11,6 +12,7 @@
 #   MRB_CUDA_ARCHS    CMAKE_CUDA_ARCHITECTURES (default 90: H100/H200)
 #   MRB_BASELINE_DIR  holds quickstart/results.json from an accepted run
 #   MRB_BUILD_DIR     build folder (default build-gpu-ci)
+#   MRB_TORCH_PYTHON  python3 with CUDA-enabled torch for the speed comparison
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -71,6 +73,17 @@ if "$build/mrbench" train "$art/train-cascade-2d-gpu.json" --device gpu > "$art/
 else
   tail -5 "$art/train-gpu.log"
   status=1
+fi
+
+# Speed against PyTorch eager on this GPU (reported, not gated), both cuDNN
+# APIs, when a python3 with CUDA-enabled torch is there (MRB_TORCH_PYTHON).
+py=${MRB_TORCH_PYTHON:-python3}
+if env -u LD_LIBRARY_PATH "$py" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
+  PYTHON=$py MRBENCH_CUDNN_APIS="legacy graph" baselines/external/pytorch/compare_speed_gpu.sh "$build" 16 20 30 \
+    > "$art/speed-vs-pytorch.txt" 2>&1 || echo "run.sh: speed comparison failed (see speed-vs-pytorch.txt)"
+  tail -15 "$art/speed-vs-pytorch.txt"
+else
+  echo "run.sh: no python3 with CUDA torch ($py); speed comparison skipped"
 fi
 
 { nvidia-smi -q || echo "nvidia-smi failed"; } > "$art/nvidia-smi-after.txt" 2>&1

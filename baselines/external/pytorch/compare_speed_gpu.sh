@@ -14,6 +14,9 @@
 #   PYTHON     the python3 with torch (default: python3); it runs with
 #              LD_LIBRARY_PATH unset unless KEEP_LD_LIBRARY_PATH=1, so that
 #              PyTorch loads its own cuDNN
+#   MRBENCH_CUDNN_APIS  the cuDNN APIs mrbench is timed with, each against
+#              the same PyTorch run (default: "legacy"; "legacy graph" adds
+#              the graph-API convolutions, MRBENCH_CUDNN_API=graph)
 # Prints a table of median seconds and the ratio PyTorch / mrbench
 # (> 1: mrbench is faster).
 set -euo pipefail
@@ -45,23 +48,30 @@ collect() { # engine/precision, then command
     done <<<"$out"
 }
 
+apis=${MRBENCH_CUDNN_APIS:-legacy}
 for tf32 in 0 1; do
     p=$([ $tf32 = 1 ] && echo tf32 || echo fp32)
-    collect "mrbench/$p/2d" env MRBENCH_TF32=$tf32 "$bench" 2d "$batch" "$reps" 256
+    for api in $apis; do
+        collect "$api/$p/2d" env MRBENCH_TF32=$tf32 MRBENCH_CUDNN_API="$api" "$bench" 2d "$batch" "$reps" 256
+        collect "$api/$p/2dt" env MRBENCH_TF32=$tf32 MRBENCH_CUDNN_API="$api" "$bench" 2dt 1 "$reps" 256 "$frames"
+    done
     collect "pytorch/$p/2d" pyrun --arch 2d --batch "$batch" --reps "$reps" --tf32 $tf32
-    collect "mrbench/$p/2dt" env MRBENCH_TF32=$tf32 "$bench" 2dt 1 "$reps" 256 "$frames"
     collect "pytorch/$p/2dt" pyrun --arch 2dt --reps "$reps" --frames "$frames" --tf32 $tf32
 done
 
 echo
-printf '%-34s %12s %12s %10s\n' "median seconds" mrbench PyTorch "PyTorch/mrbench"
+printf '%-34s %-7s %12s %12s %10s\n' "median seconds" "cuDNN" mrbench PyTorch "PyTorch/mrbench"
 for p in fp32 tf32; do
     for row in "2d inference 1x256x256:2d/inference" "2d train step batch $batch:2d/train" \
                "2d+t inference 256x256x$frames:2dt/inference"; do
         label=${row%%:*} k=${row#*:}
-        a=${med[mrbench/$p/$k]:-} b=${med[pytorch/$p/${k}]:-}
-        [ -n "$a" ] && [ -n "$b" ] || continue
-        printf '%-34s %12s %12s %10s\n' "$p $label" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", b / a}')"
+        for api in $apis; do
+            a=${med[$api/$p/$k]:-} b=${med[pytorch/$p/${k}]:-}
+            [ -n "$a" ] && [ -n "$b" ] || continue
+            printf '%-34s %-7s %12s %12s %10s\n' "$p $label" "$api" "$a" "$b" \
+                "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", b / a}')"
+        done
     done
 done
-echo "mrbench host<->device per item (fp32 run): upload ${med[mrbench/fp32/2d/upload]:-?} s, download ${med[mrbench/fp32/2d/download]:-?} s (2D); upload ${med[mrbench/fp32/2dt/upload]:-?} s, download ${med[mrbench/fp32/2dt/download]:-?} s (2D+t)"
+first=${apis%% *}
+echo "mrbench host<->device per item ($first, fp32 run): upload ${med[$first/fp32/2d/upload]:-?} s, download ${med[$first/fp32/2d/download]:-?} s (2D); upload ${med[$first/fp32/2dt/upload]:-?} s, download ${med[$first/fp32/2dt/download]:-?} s (2D+t)"
