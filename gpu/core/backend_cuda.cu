@@ -195,8 +195,12 @@ mrb_status mrb_cuda_alloc(size_t bytes, void **d_ptr)
     MRB_TRY(mrb_cuda_work_stream(&s));
     void *p = NULL;
     mrb_status st = MRB_CUDA_CALL(cudaMalloc(&p, bytes ? bytes : 1));
-    if (st != MRB_OK)
+    if (st != MRB_OK) {
+        /* The status carries the failure; CUDA's own last error would
+         * otherwise surface at the next launch check as that kernel's. */
+        (void)cudaGetLastError();
         return mrb_error_context(st, "allocating %zu bytes on the GPU", bytes);
+    }
     st = MRB_CUDA_CALL(cudaMemsetAsync(p, 0, bytes, s));
     if (st != MRB_OK) {
         cudaFree(p);

@@ -115,6 +115,16 @@ static void destroy(cudnnBackendDescriptor_t *d)
     *d = NULL;
 }
 
+/* A candidate refused on the device (a workspace cudaMalloc could not give,
+ * a launch that failed, a plan that did not finalize) can leave its CUDA
+ * error as the runtime's last error, which the caller's next launch check
+ * (cudaGetLastError) would then report as its own: it is reset here. A
+ * sticky error (a faulting kernel) cannot be, and the next call reports it. */
+static void forget_cuda_error(void)
+{
+    (void)cudaGetLastError();
+}
+
 /* Appends printf text to buf (length len) at *used, truncating. */
 static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -470,6 +480,7 @@ static mrb_status time_plan(const mrb_conv_graph *p, cudnnHandle_t handle, cudnn
     if (ws_bytes && mrb_cuda_alloc(ws_bytes, &ws) != MRB_OK) {
         snprintf(skip, skip_len, "no room for its workspace (%s)", mrb_error_message());
         mrb_error_clear();
+        forget_cuda_error();
         return MRB_OK;
     }
     mrb_status st = MRB_OK, run = execute(p, handle, plan, in0, in1, out, ws);
@@ -486,6 +497,7 @@ static mrb_status time_plan(const mrb_conv_graph *p, cudnnHandle_t handle, cudnn
     if (st == MRB_OK && run != MRB_OK) {
         snprintf(skip, skip_len, "does not run (%s)", mrb_error_message());
         mrb_error_clear();
+        forget_cuda_error();
     }
     mrb_cuda_free(ws);
     return st;
@@ -531,6 +543,7 @@ static mrb_status choose(mrb_conv_graph *p, cudnnHandle_t handle, candidate_list
         if (st == MRB_OK && fin != CUDNN_STATUS_SUCCESS) {
             t->unfinalized++;
             status_text(fin, t->last_unfinalized, sizeof t->last_unfinalized);
+            forget_cuda_error();
             if (p->verbose)
                 fprintf(stderr, "cudnn graph %s: %s: no plan (%s)\n", p->label, c->engine, t->last_unfinalized);
             destroy(&plan);

@@ -19,8 +19,10 @@
  *
  * Engine filtering (numerical notes of each engine):
  * - strict FP32 (tf32 = 0): no engine noted TENSOR_CORE, DOWN_CONVERT_INPUTS
- *   or REDUCED_PRECISION_REDUCTION (cudnn-frontend / PyTorch with
- *   allow_tf32 = False);
+ *   or REDUCED_PRECISION_REDUCTION. PyTorch's filter with allow_tf32 = False
+ *   (aten/src/ATen/native/cudnn/Conv_v8.cpp) leaves out the first two only
+ *   (TF32 on float data shows as the TENSOR_CORE note); the reduced-
+ *   precision reduction is left out here as well, stricter than PyTorch;
  * - TF32 (tf32 = 1): only DOWN_CONVERT_INPUTS is left out (float inputs
  *   converted to a 16-bit type), as PyTorch's filter with allow_tf32 =
  *   True: tensor-core engines and any noted REDUCED_PRECISION_REDUCTION
