@@ -70,7 +70,16 @@ mrb_status mrb_norm_forward(mrb_norm *b, const mrb_tensor *x, int train, mrb_ten
         if (!b->saved_cap) return mrb_error(MRB_ERR_NOMEM, "norm: out of memory");
     }
     int batch_stats = train || b->instance;
+    size_t per_group = (b->instance ? 1 : n) * sp;
+    if (batch_stats && per_group < 2) {
+        char buf[64];
+        return mrb_error(MRB_ERR_INVALID, "norm: input %s has one value per %s: its statistics are undefined",
+                         mrb_tensor_shape_str(x, buf, sizeof buf), b->instance ? "item and channel" : "channel");
+    }
     b->saved_train = batch_stats;
+    b->saved_ndim = x->ndim;
+    memset(b->saved_shape, 0, sizeof b->saved_shape);
+    memcpy(b->saved_shape, x->shape, (size_t)x->ndim * sizeof *x->shape);
     long ng = (long)groups;
 #pragma omp parallel for schedule(static) num_threads(mrb_nn_threads())
     for (long g = 0; g < ng; g++) {
@@ -91,7 +100,7 @@ mrb_status mrb_norm_forward(mrb_norm *b, const mrb_tensor *x, int train, mrb_ten
             }
             var = s2 / m;
             if (train && !b->instance) {
-                double unbiased = m > 1 ? s2 / (m - 1) : var;
+                double unbiased = s2 / (m - 1); /* m >= 2, checked above */
                 b->running_mean[ch] = (float)((1 - b->momentum) * b->running_mean[ch] + b->momentum * mean);
                 b->running_var[ch] = (float)((1 - b->momentum) * b->running_var[ch] + b->momentum * unbiased);
             }
@@ -117,6 +126,13 @@ mrb_status mrb_norm_backward(mrb_norm *b, mrb_tensor *x, const mrb_tensor *y)
     MRB_TRY(check(b, x, y));
     if (!y->grad) return mrb_error(MRB_ERR_INVALID, "norm: backward needs the output gradient");
     if (!b->saved_cap) return mrb_error(MRB_ERR_INVALID, "norm: backward before forward");
+    int same = x->ndim == b->saved_ndim;
+    for (int i = 0; same && i < x->ndim; i++) same = x->shape[i] == b->saved_shape[i];
+    if (!same) {
+        char buf[64];
+        return mrb_error(MRB_ERR_INVALID, "norm: backward input %s is not the shape of the last forward's input",
+                         mrb_tensor_shape_str(x, buf, sizeof buf));
+    }
     size_t n = x->shape[0], c = b->channels, sp = mrb_tensor_count(x) / (n * c);
     size_t groups = b->instance ? n * c : c;
     double *dgam = calloc(groups, sizeof *dgam), *dbet = calloc(groups, sizeof *dbet);

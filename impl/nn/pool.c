@@ -1,6 +1,7 @@
 /* Max and average pooling, nearest-neighbour upsampling (2D and 3D). Spatial
  * axes are those after N and C; 2D is 3D with depth 1. Parallel over (item,
  * channel) planes, each owned by one thread. */
+#include <math.h>
 #include <string.h>
 
 #include "mrbench/nn.h"
@@ -73,7 +74,8 @@ static void pool_plane(mrb_pool_kind kind, const float *x, sp in, sp out, size_t
                         for (size_t c = 0; c < k; c++) {
                             size_t i = ((od * (in.d == 1 ? 1 : s) + a) * in.h + oh * s + b) * in.w + ow * s + c;
                             if (kind == MRB_POOL_MAX) {
-                                if (first || x[i] > mx) {
+                                /* the first maximum; a NaN wins and stays (PyTorch propagates NaN) */
+                                if (first || x[i] > mx || (isnan(x[i]) && !isnan(mx))) {
                                     mx = x[i];
                                     best = i;
                                     first = 0;

@@ -111,6 +111,10 @@ mrb_status mrb_nn_soft_dice_loss(mrb_tensor *prob, const uint8_t *labels, size_t
                 sg += g;
             }
         double den = sp_sum + sg + smooth, num = 2 * inter + smooth;
+        if (!(den > 0))
+            return mrb_error(MRB_ERR_INVALID, "dice: class %zu: the denominator (probabilities + labels + smooth %g) "
+                                              "is %g (NaN probabilities, or a class in neither with smooth 0)",
+                             ch, smooth, den);
         total += num / den;
         if (prob->grad)
             for (size_t i = 0; i < n; i++)

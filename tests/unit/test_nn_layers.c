@@ -304,3 +304,73 @@ Test(nn_softmax, softmax_ce_dice_values_and_fd)
     mrb_tensor_free(r);
     mrb_tensor_free(p);
 }
+
+/* ---- refusals: never a silently wrong number ---- */
+
+/* Backward with an input of another shape than the last forward's (instance
+ * norm with more items read past the saved statistics) is refused. */
+Test(nn_norm, backward_refuses_another_shape_than_the_forward)
+{
+    mrb_norm *b;
+    cr_assert_eq(mrb_norm_create(2, 1, &b), MRB_OK);
+    mrb_tensor *x = mrb_tensor_create4(1, 2, 3, 3, 1), *y = mrb_tensor_create4(1, 2, 3, 3, 1);
+    mrb_tensor *x4 = mrb_tensor_create4(4, 2, 3, 3, 1), *y4 = mrb_tensor_create4(4, 2, 3, 3, 1);
+    fill(x, 3, 1.0);
+    fill(x4, 4, 1.0);
+    cr_assert_eq(mrb_norm_forward(b, x, 1, y), MRB_OK, "%s", mrb_error_message());
+    cr_expect_eq(mrb_norm_backward(b, x4, y4), MRB_ERR_INVALID);
+    cr_expect(strstr(mrb_error_message(), "not the shape of the last forward") != NULL, "%s", mrb_error_message());
+    cr_expect_eq(mrb_norm_backward(b, x, y), MRB_OK, "%s", mrb_error_message());
+    mrb_norm_free(b);
+    mrb_tensor_free(x);
+    mrb_tensor_free(y);
+    mrb_tensor_free(x4);
+    mrb_tensor_free(y4);
+}
+
+/* Statistics of a single value (batch norm in training with N x spatial = 1,
+ * instance norm with spatial = 1) are refused, as PyTorch does; evaluation
+ * with running statistics is fine. */
+Test(nn_norm, refuses_statistics_of_one_value)
+{
+    mrb_tensor *x = mrb_tensor_create4(1, 2, 1, 1, 0), *y = mrb_tensor_create4(1, 2, 1, 1, 0);
+    for (int instance = 0; instance < 2; instance++) {
+        mrb_norm *b;
+        cr_assert_eq(mrb_norm_create(2, instance, &b), MRB_OK);
+        cr_expect_eq(mrb_norm_forward(b, x, 1, y), MRB_ERR_INVALID, "%s norm", instance ? "instance" : "batch");
+        cr_expect(strstr(mrb_error_message(), "one value per") != NULL, "%s", mrb_error_message());
+        if (!instance) cr_expect_eq(mrb_norm_forward(b, x, 0, y), MRB_OK, "evaluation: %s", mrb_error_message());
+        mrb_norm_free(b);
+    }
+    mrb_tensor_free(x);
+    mrb_tensor_free(y);
+}
+
+/* A NaN anywhere in a max-pooling window is the window's output (PyTorch
+ * propagates NaN), not only when it comes first. */
+Test(nn_pool, max_pool_propagates_nan)
+{
+    mrb_tensor *x = mrb_tensor_create4(1, 1, 2, 2, 0), *y = mrb_tensor_create4(1, 1, 1, 1, 0);
+    float v[4] = {1.0f, NAN, 5.0f, 2.0f};
+    memcpy(x->data, v, sizeof v);
+    cr_assert_eq(mrb_nn_pool_forward(MRB_POOL_MAX, x, 2, 2, y), MRB_OK, "%s", mrb_error_message());
+    cr_expect(isnan(y->data[0]), "max over {1, NaN, 5, 2} is %g", (double)y->data[0]);
+    mrb_tensor_free(x);
+    mrb_tensor_free(y);
+}
+
+/* Soft Dice with smooth 0 and a class in neither the labels nor the
+ * prediction is 0/0: refused. */
+Test(nn_softmax, dice_refuses_zero_over_zero)
+{
+    mrb_tensor *p = mrb_tensor_create4(1, 2, 1, 2, 0);
+    float v[4] = {1, 1, 0, 0}; /* class 1 has probability 0 everywhere */
+    memcpy(p->data, v, sizeof v);
+    uint8_t labels[2] = {0, 0};
+    double loss = 0;
+    cr_expect_eq(mrb_nn_soft_dice_loss(p, labels, 1, 0.0, &loss), MRB_ERR_INVALID);
+    cr_expect(strstr(mrb_error_message(), "class 1") != NULL, "%s", mrb_error_message());
+    cr_expect_eq(mrb_nn_soft_dice_loss(p, labels, 1, 1.0, &loss), MRB_OK, "%s", mrb_error_message());
+    cr_expect(fabs(loss) < 1e-12, "smooth 1: empty class predicted empty is a perfect 0, got %g", loss);
+    mrb_tensor_free(p);
+}

@@ -168,10 +168,15 @@ typedef struct mrb_norm {
     float *mean, *invstd; /* saved by the last forward: [C] or [N*C] */
     size_t saved_cap;
     int saved_train;
+    int saved_ndim; /* the last forward's input shape: backward refuses another */
+    size_t saved_shape[MRB_NN_MAX_DIMS];
 } mrb_norm;
 mrb_status mrb_norm_create(size_t channels, int instance, mrb_norm **out);
 void mrb_norm_free(mrb_norm *b);
-/* train: batch statistics (and running update); else running statistics. */
+/* train: batch statistics (and running update); else running statistics.
+ * Batch statistics over a single value per channel (batch norm in training)
+ * or per item and channel (instance norm) are refused, as PyTorch does: the
+ * variance is 0 and the output would be beta whatever the input. */
 mrb_status mrb_norm_forward(mrb_norm *b, const mrb_tensor *x, int train, mrb_tensor *y);
 /* From y->grad: x->grad +=, gamma/beta grads +=; uses the last forward's statistics. */
 mrb_status mrb_norm_backward(mrb_norm *b, mrb_tensor *x, const mrb_tensor *y);
