@@ -209,6 +209,114 @@ size_t mrb_cuda_cascade_chunk(const mrb_cuda_cascade *g, size_t nx, size_t ny, s
 mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float *d_y, const float *d_mask,
                                                float *d_x0, float *d_img);
 
+/* ---- nn engine layers for the segmentation networks (gpu/nn/) ----
+ * CUDA twins of impl/nn/tensor.c, elementwise.c, pool.c, norm.c and
+ * softmax.c with the definitions of mrbench/nn.h, on device buffers in the
+ * nn layout: [N, C, (D,) H, W] planar float, W contiguous. As in the CPU
+ * engine, backward functions ADD (+=) into input and parameter gradients and
+ * the losses add their gradient into the prediction's. Plain CUDA kernels
+ * (no cuDNN) whose reductions run in a fixed order (no floating-point
+ * atomics), so results repeat bit for bit between runs. Shapes are checked
+ * as the CPU layers check them, before the device is touched: MRB_ERR_INVALID
+ * with the tensor and the problem named. Work is queued on the work stream;
+ * the two losses synchronise (the loss and the label check come back to the
+ * host). tests/gpu/test_cuda_nn_layers.c checks each against the CPU layer. */
+
+/* A tensor on the device: an mrb_tensor's shape with device buffers. A
+ * caller may describe its own buffers with one (filled by hand, never passed
+ * to mrb_cuda_tensor_free). */
+typedef struct mrb_cuda_tensor {
+    int ndim;                      /* 1..MRB_NN_MAX_DIMS */
+    size_t shape[MRB_NN_MAX_DIMS]; /* shape[ndim-1] contiguous */
+    float *d_data;
+    float *d_grad;                 /* NULL when the tensor has no gradient */
+} mrb_cuda_tensor;
+
+/* gpu/nn/tensor_cuda.c. create: zeroed data (and gradient when with_grad),
+ * owned by the tensor; free releases them (NULL is a no-op). */
+mrb_status mrb_cuda_tensor_create(int ndim, const size_t *shape, int with_grad,
+                                  mrb_cuda_tensor **out);
+void mrb_cuda_tensor_free(mrb_cuda_tensor *t);
+size_t mrb_cuda_tensor_count(const mrb_cuda_tensor *t);
+/* Copies the data (and the gradient when with_grad; both tensors need one)
+ * between a host tensor and a device tensor of the same shape; returns when
+ * the copy is done. */
+mrb_status mrb_cuda_tensor_upload(mrb_cuda_tensor *dst, const mrb_tensor *src, int with_grad);
+mrb_status mrb_cuda_tensor_download(mrb_tensor *dst, const mrb_cuda_tensor *src, int with_grad);
+/* Queues zeroing the gradient; a no-op without one. */
+mrb_status mrb_cuda_tensor_zero_grad(mrb_cuda_tensor *t);
+
+/* gpu/nn/elementwise_cuda.cu: as mrb_nn_leaky_relu_*, mrb_nn_add_*,
+ * mrb_nn_concat_* (y may equal x in the leaky ReLU forward). */
+mrb_status mrb_cuda_nn_leaky_relu_forward(const mrb_cuda_tensor *x, mrb_cuda_tensor *y, float leak);
+mrb_status mrb_cuda_nn_leaky_relu_backward(mrb_cuda_tensor *x, const mrb_cuda_tensor *y, float leak);
+mrb_status mrb_cuda_nn_add_forward(const mrb_cuda_tensor *a, const mrb_cuda_tensor *b,
+                                   mrb_cuda_tensor *y);
+mrb_status mrb_cuda_nn_add_backward(mrb_cuda_tensor *a, mrb_cuda_tensor *b, const mrb_cuda_tensor *y);
+/* xs: host array of n tensor descriptions (their buffers on the device). */
+mrb_status mrb_cuda_nn_concat_forward(const mrb_cuda_tensor *const *xs, size_t n, mrb_cuda_tensor *y);
+mrb_status mrb_cuda_nn_concat_backward(mrb_cuda_tensor *const *xs, size_t n, const mrb_cuda_tensor *y);
+
+/* gpu/nn/pool_cuda.cu: as mrb_nn_pool_* and mrb_nn_upsample_* (window k and
+ * stride s on every spatial axis, no padding, output (in - k) / s + 1; max
+ * pooling's gradient goes to the first maximum of each window in (d, h, w)
+ * order). The backward passes gather per input element, adding the windows'
+ * contributions in the CPU's order. */
+mrb_status mrb_cuda_nn_pool_out_shape(const mrb_cuda_tensor *x, size_t k, size_t s,
+                                      size_t shape[MRB_NN_MAX_DIMS]);
+mrb_status mrb_cuda_nn_pool_forward(mrb_pool_kind kind, const mrb_cuda_tensor *x, size_t k, size_t s,
+                                    mrb_cuda_tensor *y);
+mrb_status mrb_cuda_nn_pool_backward(mrb_pool_kind kind, mrb_cuda_tensor *x, size_t k, size_t s,
+                                     const mrb_cuda_tensor *y);
+mrb_status mrb_cuda_nn_upsample_forward(const mrb_cuda_tensor *x, size_t factor, mrb_cuda_tensor *y);
+mrb_status mrb_cuda_nn_upsample_backward(mrb_cuda_tensor *x, size_t factor, const mrb_cuda_tensor *y);
+
+/* gpu/nn/norm_cuda.cu: batch and instance normalisation as mrb_norm (batch
+ * statistics in training with the running update, biased variance for
+ * normalising and unbiased for the running estimate; running statistics in
+ * evaluation; instance norm always per item and channel, running statistics
+ * untouched). The fields mirror mrb_norm with device buffers, owned by the
+ * struct. */
+typedef struct mrb_cuda_norm {
+    size_t channels;
+    int instance;                          /* 1: instance norm */
+    double eps, momentum;                  /* copied from the mrb_norm */
+    float *d_gamma, *d_beta;               /* [C] */
+    float *d_gamma_grad, *d_beta_grad;     /* [C] */
+    float *d_running_mean, *d_running_var; /* [C] (batch norm) */
+    float *d_mean, *d_invstd;              /* saved by the last forward: [C] or [N*C] */
+    size_t saved_cap;                      /* groups d_mean and d_invstd hold */
+    int saved_ndim;                        /* 0 before the first forward */
+    size_t saved_shape[MRB_NN_MAX_DIMS];   /* the last forward's input shape */
+    int saved_train;                       /* the last forward used batch statistics */
+    void *d_work;                          /* reduction scratch, grown on demand */
+    size_t work_cap;                       /* bytes */
+} mrb_cuda_norm;
+/* Uploads src's channels, kind, eps, momentum, gamma, beta, their gradients
+ * and the running statistics (src stays the caller's). */
+mrb_status mrb_cuda_norm_create(const mrb_norm *src, mrb_cuda_norm **out);
+void mrb_cuda_norm_free(mrb_cuda_norm *b); /* NULL is a no-op */
+mrb_status mrb_cuda_norm_forward(mrb_cuda_norm *b, const mrb_cuda_tensor *x, int train,
+                                 mrb_cuda_tensor *y);
+/* From y->d_grad: x->d_grad += (when not NULL), gamma/beta gradients +=,
+ * with the statistics of the last forward (x must have its shape). */
+mrb_status mrb_cuda_norm_backward(mrb_cuda_norm *b, mrb_cuda_tensor *x, const mrb_cuda_tensor *y);
+mrb_status mrb_cuda_norm_zero_grad(mrb_cuda_norm *b);
+/* gamma, beta and the running statistics (and the gamma/beta gradients when
+ * with_grads) into dst, an mrb_norm of the same channels and kind. */
+mrb_status mrb_cuda_norm_download(const mrb_cuda_norm *b, mrb_norm *dst, int with_grads);
+
+/* gpu/nn/softmax_cuda.cu: as mrb_nn_softmax_*, mrb_nn_softmax_cross_entropy
+ * and mrb_nn_soft_dice_loss. d_labels: N x spatial bytes on the device, each
+ * below C (checked on the device: MRB_ERR_INVALID naming the first bad
+ * voxel, nothing changed). The losses synchronise and return *loss. */
+mrb_status mrb_cuda_nn_softmax_forward(const mrb_cuda_tensor *x, mrb_cuda_tensor *y);
+mrb_status mrb_cuda_nn_softmax_backward(mrb_cuda_tensor *x, const mrb_cuda_tensor *y);
+mrb_status mrb_cuda_nn_softmax_cross_entropy(mrb_cuda_tensor *logits, const uint8_t *d_labels,
+                                             double *loss);
+mrb_status mrb_cuda_nn_soft_dice_loss(mrb_cuda_tensor *prob, const uint8_t *d_labels,
+                                      size_t first_class, double smooth, double *loss);
+
 #ifdef __cplusplus
 }
 #endif
