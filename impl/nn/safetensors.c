@@ -243,6 +243,10 @@ static mrb_status st_read(const char *path, const mrb_named_tensor *ts, size_t n
     {
         if (st != MRB_OK) break;
         if (strcmp(item->string, "__metadata__") == 0) {
+            if (!cJSON_IsObject(item)) {
+                st = mrb_error(MRB_ERR_INVALID, "%s: __metadata__ is not an object of strings", path);
+                break;
+            }
             const cJSON *m;
             cJSON_ArrayForEach(m, item)
             {

@@ -247,6 +247,36 @@ Test(cascade, weights_round_trip_and_errors)
     free_net(&p);
 }
 
+Test(cascade, architecture_metadata_larger_than_the_file_is_refused)
+{
+    /* Found while writing tests/fuzz/fuzz_safetensors.c: mrb_cascade_open built the
+     * network the metadata describe before reading a tensor, so a few bytes
+     * ("n_f": "100000": 4 x 10^11 bytes per layer) made it allocate without
+     * bound; n_c etc. were read with atoi. */
+    const char *path = tmp_path("huge_arch");
+    static const char *const n_f[] = {"100000", "99999999999", "4x"};
+    for (size_t i = 0; i < sizeof n_f / sizeof *n_f; i++) {
+        char header[512];
+        snprintf(header, sizeof header,
+                 "{\"__metadata__\":{\"format\":\"mrbench-deep-cascade\",\"arch\":\"2d\",\"n_c\":\"5\",\"n_d\":"
+                 "\"5\",\"n_f\":\"%s\"}}",
+                 n_f[i]);
+        FILE *f = fopen(path, "wb");
+        cr_assert_not_null(f);
+        size_t hl = strlen(header);
+        for (int k = 0; k < 8; k++) fputc((int)((hl >> (8 * k)) & 0xff), f);
+        fwrite(header, 1, hl, f);
+        fclose(f);
+        mrb_cascade *c = NULL;
+        cr_expect_eq(mrb_cascade_open(path, &c), MRB_ERR_INVALID, "n_f %s", n_f[i]);
+        cr_expect_null(c);
+        const char *want = i == 0 ? "n_f=100000 needs" : "invalid architecture metadata";
+        cr_expect(strstr(mrb_error_message(), path) != NULL && strstr(mrb_error_message(), want) != NULL,
+                  "n_f %s: %s", n_f[i], mrb_error_message());
+    }
+    remove(path);
+}
+
 Test(cascade, registered_methods_reconstruct_from_a_weights_file)
 {
     const mrb_method_desc *m2 = mrb_method_find("cascade-2d"), *mt = mrb_method_find("cascade-2dt");

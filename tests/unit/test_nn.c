@@ -518,6 +518,47 @@ Test(nn_safetensors, round_trip_and_header_layout)
     mrb_tensor_free(bad);
 }
 
+static void write_safetensors(const char *path, const char *header, size_t data_bytes)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    size_t hl = strlen(header);
+    for (int k = 0; k < 8; k++) fputc((int)((hl >> (8 * k)) & 0xff), f);
+    fwrite(header, 1, hl, f);
+    for (size_t i = 0; i < data_bytes; i++) fputc(0, f);
+    fclose(f);
+}
+
+static void meta_pair(void *ctx, const char *key, const char *value)
+{
+    /* a metadata pair is two strings */
+    cr_assert(key != NULL && value != NULL, "metadata callback got a NULL key or value");
+    (*(int *)ctx)++;
+}
+
+Test(nn_safetensors, metadata_that_is_not_an_object_is_an_error)
+{
+    /* Found while writing tests/fuzz/fuzz_safetensors.c: an array "__metadata__" passed
+     * its elements' NULL keys to the callback (a crash in every caller). */
+    const char *path = tmp_path("meta_array");
+    static const char *const bad[] = {"{\"__metadata__\":[\"a\",\"b\"]}", "{\"__metadata__\":\"a\"}",
+                                      "{\"__metadata__\":{\"k\":1}}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_safetensors(path, bad[i], 0);
+        int pairs = 0;
+        cr_expect_eq(mrb_safetensors_read_meta(path, meta_pair, &pairs), MRB_ERR_INVALID, "%s", bad[i]);
+        cr_expect(strstr(mrb_error_message(), path) != NULL && strstr(mrb_error_message(), "metadata") != NULL,
+                  "%s: %s", bad[i], mrb_error_message());
+        cr_expect_eq(pairs, 0, "%s", bad[i]);
+        cr_expect_eq(mrb_safetensors_read(path, NULL, 0, meta_pair, &pairs), MRB_ERR_INVALID, "%s", bad[i]);
+    }
+    write_safetensors(path, "{\"__metadata__\":{\"k\":\"v\"}}", 0);
+    int pairs = 0;
+    cr_expect_eq(mrb_safetensors_read_meta(path, meta_pair, &pairs), MRB_OK, "%s", mrb_error_message());
+    cr_expect_eq(pairs, 1);
+    remove(path);
+}
+
 /* Several chunks per item and two threads (the parallel split, the Winograd
  * tile rows, the per-thread weight-gradient partials) give the results of
  * one thread, and the forward matches the direct convolution. */

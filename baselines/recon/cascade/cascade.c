@@ -9,10 +9,13 @@
  *   self.cascades = ModuleList([Cascade(...)]) ; Cascade.conv = ModuleList([Conv2d/Conv3d ...])
  * and, for the noisy DC with a learnable lambda, Cascade.dc.lmbda (shape [1]):
  *   cascades.{i}.conv.{j}.weight / .bias, cascades.{i}.dc.lmbda */
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mrbench/nn.h"
 #include "recon/cascade/cascade_internal.h"
@@ -363,20 +366,41 @@ typedef struct file_meta {
     uint64_t hash;
 } file_meta;
 
+/* A metadata integer: the whole string a decimal int, else -1. */
+static int meta_int(const char *value)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (end == value || *end || errno || v < INT_MIN || v > INT_MAX) return -1;
+    return (int)v;
+}
+
 static void collect_meta(void *ctx, const char *key, const char *value)
 {
     file_meta *m = ctx;
     if (!strcmp(key, "format")) m->has_format = !strcmp(value, CASCADE_FORMAT);
     else if (!strcmp(key, "arch")) m->temporal = !strcmp(value, "2dt") ? 1 : (!strcmp(value, "2d") ? 0 : -1);
-    else if (!strcmp(key, "n_c")) m->n_c = atoi(value);
-    else if (!strcmp(key, "n_d")) m->n_d = atoi(value);
-    else if (!strcmp(key, "n_f")) m->n_f = atoi(value);
+    else if (!strcmp(key, "n_c")) m->n_c = meta_int(value);
+    else if (!strcmp(key, "n_d")) m->n_d = meta_int(value);
+    else if (!strcmp(key, "n_f")) m->n_f = meta_int(value);
     else if (!strcmp(key, "dc_lambda")) m->lambda = strtod(value, NULL);
     else if (!strcmp(key, "dc_lambda_trainable")) m->lambda_trainable = atoi(value);
     else if (!strcmp(key, "weights_fnv1a64")) {
         m->hash = strtoull(value, NULL, 16);
         m->has_hash = 1;
     }
+}
+
+/* The parameter count of an architecture as mrb_cascade_create lays it out
+ * (n_d >= 2 convolutions of 3x3 or 3x3x3 weights and a bias each: first
+ * cin0 -> n_f, then n_f -> n_f, last n_f -> 2; one lambda per cascade for
+ * the noisy DC), in double: metadata can ask for more than size_t holds. */
+static double arch_param_count(int temporal, int n_c, int n_d, int n_f, int noisy)
+{
+    double k = temporal ? 27 : 9, cin0 = temporal ? MRB_DS_CHANNELS : 2, nf = n_f;
+    double first = nf * cin0 * k + nf, middle = nf * nf * k + nf, last = 2 * nf * k + 2;
+    return (first + (n_d - 2) * middle + last + (noisy ? 1 : 0)) * n_c;
 }
 
 static mrb_status read_arch(const char *path, file_meta *m)
@@ -390,6 +414,16 @@ static mrb_status read_arch(const char *path, file_meta *m)
                          path, CASCADE_FORMAT);
     if (m->temporal < 0 || m->n_c < 1 || m->n_d < 2 || m->n_f < 1)
         return mrb_error(MRB_ERR_INVALID, "%s: invalid architecture metadata (arch, n_c, n_d, n_f)", path);
+    /* The weights are in the file: an architecture larger than the file is
+     * refused before the network is allocated (a few bytes of metadata must
+     * not make mrb_cascade_open allocate gigabytes). */
+    double bytes = arch_param_count(m->temporal, m->n_c, m->n_d, m->n_f, m->lambda >= 0) * sizeof(float);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && bytes > (double)sb.st_size)
+        return mrb_error(MRB_ERR_INVALID,
+                         "%s: architecture %s n_c=%d n_d=%d n_f=%d needs %.0f bytes of weights, the file has %lld "
+                         "(corrupt metadata or truncated file)",
+                         path, m->temporal ? "2dt" : "2d", m->n_c, m->n_d, m->n_f, bytes, (long long)sb.st_size);
     return MRB_OK;
 }
 
