@@ -53,6 +53,37 @@ static hid_t complex_type(const char *re, const char *im)
     return t;
 }
 
+/* Nesting of the types mrbench reads (ISMRMRD: acquisition, header, idx). */
+#define H5_TYPE_MAX_DEPTH 8
+
+static int type_sane(hid_t t, int depth)
+{
+    if (depth > H5_TYPE_MAX_DEPTH) return 0;
+    H5T_class_t cls = H5Tget_class(t);
+    if (cls == H5T_ARRAY || cls == H5T_VLEN) {
+        hid_t base = H5Tget_super(t);
+        int ok = base >= 0 && type_sane(base, depth + 1);
+        close_id(base, H5Tclose);
+        return ok;
+    }
+    if (cls != H5T_COMPOUND) return cls != H5T_NO_CLASS;
+    size_t size = H5Tget_size(t);
+    int n = H5Tget_nmembers(t);
+    int ok = size > 0 && n >= 0;
+    for (int i = 0; ok && i < n; i++) {
+        hid_t mt = H5Tget_member_type(t, (unsigned)i);
+        size_t off = H5Tget_member_offset(t, (unsigned)i), msize = mt >= 0 ? H5Tget_size(mt) : 0;
+        ok = mt >= 0 && msize > 0 && off <= size && msize <= size - off && type_sane(mt, depth + 1);
+        close_id(mt, H5Tclose);
+    }
+    return ok;
+}
+
+int mrb_io_h5_type_sane(hid_t type)
+{
+    return type_sane(type, 0);
+}
+
 /* Maps a file datatype to an mrbench dtype and the memory type to read it
  * with (*mem is created and must be closed). */
 static mrb_status map_type(const char *path, const char *ds, hid_t ftype, mrb_dtype *dt, hid_t *mem)
@@ -89,6 +120,9 @@ static mrb_status map_type(const char *path, const char *ds, hid_t ftype, mrb_dt
     } else if (cls == H5T_COMPOUND) {
         int n = H5Tget_nmembers(ftype);
         int ok = n == 2;
+        if (ok && !mrb_io_h5_type_sane(ftype))
+            return mrb_error(MRB_ERR_INVALID, "%s: dataset %s: corrupt compound type (a member lies outside it)",
+                             path, ds);
         const char *real_name = "r";
         for (int i = 0; ok && i < 2; i++) {
             char *mname = H5Tget_member_name(ftype, (unsigned)i);
@@ -159,6 +193,17 @@ static mrb_status read_dataset(hid_t file, const char *path, const char *ds, mrb
             goto done;
         }
         dims[rank - 1 - i] = (size_t)hd[i];
+    }
+    /* Sizes in the header are just numbers (and chunks never written read as
+     * the fill value): refuse, before allocating, a dataset larger than its
+     * stored bytes can hold at deflate's maximum ratio. */
+    double elements = 1;
+    for (int i = 0; i < rank; i++) elements *= (double)hd[i];
+    double stored = (double)H5Dget_storage_size(d);
+    if (elements * (double)H5Tget_size(ftype) > stored * MRB_IO_DEFLATE_MAX_RATIO) {
+        st = mrb_error(MRB_ERR_INVALID, "%s: dataset %s declares %.0f elements of %zu bytes but stores %.0f bytes",
+                       path, ds, elements, H5Tget_size(ftype), stored);
+        goto done;
     }
     a = mrb_array_create(dt, rank, dims);
     if (!a) {

@@ -73,4 +73,11 @@ mrb_status mrb_io_write_file(const char *path, const mrb_io_piece *pieces, size_
 /* 1 when `path` is an HDF5 file holding a link named `name`, else 0. */
 int mrb_io_h5_has_dataset(const char *path, const char *name);
 
+#ifdef H5_VERS_MAJOR /* files that include <hdf5.h> first */
+/* 1 when every member of the (nested) compound, array and vlen type lies
+ * inside its parent; 0 for a type read from a corrupt file that libhdf5
+ * 1.10.8 decodes anyway and would then convert out of bounds. */
+int mrb_io_h5_type_sane(hid_t type);
+#endif
+
 #endif

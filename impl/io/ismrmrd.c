@@ -33,6 +33,14 @@
      ACQ_IS_SURFACECOILCORRECTIONSCAN_DATA)
 /* The XML header is a few kB; anything longer than this is not one. */
 #define ISMRMRD_XML_MAX_BYTES (16u << 20)
+/* encodedSpace/matrixSize/y is an xs:unsignedShort (ismrmrd.xsd). */
+#define ISMRMRD_MATRIX_MAX 65535
+/* k-space lines (ny x slices) per acquired line. Lines never acquired stay
+ * 0, but undersampling in use is at most ~16 (32 with partial Fourier):
+ * beyond 1024 the matrix is not this file's data, and allocating it would
+ * let a few kB of header ask for any amount of memory (the same bound as
+ * deflate's maximum ratio in the NIfTI and HDF5 readers). */
+#define ISMRMRD_MAX_LINES_PER_ACQUIRED 1024
 
 typedef struct acq_idx {
     uint16_t step1, step2, slice, repetition;
@@ -105,6 +113,9 @@ static long read_xml_y(hid_t file)
         H5Sget_simple_extent_npoints(sp) == 1) {
         mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        /* libhdf5 does not convert between character sets: read UTF-8 (as
+         * h5py writes strings) as UTF-8, ASCII (the ISMRMRD library) as ASCII */
+        H5Tset_cset(mt, H5Tget_cset(ft));
         char *xml = NULL;
         if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &xml) >= 0 && xml) {
             if (strnlen(xml, ISMRMRD_XML_MAX_BYTES) < ISMRMRD_XML_MAX_BYTES) y = xml_encoded_y(xml);
@@ -157,12 +168,20 @@ static mrb_status scan(const char *path, const acq_mem *acq, size_t n, unsigned 
     if (used == 0)
         return mrb_error(MRB_ERR_INVALID, "%s: no image acquisitions with repetition %u", path,
                          rep);
+    if (xml_y > ISMRMRD_MATRIX_MAX)
+        return mrb_error(MRB_ERR_INVALID, "%s: XML header: encodedSpace matrixSize y = %ld (at most %d)", path,
+                         xml_y, ISMRMRD_MATRIX_MAX);
     g->ny = xml_y > 0 ? (size_t)xml_y : max_y + 1;
     if (max_y >= g->ny)
         return mrb_error(MRB_ERR_INVALID,
                          "%s: kspace_encode_step_1 = %zu outside the encoded matrix (y = %zu)",
                          path, max_y, g->ny);
     g->nslices = max_slice + 1;
+    if ((double)g->ny * (double)g->nslices > (double)used * ISMRMRD_MAX_LINES_PER_ACQUIRED)
+        return mrb_error(MRB_ERR_INVALID,
+                         "%s: %zu acquired lines for a k-space of %zu lines x %zu slices (more than %d lines "
+                         "per acquired line)",
+                         path, used, g->ny, g->nslices, ISMRMRD_MAX_LINES_PER_ACQUIRED);
     return MRB_OK;
 }
 
@@ -204,10 +223,19 @@ mrb_status mrb_ismrmrd_read(const char *path, unsigned repetition, mrb_array **k
                        path, ISMRMRD_DATA);
         goto done;
     }
+    if (!mrb_io_h5_type_sane(ft)) {
+        st = mrb_error(MRB_ERR_INVALID, "%s: %s: corrupt compound type (a member lies outside it)", path,
+                       ISMRMRD_DATA);
+        goto done;
+    }
     hssize_t npts = H5Sget_simple_extent_npoints(sp);
-    if (npts <= 0 || (uint64_t)npts > SIZE_MAX / sizeof(acq_mem)) {
-        st = mrb_error(MRB_ERR_INVALID, "%s: %s holds %lld acquisitions", path, ISMRMRD_DATA,
-                       (long long)npts);
+    /* the extent is just a number in the header: the acquisitions must be
+     * stored (at most deflate's maximum ratio) before they are allocated */
+    double stored = (double)H5Dget_storage_size(d) * MRB_IO_DEFLATE_MAX_RATIO;
+    if (npts <= 0 || (uint64_t)npts > SIZE_MAX / sizeof(acq_mem) ||
+        (double)npts * (double)H5Tget_size(ft) > stored) {
+        st = mrb_error(MRB_ERR_INVALID, "%s: %s declares %lld acquisitions in %.0f stored bytes", path,
+                       ISMRMRD_DATA, (long long)npts, (double)H5Dget_storage_size(d));
         goto done;
     }
     size_t n = (size_t)npts;

@@ -178,3 +178,79 @@ Test(io_bad, truncation_at_every_length_is_refused,
         }
     }
 }
+
+Test(io_bad, hdf5_dataset_declaring_more_than_it_stores_is_refused,
+     .description = "a few-kB HDF5 file whose kspace, image or ISMRMRD acquisitions declare "
+                    "petabytes (chunks never written) is refused before anything is allocated")
+{
+    /* Found by tests/fuzz/fuzz_h5.c: the readers allocated whatever the
+     * dataspace declared (a 2 kB file asked for 10^17 bytes; under
+     * AddressSanitizer an abort, otherwise gigabytes zeroed or NOMEM). */
+    if (!have_debian_python("h5py, numpy")) cr_skip_test("needs " DEBIAN_PYTHON " with h5py (python3-h5py)");
+    char dir[64], cmd[2048];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd,
+             DEBIAN_PYTHON " - '%s' <<'EOF'\n"
+             "import sys, h5py, numpy as np\n"
+             "d = sys.argv[1]\n"
+             "with h5py.File(d + '/kspace.h5', 'w') as f:\n"
+             "    f.create_dataset('kspace', shape=(1 << 16, 1 << 16, 1 << 16), dtype=np.complex64, chunks=(1, 1, 64))\n"
+             "    f.create_dataset('image', shape=(1 << 20, 1 << 20), dtype=np.float32, chunks=(1, 64))\n"
+             "vf = h5py.vlen_dtype(np.dtype('<f4'))\n"
+             "head = np.dtype([('flags', '<u8'), ('number_of_samples', '<u2'), ('active_channels', '<u2')])\n"
+             "with h5py.File(d + '/ismrmrd.h5', 'w') as f:\n"
+             "    f.create_group('dataset').create_dataset('data', shape=(1 << 40,), chunks=(1,),\n"
+             "                                             dtype=[('head', head), ('data', vf)])\n"
+             "EOF\n",
+             dir);
+    cr_assert_eq(system(cmd), 0, "h5py could not write the files");
+    char path[128];
+    snprintf(path, sizeof path, "%s/kspace.h5", dir);
+    mrb_array *a = NULL, *b = NULL;
+    mrb_fastmri_meta meta;
+    cr_expect_eq(mrb_fastmri_read(path, &a, &b, &meta), MRB_ERR_INVALID);
+    cr_expect_not_null(strstr(mrb_error_message(), "dataset kspace declares 281474976710656 elements"), "%s",
+                       mrb_error_message());
+    cr_expect(a == NULL && b == NULL);
+    cr_expect_eq(mrb_h5_read_dataset(path, "image", &a), MRB_ERR_INVALID);
+    cr_expect_not_null(strstr(mrb_error_message(), "but stores 0 bytes"), "%s", mrb_error_message());
+    cr_expect_null(a);
+    snprintf(path, sizeof path, "%s/ismrmrd.h5", dir);
+    cr_expect_eq(mrb_ismrmrd_read(path, 0, &a, &b), MRB_ERR_INVALID);
+    cr_expect_not_null(strstr(mrb_error_message(), "/dataset/data declares 1099511627776 acquisitions"), "%s",
+                       mrb_error_message());
+    cr_expect(a == NULL && b == NULL);
+    tmpdir_remove(dir);
+}
+
+Test(io_bad, hdf5_compound_member_outside_the_type_is_refused,
+     .description = "a complex kspace whose member 'i' has its offset corrupted to 2^31 + 4 is "
+                    "refused; libhdf5 1.10.8 decodes such a type and its conversion crashes")
+{
+    /* Found by tests/fuzz/fuzz_h5.c: SEGV in libhdf5's H5T__conv_struct_opt
+     * under mrb_fastmri_read's H5Dread. */
+    if (!have_debian_python("h5py, numpy")) cr_skip_test("needs " DEBIAN_PYTHON " with h5py (python3-h5py)");
+    char dir[64], cmd[1024], path[128];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/compound.h5", dir);
+    snprintf(cmd, sizeof cmd,
+             DEBIAN_PYTHON " - '%s' <<'EOF'\n"
+             "import sys, h5py, numpy as np\n"
+             "with h5py.File(sys.argv[1], 'w') as f:\n"
+             "    f.create_dataset('kspace', data=np.ones((2, 3, 4), np.complex64))\n"
+             "b = open(sys.argv[1], 'rb').read()\n"
+             "member_i = b'i' + bytes(7) + bytes([4, 0, 0, 0])  # name padded to 8, offset 4 (compound v1)\n"
+             "assert b.count(member_i) == 1\n"
+             "open(sys.argv[1], 'wb').write(b.replace(member_i, b'i' + bytes(7) + bytes([4, 0, 0, 0x80])))\n"
+             "EOF\n",
+             path);
+    cr_assert_eq(system(cmd), 0, "h5py could not write %s", path);
+    mrb_array *a = NULL, *b = NULL;
+    mrb_fastmri_meta meta;
+    cr_expect_eq(mrb_fastmri_read(path, &a, &b, &meta), MRB_ERR_INVALID);
+    cr_expect_not_null(strstr(mrb_error_message(), "dataset kspace: corrupt compound type"), "%s", mrb_error_message());
+    cr_expect(a == NULL && b == NULL);
+    cr_expect_eq(mrb_h5_read_dataset(path, "kspace", &a), MRB_ERR_INVALID);
+    cr_expect_null(a);
+    tmpdir_remove(dir);
+}

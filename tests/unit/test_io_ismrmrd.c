@@ -112,3 +112,89 @@ Test(io_ismrmrd, accelerated_repetitions_match_h5py,
     cr_assert_not_null(strstr(mrb_error_message(), "no image acquisitions with repetition 9"));
     cr_assert_null(k);
 }
+
+/* Writes a minimal ISMRMRD file with h5py (XML header as a UTF-8 string, as
+ * h5py writes str): acquisitions of 8 samples x 2 channels at the given
+ * kspace_encode_step_1 and slice values, and encodedSpace matrixSize y. */
+static void write_small_ismrmrd(const char *path, long xml_y, const char *lines)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             DEBIAN_PYTHON " - <<'EOF'\n"
+             "import h5py, numpy as np\n"
+             "idx = np.dtype([('kspace_encode_step_1', '<u2'), ('kspace_encode_step_2', '<u2'), ('slice', '<u2'),"
+             " ('repetition', '<u2')])\n"
+             "head = np.dtype([('flags', '<u8'), ('number_of_samples', '<u2'), ('active_channels', '<u2'),"
+             " ('idx', idx)])\n"
+             "vf = h5py.vlen_dtype(np.dtype('<f4'))\n"
+             "lines = [%s]\n"
+             "a = np.zeros(len(lines), dtype=[('head', head), ('data', vf)])\n"
+             "for i, (y, s) in enumerate(lines):\n"
+             "    a[i]['head']['number_of_samples'], a[i]['head']['active_channels'] = 8, 2\n"
+             "    a[i]['head']['idx']['kspace_encode_step_1'], a[i]['head']['idx']['slice'] = y, s\n"
+             "    a[i]['data'] = np.arange(32, dtype='<f4') + i\n"
+             "with h5py.File('%s', 'w') as f:\n"
+             "    g = f.create_group('dataset')\n"
+             "    g.create_dataset('data', data=a)\n"
+             "    xml = '<ismrmrdHeader><encoding><encodedSpace><matrixSize><x>8</x><y>%ld</y><z>1</z></matrixSize>"
+             "</encodedSpace></encoding></ismrmrdHeader>'\n"
+             "    g.create_dataset('xml', data=[xml], dtype=h5py.string_dtype())\n"
+             "EOF\n",
+             lines, path, xml_y);
+    cr_assert_eq(system(cmd), 0, "h5py could not write %s", path);
+}
+
+Test(io_ismrmrd, utf8_xml_header_gives_the_encoded_matrix,
+     .description = "an XML header stored as a UTF-8 string (h5py) is read: encodedSpace y = 6 sets "
+                    "ny although only lines 0..3 are acquired, and a line past y is an error")
+{
+    if (!have_debian_python("h5py, numpy")) cr_skip_test("needs " DEBIAN_PYTHON " with h5py (python3-h5py)");
+    char dir[64], path[128];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/utf8.h5", dir);
+    /* before the fix the header was not converted (ASCII memory type, UTF-8
+     * file type) and ny silently became max(step_1) + 1 = 4 */
+    write_small_ismrmrd(path, 6, "(0, 0), (1, 0), (2, 0), (3, 0)");
+    mrb_array *k = NULL, *mask = NULL;
+    cr_assert_eq(mrb_ismrmrd_read(path, 0, &k, &mask), MRB_OK, "%s", mrb_error_message());
+    cr_expect_eq(k->dims[0], 8u);
+    cr_expect_eq(k->dims[1], 6u, "ny from the UTF-8 XML header");
+    cr_expect_eq(((float *)mask->data)[8 * 5], 0.0f, "line 5 not acquired");
+    mrb_array_free(k);
+    mrb_array_free(mask);
+    write_small_ismrmrd(path, 4, "(0, 0), (4, 0)");
+    cr_expect_eq(mrb_ismrmrd_read(path, 0, &k, NULL), MRB_ERR_INVALID);
+    cr_expect_not_null(strstr(mrb_error_message(), "outside the encoded matrix (y = 4)"), "%s", mrb_error_message());
+    cr_expect_null(k);
+    tmpdir_remove(dir);
+}
+
+Test(io_ismrmrd, matrix_far_larger_than_the_acquired_lines_is_refused,
+     .description = "an XML matrix y beyond 65535, or a slice index that makes the k-space more than "
+                    "1024 lines per acquired line, is refused before the k-space is allocated")
+{
+    /* Found while writing tests/fuzz/fuzz_ismrmrd.c: one acquisition with
+     * <y>2000000000</y> made the reader allocate 256 GB. */
+    if (!have_debian_python("h5py, numpy")) cr_skip_test("needs " DEBIAN_PYTHON " with h5py (python3-h5py)");
+    char dir[64], path[128];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/huge.h5", dir);
+    mrb_array *k = NULL, *mask = NULL;
+    write_small_ismrmrd(path, 2000000000L, "(0, 0)");
+    cr_expect_eq(mrb_ismrmrd_read(path, 0, &k, &mask), MRB_ERR_INVALID);
+    cr_expect_not_null(strstr(mrb_error_message(), "encodedSpace matrixSize y = 2000000000 (at most 65535)"), "%s",
+                       mrb_error_message());
+    cr_expect(k == NULL && mask == NULL);
+    write_small_ismrmrd(path, 4, "(0, 0), (1, 600)");
+    cr_expect_eq(mrb_ismrmrd_read(path, 0, &k, &mask), MRB_ERR_INVALID);
+    cr_expect_not_null(strstr(mrb_error_message(), "2 acquired lines for a k-space of 4 lines x 601 slices"), "%s",
+                       mrb_error_message());
+    cr_expect(k == NULL && mask == NULL);
+    /* 2 of 4 lines of 256 slices: allowed */
+    write_small_ismrmrd(path, 4, "(0, 0), (1, 255)");
+    cr_expect_eq(mrb_ismrmrd_read(path, 0, &k, &mask), MRB_OK, "%s", mrb_error_message());
+    cr_expect_eq(k->dims[2], 256u);
+    mrb_array_free(k);
+    mrb_array_free(mask);
+    tmpdir_remove(dir);
+}
