@@ -10,6 +10,12 @@
 #include "mrbench/fft.h"
 #include "mrbench/nn.h"
 
+/* glibc's <complex.h> defines CMPLXF for GCC >= 4.7 only; clang (the
+ * libFuzzer build) has the same builtin. */
+#ifndef CMPLXF
+#define CMPLXF(x, y) __builtin_complex((float)(x), (float)(y))
+#endif
+
 static mrb_status check_dc(const mrb_tensor *x, const mrb_dc_data *d, size_t channels,
                            const char *what)
 {

@@ -22,6 +22,7 @@
 #include "mrbench/runner.h"
 #include "mrbench/stats.h"
 #include "mrbench/util.h"
+#include "run/runner_internal.h"
 
 void openblas_set_num_threads(int num_threads);
 
@@ -100,69 +101,75 @@ static size_t find_case_index(const mrb_suite *s, const char *key)
     return (size_t)-1;
 }
 
-/* Reads an existing journal for --resume: keeps every complete line that
- * belongs to this suite, drops a torn last line, and rewrites the file so
- * appends continue from a clean state. */
+mrb_status mrb_journal_parse(const mrb_suite *s, const char *path, char *text, size_t len, cJSON **cases,
+                             cJSON **datasets, char **kept_out, size_t *kept_len)
+{
+    *kept_out = NULL;
+    *kept_len = 0;
+    size_t ncases = mrb_suite_case_count(s);
+    char *kept = malloc(len + 1);
+    if (!kept) return mrb_error(MRB_ERR_NOMEM, "%s: out of memory", path);
+    size_t used = 0;
+    char *line = text;
+    int lineno = 0;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        if (!nl) break; /* torn last line: dropped */
+        *nl = '\0';
+        lineno++;
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *ev = o ? cJSON_GetObjectItemCaseSensitive(o, "event") : NULL;
+        if (!o || !cJSON_IsString(ev)) {
+            cJSON_Delete(o);
+            free(kept);
+            return mrb_error(MRB_ERR_INVALID, "%s:%d: not a journal line", path, lineno);
+        }
+        if (strcmp(ev->valuestring, "start") == 0) {
+            const cJSON *sha = cJSON_GetObjectItemCaseSensitive(o, "suite_sha256");
+            if (!cJSON_IsString(sha) || strcmp(sha->valuestring, s->sha256) != 0) {
+                cJSON_Delete(o);
+                free(kept);
+                return mrb_error(MRB_ERR_INVALID,
+                                 "%s: the journal belongs to a different suite file (SHA-256 "
+                                 "differs); resume with the same suite or choose another --out",
+                                 path);
+            }
+        } else if (strcmp(ev->valuestring, "case") == 0) {
+            const cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
+            size_t c = cJSON_IsString(key) ? find_case_index(s, key->valuestring) : (size_t)-1;
+            if (c < ncases && !cases[c]) cases[c] = cJSON_DetachItemFromObjectCaseSensitive(o, "case");
+        } else if (strcmp(ev->valuestring, "dataset") == 0) {
+            const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "index");
+            if (cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < (double)s->ndatasets &&
+                !datasets[(size_t)idx->valuedouble])
+                datasets[(size_t)idx->valuedouble] = cJSON_DetachItemFromObjectCaseSensitive(o, "dataset");
+        }
+        cJSON_Delete(o);
+        size_t l = strlen(line);
+        memcpy(kept + used, line, l);
+        used += l;
+        kept[used++] = '\n';
+        line = nl + 1;
+    }
+    *kept_out = kept;
+    *kept_len = used;
+    return MRB_OK;
+}
+
+/* Reads an existing journal for --resume (mrb_journal_parse) and rewrites
+ * the file so appends continue from a clean state. */
 static mrb_status journal_open(journal *j, const mrb_suite *s, const char *path, int resume,
                                const char *start_line)
 {
-    char *text = NULL;
-    size_t len = 0;
     size_t kept_len = 0;
     char *kept = NULL;
     if (resume && access(path, F_OK) == 0) {
+        char *text = NULL;
+        size_t len = 0;
         MRB_TRY(mrb_read_file(path, &text, &len));
-        kept = malloc(len + strlen(start_line) + 2);
-        if (!kept) {
-            free(text);
-            return mrb_error(MRB_ERR_NOMEM, "out of memory");
-        }
-        char *line = text;
-        int lineno = 0;
-        while (line && *line) {
-            char *nl = strchr(line, '\n');
-            if (!nl) break; /* torn last line: dropped */
-            *nl = '\0';
-            lineno++;
-            cJSON *o = cJSON_Parse(line);
-            const cJSON *ev = o ? cJSON_GetObjectItemCaseSensitive(o, "event") : NULL;
-            if (!o || !cJSON_IsString(ev)) {
-                cJSON_Delete(o);
-                free(text);
-                free(kept);
-                return mrb_error(MRB_ERR_INVALID, "%s:%d: not a journal line", path, lineno);
-            }
-            if (strcmp(ev->valuestring, "start") == 0) {
-                const cJSON *sha = cJSON_GetObjectItemCaseSensitive(o, "suite_sha256");
-                if (!cJSON_IsString(sha) || strcmp(sha->valuestring, s->sha256) != 0) {
-                    cJSON_Delete(o);
-                    free(text);
-                    free(kept);
-                    return mrb_error(MRB_ERR_INVALID,
-                                     "%s: the journal belongs to a different suite file (SHA-256 "
-                                     "differs); resume with the same suite or choose another --out",
-                                     path);
-                }
-            } else if (strcmp(ev->valuestring, "case") == 0) {
-                const cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
-                size_t c = cJSON_IsString(key) ? find_case_index(s, key->valuestring) : (size_t)-1;
-                if (c != (size_t)-1 && !j->cases[c])
-                    j->cases[c] = cJSON_DetachItemFromObjectCaseSensitive(o, "case");
-            } else if (strcmp(ev->valuestring, "dataset") == 0) {
-                const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "index");
-                if (cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < (double)j->ndatasets &&
-                    !j->datasets[(size_t)idx->valuedouble])
-                    j->datasets[(size_t)idx->valuedouble] =
-                        cJSON_DetachItemFromObjectCaseSensitive(o, "dataset");
-            }
-            cJSON_Delete(o);
-            size_t l = strlen(line);
-            memcpy(kept + kept_len, line, l);
-            kept_len += l;
-            kept[kept_len++] = '\n';
-            line = nl + 1;
-        }
+        mrb_status st = mrb_journal_parse(s, path, text, len, j->cases, j->datasets, &kept, &kept_len);
         free(text);
+        MRB_TRY(st);
     }
     if (!kept) {
         kept = malloc(strlen(start_line) + 2);

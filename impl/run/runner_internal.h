@@ -1,0 +1,24 @@
+/* Internal to the runner (and its fuzz target, tests/fuzz/fuzz_journal.c):
+ * reading the journal of an earlier run for --resume. Not a public header. */
+#ifndef MRBENCH_RUNNER_INTERNAL_H
+#define MRBENCH_RUNNER_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "mrbench/suite.h"
+
+/* Parses text[0..len) (NUL-terminated at text[len]; modified in place), the
+ * content of the journal `path` (used in messages) of a run of suite s.
+ * Every complete line must be a JSON object with a string "event"; a
+ * "start" line must carry s's SHA-256; the first "case" line of each case
+ * key of s gives cases[c] and the first "dataset" line of each index gives
+ * datasets[d] (cases has mrb_suite_case_count(s) entries, datasets
+ * s->ndatasets, both NULL-initialised; the caller owns what is put there,
+ * also on error). A torn last line (no newline) is dropped. *kept (malloc'ed,
+ * the caller frees; NULL on error) gets the complete lines, each ending in
+ * '\n': what the journal is rewritten to before appends continue. */
+mrb_status mrb_journal_parse(const mrb_suite *s, const char *path, char *text, size_t len, cJSON **cases,
+                             cJSON **datasets, char **kept, size_t *kept_len);
+
+#endif
