@@ -1,12 +1,16 @@
 #!/bin/sh
-# Builds the libFuzzer targets with clang (Debian package clang) into
-# ${1:-build-fuzz}/: fuzz_nifti, fuzz_cfl. Run from the repository root.
+# Builds every libFuzzer target (the list is MRB_FUZZ_TARGETS in
+# tests/fuzz/CMakeLists.txt) with clang (Debian package clang) into
+# BUILD_DIR/fuzz_<name> (default build-fuzz/), with libmrbench instrumented for coverage
+# and built with ASan and UBSan. BUILD_DIR is relative to the current
+# folder; extra arguments go to cmake (e.g. -DCMAKE_C_COMPILER=clang-16).
 set -eu
 out=${1:-build-fuzz}
+[ $# -gt 0 ] && shift
 mkdir -p "$out"
-flags="-std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined
-       -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Iimpl/include -Iimpl"
-srcs="impl/io/nifti.c impl/io/cfl.c impl/io/io_stream.c impl/core/array.c impl/core/status.c"
-for t in nifti cfl; do
-    clang $flags tests/fuzz/fuzz_$t.c $srcs -lz -lm -o "$out/fuzz_$t"
-done
+out=$(cd "$out" && pwd)
+cd "$(dirname "$0")/../.."
+CC=${CC:-clang} cmake -S . -B "$out" -DMRBENCH_FUZZ=ON -DMRBENCH_TESTS=OFF -DMRBENCH_CUDA=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" "$@" >"$out.configure.log" 2>&1 \
+    || { cat "$out.configure.log"; exit 1; }
+cmake --build "$out" --target fuzz_all -j"${JOBS:-2}"

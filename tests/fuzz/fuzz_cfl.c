@@ -9,8 +9,7 @@
 
 #include "mrbench/array.h"
 #include "mrbench/io.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -19,7 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *cfl = nul ? nul + 1 : data + size;
     size_t cfl_len = nul ? size - hdr_len - 1 : 0;
     mrb_array *a = NULL;
-    mrb_status st = mrb_cfl_read_mem((const char *)data, hdr_len, cfl, cfl_len, "fuzz", &a);
+    mrb_fuzz_begin();
+    mrb_status st = mrb_fuzz_check(mrb_cfl_read_mem((const char *)data, hdr_len, cfl, cfl_len, "fuzz", &a),
+                                   "mrb_cfl_read_mem");
     if (st == MRB_OK) {
         if (!a || a->dtype != MRB_C64 || mrb_array_bytes(a) != cfl_len) abort();
     } else if (a) {

@@ -7,14 +7,14 @@
 
 #include "mrbench/array.h"
 #include "mrbench/io.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     mrb_array *a = NULL;
     mrb_nifti_meta meta;
-    mrb_status st = mrb_nifti_read_mem(data, size, "fuzz.nii", &a, &meta);
+    mrb_fuzz_begin();
+    mrb_status st = mrb_fuzz_check(mrb_nifti_read_mem(data, size, "fuzz.nii", &a, &meta), "mrb_nifti_read_mem");
     if (st == MRB_OK) {
         if (!a || mrb_array_count(a) == 0) abort();
         /* touch every byte so that a short allocation shows up under ASan */
