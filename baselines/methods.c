@@ -14,16 +14,7 @@ extern const mrb_method_desc mrb_method_cascade_2d;
 extern const mrb_method_desc mrb_method_cascade_2dt;
 
 const mrb_method_desc *const mrb_method_table[] = {
-    &mrb_method_zerofill,
-    &mrb_method_cs_wavelet,
-    &mrb_method_cs_tv,
-    &mrb_method_kt_sparse,
-    &mrb_method_kt_focuss,
-    &mrb_method_lps,
-    &mrb_method_bart_pics,
-    &mrb_method_dlmri,
-    &mrb_method_dltg,
-    &mrb_method_cascade_2d,
-    &mrb_method_cascade_2dt,
-    NULL,
+    &mrb_method_zerofill,  &mrb_method_cs_wavelet, &mrb_method_cs_tv,       &mrb_method_kt_sparse,
+    &mrb_method_kt_focuss, &mrb_method_lps,        &mrb_method_bart_pics,   &mrb_method_dlmri,
+    &mrb_method_dltg,      &mrb_method_cascade_2d, &mrb_method_cascade_2dt, NULL,
 };

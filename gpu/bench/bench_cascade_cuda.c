@@ -86,8 +86,7 @@ static float *device_random(size_t n, uint32_t seed)
         h[i] = (float)(s >> 8) / 16777216.0f;
     }
     void *p;
-    if (mrb_cuda_alloc(n * sizeof(float), &p) == MRB_OK && mrb_cuda_upload(p, h, n * sizeof(float)) == MRB_OK)
-        d = p;
+    if (mrb_cuda_alloc(n * sizeof(float), &p) == MRB_OK && mrb_cuda_upload(p, h, n * sizeof(float)) == MRB_OK) d = p;
     free(h);
     return d;
 }
@@ -146,7 +145,8 @@ int main(int argc, char **argv)
         if (!b.d_x || !b.d_target || mrb_cuda_alloc(2 * total * sizeof(float), &p) != MRB_OK)
             return fail("device memory");
         b.d_dout = p;
-        if (mrb_cuda_timer_start(t) != MRB_OK || mrb_cuda_download_async(ks, b.d_x, 2 * total * sizeof(float)) != MRB_OK ||
+        if (mrb_cuda_timer_start(t) != MRB_OK ||
+            mrb_cuda_download_async(ks, b.d_x, 2 * total * sizeof(float)) != MRB_OK ||
             mrb_cuda_timer_stop(t) != MRB_OK || mrb_cuda_timer_elapsed(t, &down, &host) != MRB_OK)
             return fail("download");
         mrb_cuda_timer_free(t);

@@ -84,25 +84,25 @@ mrb_status mrb_cuda_available(char *why, size_t len)
     }
     if (e == cudaErrorNoDevice || (e == cudaSuccess && count == 0)) {
         cudaGetLastError();
-        return unavailable(why, len, "no CUDA device found (driver CUDA %d.%d; check "
-                                     "CUDA_VISIBLE_DEVICES and /dev/nvidia*)",
+        return unavailable(why, len,
+                           "no CUDA device found (driver CUDA %d.%d; check "
+                           "CUDA_VISIBLE_DEVICES and /dev/nvidia*)",
                            driver / 1000, driver % 1000 / 10);
     }
     if (e != cudaSuccess) {
         cudaGetLastError();
-        return unavailable(why, len, "cudaGetDeviceCount failed: %s (%s)", cudaGetErrorName(e),
-                           cudaGetErrorString(e));
+        return unavailable(why, len, "cudaGetDeviceCount failed: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
     }
     cudaDeviceProp prop;
     e = cudaGetDeviceProperties(&prop, mrb_cuda_device_ordinal);
     if (e != cudaSuccess)
-        return unavailable(why, len, "cudaGetDeviceProperties(%d) failed: %s (%s)",
-                           mrb_cuda_device_ordinal, cudaGetErrorName(e), cudaGetErrorString(e));
+        return unavailable(why, len, "cudaGetDeviceProperties(%d) failed: %s (%s)", mrb_cuda_device_ordinal,
+                           cudaGetErrorName(e), cudaGetErrorString(e));
     int mode = cudaComputeModeDefault;
     cudaDeviceGetAttribute(&mode, cudaDevAttrComputeMode, mrb_cuda_device_ordinal);
     if (mode == cudaComputeModeProhibited)
-        return unavailable(why, len, "device %d (%s) is in compute-prohibited mode",
-                           mrb_cuda_device_ordinal, prop.name);
+        return unavailable(why, len, "device %d (%s) is in compute-prohibited mode", mrb_cuda_device_ordinal,
+                           prop.name);
     cudaFuncAttributes attr;
     e = cudaFuncGetAttributes(&attr, mrb_cuda_probe_kernel);
     if (e != cudaSuccess) {
@@ -110,8 +110,8 @@ mrb_status mrb_cuda_available(char *why, size_t len)
         return unavailable(why, len,
                            "device %d (%s, compute capability %d.%d) cannot run this build's "
                            "kernels (CMAKE_CUDA_ARCHITECTURES=%s): %s",
-                           mrb_cuda_device_ordinal, prop.name, prop.major, prop.minor,
-                           MRB_CUDA_ARCHS, cudaGetErrorName(e));
+                           mrb_cuda_device_ordinal, prop.name, prop.major, prop.minor, MRB_CUDA_ARCHS,
+                           cudaGetErrorName(e));
     }
     if (why && len) why[0] = '\0';
     return MRB_OK;
@@ -120,10 +120,8 @@ mrb_status mrb_cuda_available(char *why, size_t len)
 static void format_uuid(const cudaUUID_t *u, char *out, size_t len)
 {
     const unsigned char *b = (const unsigned char *)u->bytes;
-    snprintf(out, len,
-             "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    snprintf(out, len, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+             b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 mrb_status mrb_cuda_info(mrb_gpu_info_t *out)
@@ -144,10 +142,8 @@ mrb_status mrb_cuda_info(mrb_gpu_info_t *out)
     out->multiprocessors = prop.multiProcessorCount;
     out->ecc_enabled = prop.ECCEnabled;
     MRB_TRY(MRB_CUDA_CALL(cudaDeviceGetAttribute(&out->clock_khz, cudaDevAttrClockRate, dev)));
-    MRB_TRY(MRB_CUDA_CALL(
-        cudaDeviceGetAttribute(&out->memory_clock_khz, cudaDevAttrMemoryClockRate, dev)));
-    MRB_TRY(MRB_CUDA_CALL(
-        cudaDeviceGetAttribute(&out->memory_bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev)));
+    MRB_TRY(MRB_CUDA_CALL(cudaDeviceGetAttribute(&out->memory_clock_khz, cudaDevAttrMemoryClockRate, dev)));
+    MRB_TRY(MRB_CUDA_CALL(cudaDeviceGetAttribute(&out->memory_bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev)));
     MRB_TRY(MRB_CUDA_CALL(cudaDriverGetVersion(&out->driver_version)));
     MRB_TRY(MRB_CUDA_CALL(cudaRuntimeGetVersion(&out->runtime_version)));
     MRB_TRY(MRB_CUFFT_CALL(cufftGetVersion(&out->cufft_version)));
@@ -167,8 +163,7 @@ mrb_status mrb_cuda_work_stream(cudaStream_t *stream)
         char why[512];
         st = mrb_cuda_available(why, sizeof why);
         if (st == MRB_OK) st = MRB_CUDA_CALL(cudaSetDevice(mrb_cuda_device_ordinal));
-        if (st == MRB_OK)
-            st = MRB_CUDA_CALL(cudaStreamCreateWithFlags(&work_stream, cudaStreamNonBlocking));
+        if (st == MRB_OK) st = MRB_CUDA_CALL(cudaStreamCreateWithFlags(&work_stream, cudaStreamNonBlocking));
         if (st == MRB_OK) work_stream_ready = 1;
     }
     pthread_mutex_unlock(&stream_lock);

@@ -19,35 +19,29 @@
 
 const char *mrb_cufft_result_name(cufftResult r);
 
-static inline mrb_status mrb_cuda_check_call(cudaError_t e, const char *call, const char *file,
-                                             int line)
+static inline mrb_status mrb_cuda_check_call(cudaError_t e, const char *call, const char *file, int line)
 {
     if (e == cudaSuccess) return MRB_OK;
-    return mrb_error(MRB_ERR_DEVICE, "%s failed: %s (%s) at %s:%d", call, cudaGetErrorName(e),
-                     cudaGetErrorString(e), file, line);
+    return mrb_error(MRB_ERR_DEVICE, "%s failed: %s (%s) at %s:%d", call, cudaGetErrorName(e), cudaGetErrorString(e),
+                     file, line);
 }
 
-static inline mrb_status mrb_cuda_check_call(cufftResult r, const char *call, const char *file,
-                                             int line)
+static inline mrb_status mrb_cuda_check_call(cufftResult r, const char *call, const char *file, int line)
 {
     if (r == CUFFT_SUCCESS) return MRB_OK;
-    return mrb_error(MRB_ERR_DEVICE, "%s failed: %s (%d) at %s:%d", call, mrb_cufft_result_name(r),
-                     (int)r, file, line);
+    return mrb_error(MRB_ERR_DEVICE, "%s failed: %s (%d) at %s:%d", call, mrb_cufft_result_name(r), (int)r, file, line);
 }
 
-static inline mrb_status mrb_cuda_check_call(cudnnStatus_t s, const char *call, const char *file,
-                                             int line)
+static inline mrb_status mrb_cuda_check_call(cudnnStatus_t s, const char *call, const char *file, int line)
 {
     if (s == CUDNN_STATUS_SUCCESS) return MRB_OK;
-    return mrb_error(MRB_ERR_DEVICE, "%s failed: %s at %s:%d", call, cudnnGetErrorString(s), file,
-                     line);
+    return mrb_error(MRB_ERR_DEVICE, "%s failed: %s at %s:%d", call, cudnnGetErrorString(s), file, line);
 }
 
 #define MRB_CUDA_CALL(call) mrb_cuda_check_call((call), #call, __FILE__, __LINE__)
 #define MRB_CUFFT_CALL(call) mrb_cuda_check_call((call), #call, __FILE__, __LINE__)
 #define MRB_CUDNN_CALL(call) mrb_cuda_check_call((call), #call, __FILE__, __LINE__)
-#define MRB_CUDA_LAUNCH(kernel) \
-    mrb_cuda_check_call(cudaGetLastError(), "launch of " kernel, __FILE__, __LINE__)
+#define MRB_CUDA_LAUNCH(kernel) mrb_cuda_check_call(cudaGetLastError(), "launch of " kernel, __FILE__, __LINE__)
 
 /* Threads per block for the elementwise kernels, and a grid that covers n
  * with a grid-stride loop (capped so huge n never overflows gridDim.x). */

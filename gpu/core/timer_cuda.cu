@@ -102,19 +102,16 @@ static mrb_status elapsed_s(cudaEvent_t a, cudaEvent_t b, double *out)
     return MRB_OK;
 }
 
-mrb_status mrb_cuda_measure(const mrb_cuda_work *work, int warmup, int reps,
-                            mrb_cuda_sample *samples)
+mrb_status mrb_cuda_measure(const mrb_cuda_work *work, int warmup, int reps, mrb_cuda_sample *samples)
 {
     if (warmup < 0 || reps < 0)
-        return mrb_error(MRB_ERR_INVALID, "cuda measure: %d warm-up and %d timed repetitions",
-                         warmup, reps);
+        return mrb_error(MRB_ERR_INVALID, "cuda measure: %d warm-up and %d timed repetitions", warmup, reps);
     cudaStream_t s;
     MRB_TRY(mrb_cuda_work_stream(&s));
     cudaEvent_t ev[PHASE_EVENTS];
     int created = 0;
     mrb_status st = MRB_OK;
-    for (; created < PHASE_EVENTS && st == MRB_OK; created++)
-        st = MRB_CUDA_CALL(cudaEventCreate(&ev[created]));
+    for (; created < PHASE_EVENTS && st == MRB_OK; created++) st = MRB_CUDA_CALL(cudaEventCreate(&ev[created]));
     if (st != MRB_OK) created--; /* the failed one was not created */
     for (int r = 0; r < warmup && st == MRB_OK; r++) {
         st = run_phases(work, s, NULL);

@@ -17,15 +17,15 @@
 
 struct mrb_cuda_fft_plan {
     int rank;
-    size_t n[3];  /* transform lengths, n[0] fastest; unused axes are 1 */
+    size_t n[3]; /* transform lengths, n[0] fastest; unused axes are 1 */
     size_t batch;
     size_t total; /* n[0] n[1] n[2] */
     int all_even;
-    float scale;  /* 1/sqrt(total) */
-    float pre;    /* even path: scale with the sign (-1)^(sum N_a/2) */
+    float scale; /* 1/sqrt(total) */
+    float pre;   /* even path: scale with the sign (-1)^(sum N_a/2) */
     cufftHandle handle;
-    float2 *scratch; /* odd path: total * batch values */
-    pthread_mutex_t exec_lock; /* cuFFT plans must not be executed concurrently */
+    float2 *scratch;                /* odd path: total * batch values */
+    pthread_mutex_t exec_lock;      /* cuFFT plans must not be executed concurrently */
     struct mrb_cuda_fft_plan *next; /* cache chain */
 };
 
@@ -35,8 +35,7 @@ struct mrb_cuda_fft_plan {
  * row when n1 > 1 and i2 that of slab when n2 > 1; the batch index drops
  * out. 32-bit indices when the data allow it: 64-bit division is several
  * times slower on the GPU. */
-template <typename I>
-__global__ void modulate_kernel(float2 *x, I count, I n0, I n01, int has1, int has2, float s)
+template <typename I> __global__ void modulate_kernel(float2 *x, I count, I n0, I n01, int has1, int has2, float s)
 {
     for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (I)gridDim.x * blockDim.x) {
         I row = i / n0;
@@ -49,8 +48,7 @@ __global__ void modulate_kernel(float2 *x, I count, I n0, I n01, int has1, int h
 
 /* out[k] = s in[(k + shift) mod n] per axis, blocks of [n0, n1, n2]. */
 template <typename I>
-__global__ void shift_gather_kernel(float2 *out, const float2 *in, I count, I n0, I n1, I n2,
-                                    I h0, I h1, I h2, float s)
+__global__ void shift_gather_kernel(float2 *out, const float2 *in, I count, I n0, I n1, I n2, I h0, I h1, I h2, float s)
 {
     for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (I)gridDim.x * blockDim.x) {
         I blk_len = n0 * n1 * n2;
@@ -71,36 +69,34 @@ static mrb_status launch_modulate(const mrb_cuda_fft_plan *p, float2 *x, float s
     unsigned grid = mrb_cuda_grid(count);
     int has1 = p->n[1] > 1, has2 = p->n[2] > 1;
     if (count < ((size_t)1 << 31))
-        modulate_kernel<uint32_t><<<grid, MRB_CUDA_BLOCK, 0, st>>>(
-            x, (uint32_t)count, (uint32_t)p->n[0], (uint32_t)(p->n[0] * p->n[1]), has1, has2, s);
+        modulate_kernel<uint32_t><<<grid, MRB_CUDA_BLOCK, 0, st>>>(x, (uint32_t)count, (uint32_t)p->n[0],
+                                                                   (uint32_t)(p->n[0] * p->n[1]), has1, has2, s);
     else
-        modulate_kernel<uint64_t><<<grid, MRB_CUDA_BLOCK, 0, st>>>(
-            x, (uint64_t)count, (uint64_t)p->n[0], (uint64_t)(p->n[0] * p->n[1]), has1, has2, s);
+        modulate_kernel<uint64_t><<<grid, MRB_CUDA_BLOCK, 0, st>>>(x, (uint64_t)count, (uint64_t)p->n[0],
+                                                                   (uint64_t)(p->n[0] * p->n[1]), has1, has2, s);
     return MRB_CUDA_LAUNCH("modulate_kernel");
 }
 
-static mrb_status launch_shift(const mrb_cuda_fft_plan *p, float2 *out, const float2 *in,
-                               int inverse_shift, float s, cudaStream_t st)
+static mrb_status launch_shift(const mrb_cuda_fft_plan *p, float2 *out, const float2 *in, int inverse_shift, float s,
+                               cudaStream_t st)
 {
     size_t count = p->total * p->batch;
     size_t h[3] = {0, 0, 0};
-    for (int a = 0; a < p->rank; a++)
-        /* ifftshift reads (k + floor(n/2)), fftshift reads (k + ceil(n/2)) */
+    for (int a = 0; a < p->rank; a++) /* ifftshift reads (k + floor(n/2)), fftshift reads (k + ceil(n/2)) */
         h[a] = inverse_shift ? p->n[a] / 2 : (p->n[a] + 1) / 2;
     unsigned grid = mrb_cuda_grid(count);
     if (count < ((size_t)1 << 31))
-        shift_gather_kernel<uint32_t><<<grid, MRB_CUDA_BLOCK, 0, st>>>(
-            out, in, (uint32_t)count, (uint32_t)p->n[0], (uint32_t)p->n[1], (uint32_t)p->n[2],
-            (uint32_t)h[0], (uint32_t)h[1], (uint32_t)h[2], s);
+        shift_gather_kernel<uint32_t>
+            <<<grid, MRB_CUDA_BLOCK, 0, st>>>(out, in, (uint32_t)count, (uint32_t)p->n[0], (uint32_t)p->n[1],
+                                              (uint32_t)p->n[2], (uint32_t)h[0], (uint32_t)h[1], (uint32_t)h[2], s);
     else
-        shift_gather_kernel<uint64_t><<<grid, MRB_CUDA_BLOCK, 0, st>>>(
-            out, in, (uint64_t)count, (uint64_t)p->n[0], (uint64_t)p->n[1], (uint64_t)p->n[2],
-            (uint64_t)h[0], (uint64_t)h[1], (uint64_t)h[2], s);
+        shift_gather_kernel<uint64_t>
+            <<<grid, MRB_CUDA_BLOCK, 0, st>>>(out, in, (uint64_t)count, (uint64_t)p->n[0], (uint64_t)p->n[1],
+                                              (uint64_t)p->n[2], (uint64_t)h[0], (uint64_t)h[1], (uint64_t)h[2], s);
     return MRB_CUDA_LAUNCH("shift_gather_kernel");
 }
 
-mrb_status mrb_cuda_fft_plan_create(int rank, int ndim, const size_t *dims,
-                                    mrb_cuda_fft_plan **out)
+mrb_status mrb_cuda_fft_plan_create(int rank, int ndim, const size_t *dims, mrb_cuda_fft_plan **out)
 {
     *out = NULL;
     if (rank < 1 || rank > 3 || rank > ndim)
@@ -136,9 +132,8 @@ mrb_status mrb_cuda_fft_plan_create(int rank, int ndim, const size_t *dims,
     mrb_status st = MRB_CUFFT_CALL(cufftCreate(&p->handle));
     int have_handle = st == MRB_OK;
     if (st == MRB_OK)
-        st = MRB_CUFFT_CALL(cufftMakePlanMany64(p->handle, rank, fn, NULL, 1,
-                                                (long long)p->total, NULL, 1, (long long)p->total,
-                                                CUFFT_C2C, (long long)p->batch, &work));
+        st = MRB_CUFFT_CALL(cufftMakePlanMany64(p->handle, rank, fn, NULL, 1, (long long)p->total, NULL, 1,
+                                                (long long)p->total, CUFFT_C2C, (long long)p->batch, &work));
     if (st == MRB_OK) st = MRB_CUFFT_CALL(cufftSetStream(p->handle, stream));
     if (st == MRB_OK && !p->all_even)
         st = MRB_CUDA_CALL(cudaMalloc((void **)&p->scratch, p->total * p->batch * sizeof(float2)));
@@ -147,8 +142,7 @@ mrb_status mrb_cuda_fft_plan_create(int rank, int ndim, const size_t *dims,
         if (have_handle) cufftDestroy(p->handle);
         pthread_mutex_destroy(&p->exec_lock);
         free(p);
-        return mrb_error_context(st, "cuda fft: planning a %d-D transform batched %zu times", rank,
-                                 batch);
+        return mrb_error_context(st, "cuda fft: planning a %d-D transform batched %zu times", rank, batch);
     }
     *out = p;
     return MRB_OK;
@@ -176,15 +170,13 @@ mrb_status mrb_cuda_fft_exec(mrb_cuda_fft_plan *p, mrb_fft_dir dir, float *d_dat
     mrb_status st;
     if (p->all_even) {
         st = launch_modulate(p, x, p->pre, stream);
-        if (st == MRB_OK)
-            st = MRB_CUFFT_CALL(cufftExecC2C(p->handle, (cufftComplex *)x, (cufftComplex *)x,
-                                             cufft_dir));
+        if (st == MRB_OK) st = MRB_CUFFT_CALL(cufftExecC2C(p->handle, (cufftComplex *)x, (cufftComplex *)x, cufft_dir));
         if (st == MRB_OK) st = launch_modulate(p, x, 1.0f, stream);
     } else {
         st = launch_shift(p, p->scratch, x, 1, p->scale, stream);
         if (st == MRB_OK)
-            st = MRB_CUFFT_CALL(cufftExecC2C(p->handle, (cufftComplex *)p->scratch,
-                                             (cufftComplex *)p->scratch, cufft_dir));
+            st = MRB_CUFFT_CALL(
+                cufftExecC2C(p->handle, (cufftComplex *)p->scratch, (cufftComplex *)p->scratch, cufft_dir));
         if (st == MRB_OK) st = launch_shift(p, x, p->scratch, 0, 1.0f, stream);
     }
     pthread_mutex_unlock(&p->exec_lock);
@@ -217,16 +209,14 @@ static mrb_status cached_plan(int rank, int ndim, const size_t *dims, mrb_cuda_f
     return st;
 }
 
-mrb_status mrb_cuda_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *dims,
-                                 float *d_data)
+mrb_status mrb_cuda_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *dims, float *d_data)
 {
     mrb_cuda_fft_plan *p;
     MRB_TRY(cached_plan(rank, ndim, dims, &p));
     return mrb_cuda_fft_exec(p, dir, d_data);
 }
 
-mrb_status mrb_cuda_fft_centered_host(mrb_fft_dir dir, int rank, int ndim, const size_t *dims,
-                                      float *h_data)
+mrb_status mrb_cuda_fft_centered_host(mrb_fft_dir dir, int rank, int ndim, const size_t *dims, float *h_data)
 {
     size_t count = 1;
     for (int a = 0; a < ndim; a++) count *= dims[a];

@@ -93,8 +93,7 @@ typedef struct mrb_cuda_work {
 /* Runs `warmup` unrecorded repetitions, then `reps` timed ones, filling
  * samples[0..reps-1]. Each repetition: events around every phase, then one
  * synchronise (outside the measured region) before the events are read. */
-mrb_status mrb_cuda_measure(const mrb_cuda_work *work, int warmup, int reps,
-                            mrb_cuda_sample *samples);
+mrb_status mrb_cuda_measure(const mrb_cuda_work *work, int warmup, int reps, mrb_cuda_sample *samples);
 
 /* ---- centred orthonormal FFT on cuFFT (gpu/fft/fft_cuda.cu) ----
  * Same definition as mrb_fft_centered: forward X = fftshift(fft(ifftshift(x)))
@@ -104,18 +103,15 @@ mrb_status mrb_cuda_measure(const mrb_cuda_work *work, int warmup, int reps,
  * through a scratch buffer. */
 typedef struct mrb_cuda_fft_plan mrb_cuda_fft_plan;
 /* One plan serves both directions. */
-mrb_status mrb_cuda_fft_plan_create(int rank, int ndim, const size_t *dims,
-                                    mrb_cuda_fft_plan **out);
+mrb_status mrb_cuda_fft_plan_create(int rank, int ndim, const size_t *dims, mrb_cuda_fft_plan **out);
 void mrb_cuda_fft_plan_free(mrb_cuda_fft_plan *p); /* NULL is a no-op */
 /* In place on d_data, queued on the work stream. */
 mrb_status mrb_cuda_fft_exec(mrb_cuda_fft_plan *p, mrb_fft_dir dir, float *d_data);
 /* As mrb_cuda_fft_exec with a plan taken from (or added to) the process-wide
  * cache, keyed by shape; thread-safe. */
-mrb_status mrb_cuda_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *dims,
-                                 float *d_data);
+mrb_status mrb_cuda_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *dims, float *d_data);
 /* Uploads h_data, transforms, downloads into h_data (tests, one-off use). */
-mrb_status mrb_cuda_fft_centered_host(mrb_fft_dir dir, int rank, int ndim, const size_t *dims,
-                                      float *h_data);
+mrb_status mrb_cuda_fft_centered_host(mrb_fft_dir dir, int rank, int ndim, const size_t *dims, float *h_data);
 void mrb_cuda_fft_cleanup(void); /* drops every cached plan */
 
 /* ---- data consistency and complex kernels (gpu/recon/dc_cuda.cu) ----
@@ -127,31 +123,30 @@ void mrb_cuda_fft_cleanup(void); /* drops every cached plan */
 
 /* k-space step in place: s = s off the mask, (s + lambda s0) / (1 + lambda)
  * on it (s0 when lambda < 0). */
-mrb_status mrb_cuda_dc_kspace(float *d_s, const float *d_s0, const float *d_mask,
-                              size_t count, size_t mask_count, double lambda);
+mrb_status mrb_cuda_dc_kspace(float *d_s, const float *d_s0, const float *d_mask, size_t count, size_t mask_count,
+                              double lambda);
 /* Image-domain layer: d_out = F^H DC(F d_x) for complex images of shape
  * [nx, ny, batch] (2D FFT batched over frames and items). d_out may equal
  * d_x. */
-mrb_status mrb_cuda_dc_forward(const float *d_x, const float *d_s0, const float *d_mask,
-                               size_t nx, size_t ny, size_t batch, size_t mask_count,
-                               double lambda, float *d_out);
+mrb_status mrb_cuda_dc_forward(const float *d_x, const float *d_s0, const float *d_mask, size_t nx, size_t ny,
+                               size_t batch, size_t mask_count, double lambda, float *d_out);
 /* Backward of the layer for the output gradient d_g:
  *   d_gx = F^H Lambda F d_g (overwritten; may equal d_g), Lambda = 1 off the
  *   mask and 1/(1+lambda) on it (0 when lambda < 0);
  *   when dlambda is not NULL and lambda >= 0 (d_x required then):
  *   *dlambda = sum over the mask of Re(conj(F g) (s0 - F x)) / (1 + lambda)^2,
  *   accumulated in double on the device. Synchronises when dlambda is set. */
-mrb_status mrb_cuda_dc_backward(const float *d_x, const float *d_s0, const float *d_mask,
-                                size_t nx, size_t ny, size_t batch, size_t mask_count,
-                                double lambda, const float *d_g, float *d_gx, double *dlambda);
+mrb_status mrb_cuda_dc_backward(const float *d_x, const float *d_s0, const float *d_mask, size_t nx, size_t ny,
+                                size_t batch, size_t mask_count, double lambda, const float *d_g, float *d_gx,
+                                double *dlambda);
 
 /* SENSE: images [nx, ny, nt] (frame = nx * ny), maps [nx, ny, 1, nc],
  * coil images [nx, ny, nt, nc]. expand: out_c = S_c x; combine:
  * out = sum_c conj(S_c) in_c (the adjoint of expand). */
-mrb_status mrb_cuda_coil_expand(const float *d_x, const float *d_sens, size_t frame, size_t nt,
-                                size_t nc, float *d_coils);
-mrb_status mrb_cuda_coil_combine(const float *d_coils, const float *d_sens, size_t frame,
-                                 size_t nt, size_t nc, float *d_x);
+mrb_status mrb_cuda_coil_expand(const float *d_x, const float *d_sens, size_t frame, size_t nt, size_t nc,
+                                float *d_coils);
+mrb_status mrb_cuda_coil_combine(const float *d_coils, const float *d_sens, size_t frame, size_t nt, size_t nc,
+                                 float *d_x);
 
 /* Complex elementwise over n values: y += a x; z = x y; z = conj(x) y;
  * mag = |x| (n floats). Outputs may alias inputs. */
@@ -176,8 +171,8 @@ int mrb_cuda_cascade_tf32(const mrb_cuda_cascade *g);
  * timing them. A no-op when already prepared for that shape. */
 mrb_status mrb_cuda_cascade_prepare(mrb_cuda_cascade *g, size_t n, size_t nx, size_t ny, size_t nt, int train);
 /* Queues the forward pass; *d_out (owned by g) is valid until the next call. */
-mrb_status mrb_cuda_cascade_forward(mrb_cuda_cascade *g, const float *d_x0, const float *d_kspace,
-                                    const float *d_mask, const float **d_out);
+mrb_status mrb_cuda_cascade_forward(mrb_cuda_cascade *g, const float *d_x0, const float *d_kspace, const float *d_mask,
+                                    const float **d_out);
 /* Parameter gradients += those of d_dout (d loss / d output) after a
  * training forward on the same k-space and mask. Synchronises when lambda
  * is trainable (its gradient is reduced on the host). */
@@ -199,15 +194,14 @@ mrb_status mrb_cuda_cascade_download(const mrb_cuda_cascade *g, mrb_cascade *net
  * DC lambdas only when trainable), as mrb_optim_state lays them out: m[i]
  * and v[i] hold the i-th tensor's first and second moments. Uploads when
  * to_device, else downloads; n must be the count of trainable tensors. */
-mrb_status mrb_cuda_cascade_moments(mrb_cuda_cascade *g, float *const *m, float *const *v, size_t n,
-                                    int to_device);
+mrb_status mrb_cuda_cascade_moments(mrb_cuda_cascade *g, float *const *m, float *const *v, size_t n, int to_device);
 /* Items per batch for reconstructing nt frames of nx x ny (2D: frames
  * batched up to a memory bound; 2D+t: 1). */
 size_t mrb_cuda_cascade_chunk(const mrb_cuda_cascade *g, size_t nx, size_t ny, size_t nt);
 /* Zero-filled input, forward and complex output for the prepared shape:
  * d_y masked k-space, d_x0 scratch [n, 2, ...], d_img interleaved complex. */
-mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float *d_y, const float *d_mask,
-                                               float *d_x0, float *d_img);
+mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float *d_y, const float *d_mask, float *d_x0,
+                                               float *d_img);
 
 /* ---- nn engine layers for the segmentation networks (gpu/nn/) ----
  * CUDA twins of impl/nn/tensor.c, elementwise.c, pool.c, norm.c and
@@ -229,13 +223,12 @@ typedef struct mrb_cuda_tensor {
     int ndim;                      /* 1..MRB_NN_MAX_DIMS */
     size_t shape[MRB_NN_MAX_DIMS]; /* shape[ndim-1] contiguous */
     float *d_data;
-    float *d_grad;                 /* NULL when the tensor has no gradient */
+    float *d_grad; /* NULL when the tensor has no gradient */
 } mrb_cuda_tensor;
 
 /* gpu/nn/tensor_cuda.c. create: zeroed data (and gradient when with_grad),
  * owned by the tensor; free releases them (NULL is a no-op). */
-mrb_status mrb_cuda_tensor_create(int ndim, const size_t *shape, int with_grad,
-                                  mrb_cuda_tensor **out);
+mrb_status mrb_cuda_tensor_create(int ndim, const size_t *shape, int with_grad, mrb_cuda_tensor **out);
 void mrb_cuda_tensor_free(mrb_cuda_tensor *t);
 size_t mrb_cuda_tensor_count(const mrb_cuda_tensor *t);
 /* Copies the data (and the gradient when with_grad; both tensors need one)
@@ -250,8 +243,7 @@ mrb_status mrb_cuda_tensor_zero_grad(mrb_cuda_tensor *t);
  * mrb_nn_concat_* (y may equal x in the leaky ReLU forward). */
 mrb_status mrb_cuda_nn_leaky_relu_forward(const mrb_cuda_tensor *x, mrb_cuda_tensor *y, float leak);
 mrb_status mrb_cuda_nn_leaky_relu_backward(mrb_cuda_tensor *x, const mrb_cuda_tensor *y, float leak);
-mrb_status mrb_cuda_nn_add_forward(const mrb_cuda_tensor *a, const mrb_cuda_tensor *b,
-                                   mrb_cuda_tensor *y);
+mrb_status mrb_cuda_nn_add_forward(const mrb_cuda_tensor *a, const mrb_cuda_tensor *b, mrb_cuda_tensor *y);
 mrb_status mrb_cuda_nn_add_backward(mrb_cuda_tensor *a, mrb_cuda_tensor *b, const mrb_cuda_tensor *y);
 /* xs: host array of n tensor descriptions (their buffers on the device). */
 mrb_status mrb_cuda_nn_concat_forward(const mrb_cuda_tensor *const *xs, size_t n, mrb_cuda_tensor *y);
@@ -262,8 +254,7 @@ mrb_status mrb_cuda_nn_concat_backward(mrb_cuda_tensor *const *xs, size_t n, con
  * pooling's gradient goes to the first maximum of each window in (d, h, w)
  * order). The backward passes gather per input element, adding the windows'
  * contributions in the CPU's order. */
-mrb_status mrb_cuda_nn_pool_out_shape(const mrb_cuda_tensor *x, size_t k, size_t s,
-                                      size_t shape[MRB_NN_MAX_DIMS]);
+mrb_status mrb_cuda_nn_pool_out_shape(const mrb_cuda_tensor *x, size_t k, size_t s, size_t shape[MRB_NN_MAX_DIMS]);
 mrb_status mrb_cuda_nn_pool_forward(mrb_pool_kind kind, const mrb_cuda_tensor *x, size_t k, size_t s,
                                     mrb_cuda_tensor *y);
 mrb_status mrb_cuda_nn_pool_backward(mrb_pool_kind kind, mrb_cuda_tensor *x, size_t k, size_t s,
@@ -296,8 +287,7 @@ typedef struct mrb_cuda_norm {
  * and the running statistics (src stays the caller's). */
 mrb_status mrb_cuda_norm_create(const mrb_norm *src, mrb_cuda_norm **out);
 void mrb_cuda_norm_free(mrb_cuda_norm *b); /* NULL is a no-op */
-mrb_status mrb_cuda_norm_forward(mrb_cuda_norm *b, const mrb_cuda_tensor *x, int train,
-                                 mrb_cuda_tensor *y);
+mrb_status mrb_cuda_norm_forward(mrb_cuda_norm *b, const mrb_cuda_tensor *x, int train, mrb_cuda_tensor *y);
 /* From y->d_grad: x->d_grad += (when not NULL), gamma/beta gradients +=,
  * with the statistics of the last forward (x must have its shape). */
 mrb_status mrb_cuda_norm_backward(mrb_cuda_norm *b, mrb_cuda_tensor *x, const mrb_cuda_tensor *y);
@@ -312,10 +302,9 @@ mrb_status mrb_cuda_norm_download(const mrb_cuda_norm *b, mrb_norm *dst, int wit
  * voxel, nothing changed). The losses synchronise and return *loss. */
 mrb_status mrb_cuda_nn_softmax_forward(const mrb_cuda_tensor *x, mrb_cuda_tensor *y);
 mrb_status mrb_cuda_nn_softmax_backward(mrb_cuda_tensor *x, const mrb_cuda_tensor *y);
-mrb_status mrb_cuda_nn_softmax_cross_entropy(mrb_cuda_tensor *logits, const uint8_t *d_labels,
-                                             double *loss);
-mrb_status mrb_cuda_nn_soft_dice_loss(mrb_cuda_tensor *prob, const uint8_t *d_labels,
-                                      size_t first_class, double smooth, double *loss);
+mrb_status mrb_cuda_nn_softmax_cross_entropy(mrb_cuda_tensor *logits, const uint8_t *d_labels, double *loss);
+mrb_status mrb_cuda_nn_soft_dice_loss(mrb_cuda_tensor *prob, const uint8_t *d_labels, size_t first_class, double smooth,
+                                      double *loss);
 
 #ifdef __cplusplus
 }

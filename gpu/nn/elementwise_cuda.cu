@@ -13,19 +13,16 @@
 /* y = x > 0 ? x : leak x (elementwise.c:23); y may equal x. */
 static __global__ void leaky_relu_forward_kernel(const float *x, float *y, size_t n, float leak)
 {
-    MRB_NN_FOR_EACH(i, n)
-    {
+    MRB_NN_FOR_EACH(i, n) {
         float v = x[i];
         y[i] = v > 0.0f ? v : __fmul_rn(leak, v);
     }
 }
 
 /* dx += y > 0 ? dy : leak dy, from the output (elementwise.c:35). */
-static __global__ void leaky_relu_backward_kernel(const float *y, const float *dy, float *dx,
-                                                  size_t n, float leak)
+static __global__ void leaky_relu_backward_kernel(const float *y, const float *dy, float *dx, size_t n, float leak)
 {
-    MRB_NN_FOR_EACH(i, n)
-    {
+    MRB_NN_FOR_EACH(i, n) {
         float g = dy[i];
         dx[i] = __fadd_rn(dx[i], y[i] > 0.0f ? g : __fmul_rn(leak, g));
     }
@@ -44,36 +41,31 @@ static __global__ void accumulate_kernel(float *d, const float *g, size_t n)
 /* One input of a concatenation: x is [N, len] (len = its channels times the
  * spatial volume), y rows of ytot floats; x's part of row b starts at off.
  * Forward copies, backward adds y's gradient into x's. */
-static __global__ void concat_copy_kernel(const float *x, float *y, size_t batch, size_t len,
-                                          size_t ytot, size_t off)
+static __global__ void concat_copy_kernel(const float *x, float *y, size_t batch, size_t len, size_t ytot, size_t off)
 {
-    MRB_NN_FOR_EACH(i, batch * len)
-    {
+    MRB_NN_FOR_EACH(i, batch * len) {
         size_t b = i / len, r = i - b * len;
         y[b * ytot + off + r] = x[i];
     }
 }
 
-static __global__ void concat_grad_kernel(float *dx, const float *dy, size_t batch, size_t len,
-                                          size_t ytot, size_t off)
+static __global__ void concat_grad_kernel(float *dx, const float *dy, size_t batch, size_t len, size_t ytot, size_t off)
 {
-    MRB_NN_FOR_EACH(i, batch * len)
-    {
+    MRB_NN_FOR_EACH(i, batch * len) {
         size_t b = i / len, r = i - b * len;
         dx[i] += dy[b * ytot + off + r];
     }
 }
 
-static mrb_status check_same(const mrb_cuda_tensor *a, const char *an, const mrb_cuda_tensor *b,
-                             const char *bn, const char *layer)
+static mrb_status check_same(const mrb_cuda_tensor *a, const char *an, const mrb_cuda_tensor *b, const char *bn,
+                             const char *layer)
 {
     MRB_TRY(mrb_nn_cuda_check_desc(a, layer, an));
     MRB_TRY(mrb_nn_cuda_check_desc(b, layer, bn));
     if (mrb_nn_cuda_same_shape(a, b)) return MRB_OK;
     char sa[64], sb[64];
-    return mrb_error(MRB_ERR_INVALID, "%s: tensor %s (%s) and tensor %s (%s) differ in shape",
-                     layer, an, mrb_nn_cuda_shape_str(a, sa, sizeof sa), bn,
-                     mrb_nn_cuda_shape_str(b, sb, sizeof sb));
+    return mrb_error(MRB_ERR_INVALID, "%s: tensor %s (%s) and tensor %s (%s) differ in shape", layer, an,
+                     mrb_nn_cuda_shape_str(a, sa, sizeof sa), bn, mrb_nn_cuda_shape_str(b, sb, sizeof sb));
 }
 
 mrb_status mrb_cuda_nn_leaky_relu_forward(const mrb_cuda_tensor *x, mrb_cuda_tensor *y, float leak)
@@ -85,8 +77,7 @@ mrb_status mrb_cuda_nn_leaky_relu_forward(const mrb_cuda_tensor *x, mrb_cuda_ten
     size_t n = mrb_cuda_tensor_count(x);
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
-    leaky_relu_forward_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(x->d_data, y->d_data, n,
-                                                                           leak);
+    leaky_relu_forward_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(x->d_data, y->d_data, n, leak);
     return MRB_CUDA_LAUNCH("leaky_relu_forward_kernel");
 }
 
@@ -99,13 +90,11 @@ mrb_status mrb_cuda_nn_leaky_relu_backward(mrb_cuda_tensor *x, const mrb_cuda_te
     size_t n = mrb_cuda_tensor_count(x);
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
-    leaky_relu_backward_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(y->d_data, y->d_grad,
-                                                                            x->d_grad, n, leak);
+    leaky_relu_backward_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(y->d_data, y->d_grad, x->d_grad, n, leak);
     return MRB_CUDA_LAUNCH("leaky_relu_backward_kernel");
 }
 
-mrb_status mrb_cuda_nn_add_forward(const mrb_cuda_tensor *a, const mrb_cuda_tensor *b,
-                                   mrb_cuda_tensor *y)
+mrb_status mrb_cuda_nn_add_forward(const mrb_cuda_tensor *a, const mrb_cuda_tensor *b, mrb_cuda_tensor *y)
 {
     const char *layer = "cuda add forward";
     MRB_TRY(check_same(a, "a", b, "b", layer));
@@ -120,8 +109,7 @@ mrb_status mrb_cuda_nn_add_forward(const mrb_cuda_tensor *a, const mrb_cuda_tens
     return MRB_CUDA_LAUNCH("add_kernel");
 }
 
-mrb_status mrb_cuda_nn_add_backward(mrb_cuda_tensor *a, mrb_cuda_tensor *b,
-                                    const mrb_cuda_tensor *y)
+mrb_status mrb_cuda_nn_add_backward(mrb_cuda_tensor *a, mrb_cuda_tensor *b, const mrb_cuda_tensor *y)
 {
     const char *layer = "cuda add backward";
     MRB_TRY(check_same(a, "a", b, "b", layer));
@@ -142,8 +130,8 @@ mrb_status mrb_cuda_nn_add_backward(mrb_cuda_tensor *a, mrb_cuda_tensor *b,
 
 /* As concat_check of elementwise.c:64: same rank (>= 2), batch and spatial
  * axes; channels adding up to the output's. *inner: the spatial volume. */
-static mrb_status concat_check(const mrb_cuda_tensor *const *xs, size_t n, const mrb_cuda_tensor *y,
-                               const char *layer, size_t *inner)
+static mrb_status concat_check(const mrb_cuda_tensor *const *xs, size_t n, const mrb_cuda_tensor *y, const char *layer,
+                               size_t *inner)
 {
     char buf[64], ybuf[64];
     MRB_TRY(mrb_nn_cuda_check_desc(y, layer, "y"));
@@ -154,29 +142,25 @@ static mrb_status concat_check(const mrb_cuda_tensor *const *xs, size_t n, const
         if (!x) return mrb_error(MRB_ERR_INVALID, "%s: input %zu is missing (NULL)", layer, k);
         MRB_TRY(mrb_nn_cuda_check_desc(x, layer, "x"));
         if (x->ndim != y->ndim || x->ndim < 2 || x->shape[0] != y->shape[0])
-            return mrb_error(MRB_ERR_INVALID,
-                             "%s: input %zu (%s) does not match the output y (%s) in rank or batch",
+            return mrb_error(MRB_ERR_INVALID, "%s: input %zu (%s) does not match the output y (%s) in rank or batch",
                              layer, k, mrb_nn_cuda_shape_str(x, buf, sizeof buf),
                              mrb_nn_cuda_shape_str(y, ybuf, sizeof ybuf));
         for (int i = 2; i < y->ndim; i++)
             if (x->shape[i] != y->shape[i])
                 return mrb_error(
-                    MRB_ERR_INVALID,
-                    "%s: input %zu (%s) differs from the output y (%s) in spatial axis %d", layer,
-                    k, mrb_nn_cuda_shape_str(x, buf, sizeof buf),
-                    mrb_nn_cuda_shape_str(y, ybuf, sizeof ybuf), i);
+                    MRB_ERR_INVALID, "%s: input %zu (%s) differs from the output y (%s) in spatial axis %d", layer, k,
+                    mrb_nn_cuda_shape_str(x, buf, sizeof buf), mrb_nn_cuda_shape_str(y, ybuf, sizeof ybuf), i);
         csum += x->shape[1];
     }
     if (csum != y->shape[1])
-        return mrb_error(MRB_ERR_INVALID, "%s: %zu input channels for an output y (%s) of %zu",
-                         layer, csum, mrb_nn_cuda_shape_str(y, ybuf, sizeof ybuf), y->shape[1]);
+        return mrb_error(MRB_ERR_INVALID, "%s: %zu input channels for an output y (%s) of %zu", layer, csum,
+                         mrb_nn_cuda_shape_str(y, ybuf, sizeof ybuf), y->shape[1]);
     *inner = 1;
     for (int i = 2; i < y->ndim; i++) *inner *= y->shape[i];
     return MRB_OK;
 }
 
-mrb_status mrb_cuda_nn_concat_forward(const mrb_cuda_tensor *const *xs, size_t n,
-                                      mrb_cuda_tensor *y)
+mrb_status mrb_cuda_nn_concat_forward(const mrb_cuda_tensor *const *xs, size_t n, mrb_cuda_tensor *y)
 {
     const char *layer = "cuda concat forward";
     size_t inner;
@@ -188,16 +172,15 @@ mrb_status mrb_cuda_nn_concat_forward(const mrb_cuda_tensor *const *xs, size_t n
     size_t batch = y->shape[0], ytot = y->shape[1] * inner, off = 0;
     for (size_t k = 0; k < n; k++) {
         size_t len = xs[k]->shape[1] * inner;
-        concat_copy_kernel<<<mrb_cuda_grid(batch * len), MRB_CUDA_BLOCK, 0, st>>>(
-            xs[k]->d_data, y->d_data, batch, len, ytot, off);
+        concat_copy_kernel<<<mrb_cuda_grid(batch * len), MRB_CUDA_BLOCK, 0, st>>>(xs[k]->d_data, y->d_data, batch, len,
+                                                                                  ytot, off);
         MRB_TRY(MRB_CUDA_LAUNCH("concat_copy_kernel"));
         off += len;
     }
     return MRB_OK;
 }
 
-mrb_status mrb_cuda_nn_concat_backward(mrb_cuda_tensor *const *xs, size_t n,
-                                       const mrb_cuda_tensor *y)
+mrb_status mrb_cuda_nn_concat_backward(mrb_cuda_tensor *const *xs, size_t n, const mrb_cuda_tensor *y)
 {
     const char *layer = "cuda concat backward";
     size_t inner;
@@ -209,8 +192,8 @@ mrb_status mrb_cuda_nn_concat_backward(mrb_cuda_tensor *const *xs, size_t n,
     for (size_t k = 0; k < n; k++) {
         size_t len = xs[k]->shape[1] * inner;
         if (xs[k]->d_grad) {
-            concat_grad_kernel<<<mrb_cuda_grid(batch * len), MRB_CUDA_BLOCK, 0, st>>>(
-                xs[k]->d_grad, y->d_grad, batch, len, ytot, off);
+            concat_grad_kernel<<<mrb_cuda_grid(batch * len), MRB_CUDA_BLOCK, 0, st>>>(xs[k]->d_grad, y->d_grad, batch,
+                                                                                      len, ytot, off);
             MRB_TRY(MRB_CUDA_LAUNCH("concat_grad_kernel"));
         }
         off += len;

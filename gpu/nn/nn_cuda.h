@@ -16,13 +16,11 @@
 #include "core/cuda_check.h"
 #include "mrb_cuda.h"
 
-static_assert((MRB_CUDA_BLOCK & (MRB_CUDA_BLOCK - 1)) == 0,
-              "the block reductions halve MRB_CUDA_BLOCK down to 1");
+static_assert((MRB_CUDA_BLOCK & (MRB_CUDA_BLOCK - 1)) == 0, "the block reductions halve MRB_CUDA_BLOCK down to 1");
 
 /* Grid-stride loop over [0, n) with 64-bit indices. */
-#define MRB_NN_FOR_EACH(i, n)                                                                      \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
-         i += (size_t)gridDim.x * blockDim.x)
+#define MRB_NN_FOR_EACH(i, n)                                                                                          \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
 /* Most blocks a reduction's first stage uses: enough to fill an H100 several
  * times over, few enough that the second stage is short. */
@@ -96,27 +94,25 @@ static inline int mrb_nn_cuda_same_shape(const mrb_cuda_tensor *a, const mrb_cud
  * message ("cuda pool: input x ..."). Device pointers are checked apart
  * (mrb_nn_cuda_check_data), after the shapes, so a shape error is reported
  * first. */
-static inline mrb_status mrb_nn_cuda_check_desc(const mrb_cuda_tensor *t, const char *layer,
-                                                const char *name)
+static inline mrb_status mrb_nn_cuda_check_desc(const mrb_cuda_tensor *t, const char *layer, const char *name)
 {
     if (!t) return mrb_error(MRB_ERR_INVALID, "%s: tensor %s is missing (NULL)", layer, name);
     if (t->ndim < 1 || t->ndim > MRB_NN_MAX_DIMS)
-        return mrb_error(MRB_ERR_INVALID, "%s: tensor %s has %d axes (expected 1..%d)", layer, name,
-                         t->ndim, MRB_NN_MAX_DIMS);
+        return mrb_error(MRB_ERR_INVALID, "%s: tensor %s has %d axes (expected 1..%d)", layer, name, t->ndim,
+                         MRB_NN_MAX_DIMS);
     size_t count = 1;
     for (int i = 0; i < t->ndim; i++) {
         if (t->shape[i] == 0 || count > SIZE_MAX / sizeof(float) / t->shape[i])
-            return mrb_error(MRB_ERR_INVALID,
-                             "%s: tensor %s has an empty or too large axis %d (%zu)", layer, name,
-                             i, t->shape[i]);
+            return mrb_error(MRB_ERR_INVALID, "%s: tensor %s has an empty or too large axis %d (%zu)", layer, name, i,
+                             t->shape[i]);
         count *= t->shape[i];
     }
     return MRB_OK;
 }
 
 /* d_data present; d_grad too when need_grad. */
-static inline mrb_status mrb_nn_cuda_check_data(const mrb_cuda_tensor *t, int need_grad,
-                                                const char *layer, const char *name)
+static inline mrb_status mrb_nn_cuda_check_data(const mrb_cuda_tensor *t, int need_grad, const char *layer,
+                                                const char *name)
 {
     char buf[64];
     if (!t->d_data)

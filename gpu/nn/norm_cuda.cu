@@ -43,8 +43,7 @@ typedef struct norm_geom {
 } norm_geom;
 
 /* Channel and first item of group grp (norm.c:77-78). */
-static __device__ __forceinline__ void group_of(const norm_geom &g, size_t grp, size_t *ch,
-                                                size_t *first)
+static __device__ __forceinline__ void group_of(const norm_geom &g, size_t grp, size_t *ch, size_t *first)
 {
     *ch = g.instance ? grp % g.c : grp;
     *first = g.instance ? grp / g.c : 0;
@@ -52,8 +51,7 @@ static __device__ __forceinline__ void group_of(const norm_geom &g, size_t grp, 
 
 /* Index in x of value e (0..per_group-1) of a group: item first + e / sp,
  * spatial position e % sp. */
-static __device__ __forceinline__ size_t group_index(const norm_geom &g, size_t ch, size_t first,
-                                                     size_t e)
+static __device__ __forceinline__ size_t group_index(const norm_geom &g, size_t ch, size_t first, size_t e)
 {
     size_t di = e / g.sp;
     return ((first + di) * g.c + ch) * g.sp + (e - di * g.sp);
@@ -62,16 +60,14 @@ static __device__ __forceinline__ size_t group_index(const norm_geom &g, size_t 
 /* Stage 1 of the mean (center NULL) and of the variance sum (center: the
  * groups' means): partial[grp * chunks + b] = sum over chunk b of x, or of
  * (x - center)^2, in double. */
-static __global__ void norm_moment_partials_kernel(norm_geom g, const float *x,
-                                                   const double *center, double *partial)
+static __global__ void norm_moment_partials_kernel(norm_geom g, const float *x, const double *center, double *partial)
 {
     __shared__ double sh[MRB_CUDA_BLOCK];
     size_t tasks = g.groups * g.chunks;
     for (size_t task = blockIdx.x; task < tasks; task += gridDim.x) {
         size_t grp = task / g.chunks, b = task - grp * g.chunks, ch, first;
         group_of(g, grp, &ch, &first);
-        size_t lo = b * g.chunk_len,
-               hi = lo + g.chunk_len < g.per_group ? lo + g.chunk_len : g.per_group;
+        size_t lo = b * g.chunk_len, hi = lo + g.chunk_len < g.per_group ? lo + g.chunk_len : g.per_group;
         double mean = center ? center[grp] : 0.0, acc = 0.0;
         for (size_t e = lo + threadIdx.x; e < hi; e += blockDim.x) {
             double v = x[group_index(g, ch, first, e)];
@@ -85,8 +81,7 @@ static __global__ void norm_moment_partials_kernel(norm_geom g, const float *x,
 /* Stage 2 of the mean: mean[grp] = (chunk sums in order) / m (norm.c:86-87). */
 static __global__ void norm_mean_kernel(norm_geom g, const double *partial, double *mean)
 {
-    MRB_NN_FOR_EACH(grp, g.groups)
-    {
+    MRB_NN_FOR_EACH(grp, g.groups) {
         double s = 0.0;
         for (size_t b = 0; b < g.chunks; b++) s += partial[grp * g.chunks + b];
         mean[grp] = s / g.m;
@@ -95,23 +90,20 @@ static __global__ void norm_mean_kernel(norm_geom g, const double *partial, doub
 
 /* Stage 2 of the variance; the running update (batch norm in training,
  * norm.c:93-97) and the saved statistics (102-104). */
-static __global__ void norm_batch_stats_kernel(norm_geom g, const double *partial,
-                                               const double *mean, double eps, double momentum,
-                                               int update_running, float *running_mean,
-                                               float *running_var, float *saved_mean,
-                                               float *saved_invstd)
+static __global__ void norm_batch_stats_kernel(norm_geom g, const double *partial, const double *mean, double eps,
+                                               double momentum, int update_running, float *running_mean,
+                                               float *running_var, float *saved_mean, float *saved_invstd)
 {
-    MRB_NN_FOR_EACH(grp, g.groups)
-    {
+    MRB_NN_FOR_EACH(grp, g.groups) {
         double s2 = 0.0;
         for (size_t b = 0; b < g.chunks; b++) s2 += partial[grp * g.chunks + b];
         double var = s2 / g.m, mu = mean[grp];
-        if (update_running) { /* batch norm: grp is the channel */
+        if (update_running) {                 /* batch norm: grp is the channel */
             double unbiased = s2 / (g.m - 1); /* m >= 2, checked by the host (norm.c) */
-            running_mean[grp] = (float)__dadd_rn(__dmul_rn(1 - momentum, (double)running_mean[grp]),
-                                                 __dmul_rn(momentum, mu));
-            running_var[grp] = (float)__dadd_rn(__dmul_rn(1 - momentum, (double)running_var[grp]),
-                                                __dmul_rn(momentum, unbiased));
+            running_mean[grp] =
+                (float)__dadd_rn(__dmul_rn(1 - momentum, (double)running_mean[grp]), __dmul_rn(momentum, mu));
+            running_var[grp] =
+                (float)__dadd_rn(__dmul_rn(1 - momentum, (double)running_var[grp]), __dmul_rn(momentum, unbiased));
         }
         saved_invstd[grp] = (float)(1.0 / sqrt(var + eps));
         saved_mean[grp] = (float)mu;
@@ -119,13 +111,10 @@ static __global__ void norm_batch_stats_kernel(norm_geom g, const double *partia
 }
 
 /* Evaluation with running statistics (norm.c:99-104); groups are channels. */
-static __global__ void norm_running_stats_kernel(size_t channels, double eps,
-                                                 const float *running_mean,
-                                                 const float *running_var, float *saved_mean,
-                                                 float *saved_invstd)
+static __global__ void norm_running_stats_kernel(size_t channels, double eps, const float *running_mean,
+                                                 const float *running_var, float *saved_mean, float *saved_invstd)
 {
-    MRB_NN_FOR_EACH(ch, channels)
-    {
+    MRB_NN_FOR_EACH(ch, channels) {
         double var = running_var[ch];
         saved_invstd[ch] = (float)(1.0 / sqrt(var + eps));
         saved_mean[ch] = running_mean[ch];
@@ -135,11 +124,9 @@ static __global__ void norm_running_stats_kernel(size_t channels, double eps,
 /* y = (x - mu) inv gamma + beta in float, rounded step by step (norm.c:109).
  * y may equal x. */
 static __global__ void norm_apply_kernel(norm_geom g, const float *x, const float *saved_mean,
-                                         const float *saved_invstd, const float *gamma,
-                                         const float *beta, float *y)
+                                         const float *saved_invstd, const float *gamma, const float *beta, float *y)
 {
-    MRB_NN_FOR_EACH(idx, g.count)
-    {
+    MRB_NN_FOR_EACH(idx, g.count) {
         size_t plane = idx / g.sp, ch = plane % g.c, grp = g.instance ? plane : ch;
         float xh = __fmul_rn(__fsub_rn(x[idx], saved_mean[grp]), saved_invstd[grp]);
         y[idx] = __fadd_rn(__fmul_rn(xh, gamma[ch]), beta[ch]);
@@ -148,17 +135,15 @@ static __global__ void norm_apply_kernel(norm_geom g, const float *x, const floa
 
 /* Backward stage 1: partial[2 task] = sum dy, partial[2 task + 1] = sum
  * dy (x - mu) inv over the chunk (norm.c:135-141). */
-static __global__ void norm_grad_partials_kernel(norm_geom g, const float *x, const float *dy,
-                                                 const float *saved_mean, const float *saved_invstd,
-                                                 double *partial)
+static __global__ void norm_grad_partials_kernel(norm_geom g, const float *x, const float *dy, const float *saved_mean,
+                                                 const float *saved_invstd, double *partial)
 {
     __shared__ double sh[MRB_CUDA_BLOCK];
     size_t tasks = g.groups * g.chunks;
     for (size_t task = blockIdx.x; task < tasks; task += gridDim.x) {
         size_t grp = task / g.chunks, b = task - grp * g.chunks, ch, first;
         group_of(g, grp, &ch, &first);
-        size_t lo = b * g.chunk_len,
-               hi = lo + g.chunk_len < g.per_group ? lo + g.chunk_len : g.per_group;
+        size_t lo = b * g.chunk_len, hi = lo + g.chunk_len < g.per_group ? lo + g.chunk_len : g.per_group;
         float mu = saved_mean[grp], inv = saved_invstd[grp];
         double sdy = 0.0, sdyx = 0.0;
         for (size_t e = lo + threadIdx.x; e < hi; e += blockDim.x) {
@@ -179,8 +164,7 @@ static __global__ void norm_grad_partials_kernel(norm_geom g, const float *x, co
 /* Backward stage 2: gsum[2 grp] = sdy, gsum[2 grp + 1] = sdyx. */
 static __global__ void norm_grad_sums_kernel(norm_geom g, const double *partial, double *gsum)
 {
-    MRB_NN_FOR_EACH(grp, g.groups)
-    {
+    MRB_NN_FOR_EACH(grp, g.groups) {
         double sdy = 0.0, sdyx = 0.0;
         for (size_t b = 0; b < g.chunks; b++) {
             sdy += partial[2 * (grp * g.chunks + b)];
@@ -193,12 +177,10 @@ static __global__ void norm_grad_sums_kernel(norm_geom g, const double *partial,
 
 /* gamma grad += sdyx, beta grad += sdy per group, in group order (norm.c:159-163:
  * instance norm adds item 0's sums first, then item 1's, ...). */
-static __global__ void norm_param_grad_kernel(norm_geom g, const double *gsum, float *gamma_grad,
-                                              float *beta_grad)
+static __global__ void norm_param_grad_kernel(norm_geom g, const double *gsum, float *gamma_grad, float *beta_grad)
 {
     size_t reps = g.instance ? g.n : 1;
-    MRB_NN_FOR_EACH(ch, g.c)
-    {
+    MRB_NN_FOR_EACH(ch, g.c) {
         float gg = gamma_grad[ch], bg = beta_grad[ch];
         for (size_t j = 0; j < reps; j++) {
             size_t grp = j * g.c + ch; /* batch norm: j = 0, grp = ch */
@@ -212,11 +194,10 @@ static __global__ void norm_param_grad_kernel(norm_geom g, const double *gsum, f
 
 /* dx += ..., norm.c:146-156. */
 static __global__ void norm_dx_kernel(norm_geom g, int batch_stats, const float *x, const float *dy,
-                                      const float *saved_mean, const float *saved_invstd,
-                                      const float *gamma, const double *gsum, float *dx)
+                                      const float *saved_mean, const float *saved_invstd, const float *gamma,
+                                      const double *gsum, float *dx)
 {
-    MRB_NN_FOR_EACH(idx, g.count)
-    {
+    MRB_NN_FOR_EACH(idx, g.count) {
         size_t plane = idx / g.sp, ch = plane % g.c, grp = g.instance ? plane : ch;
         float mu = saved_mean[grp], inv = saved_invstd[grp];
         float gi = __fmul_rn(gamma[ch], inv), d = dy[idx];
@@ -235,19 +216,17 @@ static __global__ void norm_dx_kernel(norm_geom g, int batch_stats, const float 
 
 /* As check of norm.c:50: x is [N, C, spatial...] with the layer's channels,
  * y has x's shape. */
-static mrb_status check(const mrb_cuda_norm *b, const mrb_cuda_tensor *x, const mrb_cuda_tensor *y,
-                        const char *layer)
+static mrb_status check(const mrb_cuda_norm *b, const mrb_cuda_tensor *x, const mrb_cuda_tensor *y, const char *layer)
 {
     if (!b) return mrb_error(MRB_ERR_INVALID, "%s: the layer is missing (NULL)", layer);
     MRB_TRY(mrb_nn_cuda_check_desc(x, layer, "x"));
     MRB_TRY(mrb_nn_cuda_check_desc(y, layer, "y"));
     char xs[64], ys[64];
     mrb_nn_cuda_shape_str(x, xs, sizeof xs);
-    if (x->ndim < 3)
-        return mrb_error(MRB_ERR_INVALID, "%s: input x (%s) is not [N, C, spatial...]", layer, xs);
+    if (x->ndim < 3) return mrb_error(MRB_ERR_INVALID, "%s: input x (%s) is not [N, C, spatial...]", layer, xs);
     if (x->shape[1] != b->channels)
-        return mrb_error(MRB_ERR_INVALID, "%s: input x (%s) has %zu channels, the layer %zu", layer,
-                         xs, x->shape[1], b->channels);
+        return mrb_error(MRB_ERR_INVALID, "%s: input x (%s) has %zu channels, the layer %zu", layer, xs, x->shape[1],
+                         b->channels);
     if (!mrb_nn_cuda_same_shape(x, y))
         return mrb_error(MRB_ERR_INVALID, "%s: output y (%s) differs from input x (%s)", layer,
                          mrb_nn_cuda_shape_str(y, ys, sizeof ys), xs);
@@ -256,11 +235,9 @@ static mrb_status check(const mrb_cuda_norm *b, const mrb_cuda_tensor *x, const 
 
 static mrb_status check_params(const mrb_cuda_norm *b, const char *layer)
 {
-    if (!b->d_gamma || !b->d_beta || !b->d_gamma_grad || !b->d_beta_grad || !b->d_running_mean ||
-        !b->d_running_var)
-        return mrb_error(
-            MRB_ERR_INVALID,
-            "%s: the layer has no device parameters (make it with mrb_cuda_norm_create)", layer);
+    if (!b->d_gamma || !b->d_beta || !b->d_gamma_grad || !b->d_beta_grad || !b->d_running_mean || !b->d_running_var)
+        return mrb_error(MRB_ERR_INVALID, "%s: the layer has no device parameters (make it with mrb_cuda_norm_create)",
+                         layer);
     return MRB_OK;
 }
 
@@ -310,8 +287,7 @@ static mrb_status ensure_saved(mrb_cuda_norm *b, size_t groups)
     return st;
 }
 
-mrb_status mrb_cuda_norm_forward(mrb_cuda_norm *b, const mrb_cuda_tensor *x, int train,
-                                 mrb_cuda_tensor *y)
+mrb_status mrb_cuda_norm_forward(mrb_cuda_norm *b, const mrb_cuda_tensor *x, int train, mrb_cuda_tensor *y)
 {
     const char *layer = "cuda norm forward";
     MRB_TRY(check(b, x, y, layer));
@@ -321,9 +297,8 @@ mrb_status mrb_cuda_norm_forward(mrb_cuda_norm *b, const mrb_cuda_tensor *x, int
     norm_geom g = geometry(b, x);
     if ((train || b->instance) && g.per_group < 2) { /* as norm.c: statistics of one value */
         char xs[64];
-        return mrb_error(MRB_ERR_INVALID, "%s: input x (%s) has one value per %s: its statistics are undefined",
-                         layer, mrb_nn_cuda_shape_str(x, xs, sizeof xs),
-                         b->instance ? "item and channel" : "channel");
+        return mrb_error(MRB_ERR_INVALID, "%s: input x (%s) has one value per %s: its statistics are undefined", layer,
+                         mrb_nn_cuda_shape_str(x, xs, sizeof xs), b->instance ? "item and channel" : "channel");
     }
     MRB_TRY(ensure_saved(b, g.groups));
     MRB_TRY(ensure_work(b, &g));
@@ -343,16 +318,16 @@ mrb_status mrb_cuda_norm_forward(mrb_cuda_norm *b, const mrb_cuda_tensor *x, int
         norm_moment_partials_kernel<<<tasks, MRB_CUDA_BLOCK, 0, st>>>(g, x->d_data, mean, partial);
         MRB_TRY(MRB_CUDA_LAUNCH("norm_moment_partials_kernel (variance)"));
         norm_batch_stats_kernel<<<mrb_cuda_grid(g.groups), MRB_CUDA_BLOCK, 0, st>>>(
-            g, partial, mean, b->eps, b->momentum, train && !b->instance, b->d_running_mean,
-            b->d_running_var, b->d_mean, b->d_invstd);
+            g, partial, mean, b->eps, b->momentum, train && !b->instance, b->d_running_mean, b->d_running_var,
+            b->d_mean, b->d_invstd);
         MRB_TRY(MRB_CUDA_LAUNCH("norm_batch_stats_kernel"));
     } else {
         norm_running_stats_kernel<<<mrb_cuda_grid(g.c), MRB_CUDA_BLOCK, 0, st>>>(
             g.c, b->eps, b->d_running_mean, b->d_running_var, b->d_mean, b->d_invstd);
         MRB_TRY(MRB_CUDA_LAUNCH("norm_running_stats_kernel"));
     }
-    norm_apply_kernel<<<mrb_cuda_grid(g.count), MRB_CUDA_BLOCK, 0, st>>>(
-        g, x->d_data, b->d_mean, b->d_invstd, b->d_gamma, b->d_beta, y->d_data);
+    norm_apply_kernel<<<mrb_cuda_grid(g.count), MRB_CUDA_BLOCK, 0, st>>>(g, x->d_data, b->d_mean, b->d_invstd,
+                                                                         b->d_gamma, b->d_beta, y->d_data);
     return MRB_CUDA_LAUNCH("norm_apply_kernel");
 }
 
@@ -360,12 +335,9 @@ mrb_status mrb_cuda_norm_backward(mrb_cuda_norm *b, mrb_cuda_tensor *x, const mr
 {
     const char *layer = "cuda norm backward";
     MRB_TRY(check(b, x, y, layer));
-    if (!y->d_grad)
-        return mrb_error(MRB_ERR_INVALID, "%s: output y has no gradient (backward needs it)",
-                         layer);
+    if (!y->d_grad) return mrb_error(MRB_ERR_INVALID, "%s: output y has no gradient (backward needs it)", layer);
     if (b->saved_ndim == 0)
-        return mrb_error(MRB_ERR_INVALID, "%s: backward before forward (no saved statistics)",
-                         layer);
+        return mrb_error(MRB_ERR_INVALID, "%s: backward before forward (no saved statistics)", layer);
     int same = b->saved_ndim == x->ndim;
     for (int i = 0; same && i < x->ndim; i++) same = b->saved_shape[i] == x->shape[i];
     if (!same) {
@@ -374,10 +346,8 @@ mrb_status mrb_cuda_norm_backward(mrb_cuda_norm *b, mrb_cuda_tensor *x, const mr
         saved.ndim = b->saved_ndim;
         memcpy(saved.shape, b->saved_shape, sizeof saved.shape);
         char xs[64], ss[64];
-        return mrb_error(MRB_ERR_INVALID,
-                         "%s: input x (%s) is not the shape of the last forward's input (%s)",
-                         layer, mrb_nn_cuda_shape_str(x, xs, sizeof xs),
-                         mrb_nn_cuda_shape_str(&saved, ss, sizeof ss));
+        return mrb_error(MRB_ERR_INVALID, "%s: input x (%s) is not the shape of the last forward's input (%s)", layer,
+                         mrb_nn_cuda_shape_str(x, xs, sizeof xs), mrb_nn_cuda_shape_str(&saved, ss, sizeof ss));
     }
     MRB_TRY(check_params(b, layer));
     MRB_TRY(mrb_nn_cuda_check_data(x, 0, layer, "x"));
@@ -393,13 +363,11 @@ mrb_status mrb_cuda_norm_backward(mrb_cuda_norm *b, mrb_cuda_tensor *x, const mr
     MRB_TRY(MRB_CUDA_LAUNCH("norm_grad_partials_kernel"));
     norm_grad_sums_kernel<<<mrb_cuda_grid(g.groups), MRB_CUDA_BLOCK, 0, st>>>(g, partial, gsum);
     MRB_TRY(MRB_CUDA_LAUNCH("norm_grad_sums_kernel"));
-    norm_param_grad_kernel<<<mrb_cuda_grid(g.c), MRB_CUDA_BLOCK, 0, st>>>(g, gsum, b->d_gamma_grad,
-                                                                          b->d_beta_grad);
+    norm_param_grad_kernel<<<mrb_cuda_grid(g.c), MRB_CUDA_BLOCK, 0, st>>>(g, gsum, b->d_gamma_grad, b->d_beta_grad);
     MRB_TRY(MRB_CUDA_LAUNCH("norm_param_grad_kernel"));
     if (!x->d_grad) return MRB_OK; /* parameter gradients only (norm.c:144) */
     norm_dx_kernel<<<mrb_cuda_grid(g.count), MRB_CUDA_BLOCK, 0, st>>>(
-        g, b->saved_train, x->d_data, y->d_grad, b->d_mean, b->d_invstd, b->d_gamma, gsum,
-        x->d_grad);
+        g, b->saved_train, x->d_data, y->d_grad, b->d_mean, b->d_invstd, b->d_gamma, gsum, x->d_grad);
     return MRB_CUDA_LAUNCH("norm_dx_kernel");
 }
 
@@ -419,8 +387,7 @@ static mrb_status check_host_norm(const mrb_norm *h, const char *layer)
     if (!h) return mrb_error(MRB_ERR_INVALID, "%s: the CPU layer is missing (NULL)", layer);
     if (h->channels == 0 || !h->gamma || !h->beta || !h->running_mean || !h->running_var ||
         mrb_tensor_count(h->gamma) != h->channels || mrb_tensor_count(h->beta) != h->channels)
-        return mrb_error(MRB_ERR_INVALID,
-                         "%s: the CPU layer is incomplete (make it with mrb_norm_create)", layer);
+        return mrb_error(MRB_ERR_INVALID, "%s: the CPU layer is incomplete (make it with mrb_norm_create)", layer);
     return MRB_OK;
 }
 
@@ -483,13 +450,10 @@ mrb_status mrb_cuda_norm_download(const mrb_cuda_norm *b, mrb_norm *dst, int wit
     MRB_TRY(check_host_norm(dst, layer));
     if (dst->channels != b->channels || (dst->instance ? 1 : 0) != (b->instance ? 1 : 0))
         return mrb_error(
-            MRB_ERR_INVALID,
-            "%s: the CPU layer (%zu channels, %s norm) differs from the GPU layer (%zu, %s)", layer,
-            dst->channels, dst->instance ? "instance" : "batch", b->channels,
-            b->instance ? "instance" : "batch");
+            MRB_ERR_INVALID, "%s: the CPU layer (%zu channels, %s norm) differs from the GPU layer (%zu, %s)", layer,
+            dst->channels, dst->instance ? "instance" : "batch", b->channels, b->instance ? "instance" : "batch");
     if (with_grads && (!dst->gamma->grad || !dst->beta->grad))
-        return mrb_error(MRB_ERR_INVALID, "%s: the CPU layer's gamma or beta has no gradient",
-                         layer);
+        return mrb_error(MRB_ERR_INVALID, "%s: the CPU layer's gamma or beta has no gradient", layer);
     MRB_TRY(check_params(b, layer));
     size_t bytes = b->channels * sizeof(float);
     MRB_TRY(mrb_cuda_download(dst->gamma->data, b->d_gamma, bytes));

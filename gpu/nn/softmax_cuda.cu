@@ -46,8 +46,7 @@ static __device__ __forceinline__ float channel_max(const float *p, size_t c, si
     return mx;
 }
 
-static __device__ __forceinline__ double channel_expsum(const float *p, size_t c, size_t sp,
-                                                        float mx)
+static __device__ __forceinline__ double channel_expsum(const float *p, size_t c, size_t sp, float mx)
 {
     double s = 0.0;
     for (size_t ch = 0; ch < c; ch++) s += exp((double)__fsub_rn(p[ch * sp], mx));
@@ -62,23 +61,19 @@ static __device__ __forceinline__ size_t voxel_base(const softmax_geom &g, size_
 
 static __global__ void softmax_forward_kernel(softmax_geom g, const float *x, float *y)
 {
-    MRB_NN_FOR_EACH(v, g.voxels)
-    {
+    MRB_NN_FOR_EACH(v, g.voxels) {
         size_t base = voxel_base(g, v);
         const float *p = x + base;
         float *q = y + base;
         float mx = channel_max(p, g.c, g.sp);
         double s = channel_expsum(p, g.c, g.sp, mx);
-        for (size_t ch = 0; ch < g.c; ch++)
-            q[ch * g.sp] = (float)(exp((double)__fsub_rn(p[ch * g.sp], mx)) / s);
+        for (size_t ch = 0; ch < g.c; ch++) q[ch * g.sp] = (float)(exp((double)__fsub_rn(p[ch * g.sp], mx)) / s);
     }
 }
 
-static __global__ void softmax_backward_kernel(softmax_geom g, const float *y, const float *dy,
-                                               float *dx)
+static __global__ void softmax_backward_kernel(softmax_geom g, const float *y, const float *dy, float *dx)
 {
-    MRB_NN_FOR_EACH(v, g.voxels)
-    {
+    MRB_NN_FOR_EACH(v, g.voxels) {
         size_t base = voxel_base(g, v);
         double dot = 0.0;
         for (size_t ch = 0; ch < g.c; ch++) {
@@ -93,8 +88,7 @@ static __global__ void softmax_backward_kernel(softmax_geom g, const float *y, c
 }
 
 /* Lowers *bad to the first voxel whose label is not below c. */
-static __device__ __forceinline__ int label_ok(const uint8_t *labels, size_t v, size_t c,
-                                               unsigned long long *bad)
+static __device__ __forceinline__ int label_ok(const uint8_t *labels, size_t v, size_t c, unsigned long long *bad)
 {
     if ((size_t)labels[v] < c) return 1;
     atomicMin(bad, (unsigned long long)v);
@@ -103,13 +97,12 @@ static __device__ __forceinline__ int label_ok(const uint8_t *labels, size_t v, 
 
 /* Cross-entropy stage 1 (gridDim.x fixed by the voxel count): partial[block]
  * = sum over the block's voxels of (x_label - max) - log(sum exp). */
-static __global__ void ce_partials_kernel(softmax_geom g, const float *x, const uint8_t *labels,
-                                          double *partial, unsigned long long *bad)
+static __global__ void ce_partials_kernel(softmax_geom g, const float *x, const uint8_t *labels, double *partial,
+                                          unsigned long long *bad)
 {
     __shared__ double sh[MRB_CUDA_BLOCK];
     double acc = 0.0;
-    MRB_NN_FOR_EACH(v, g.voxels)
-    {
+    MRB_NN_FOR_EACH(v, g.voxels) {
         if (!label_ok(labels, v, g.c, bad)) continue;
         const float *p = x + voxel_base(g, v);
         float mx = channel_max(p, g.c, g.sp);
@@ -131,12 +124,10 @@ static __global__ void sum_partials_kernel(const double *partial, size_t n, doub
 }
 
 /* logits grad += ((double)softmax - onehot) / M (softmax.c:86-88). */
-static __global__ void ce_grad_kernel(softmax_geom g, const float *x, const uint8_t *labels,
-                                      float *dx)
+static __global__ void ce_grad_kernel(softmax_geom g, const float *x, const uint8_t *labels, float *dx)
 {
     double m = (double)g.voxels;
-    MRB_NN_FOR_EACH(v, g.voxels)
-    {
+    MRB_NN_FOR_EACH(v, g.voxels) {
         size_t base = voxel_base(g, v), lab = labels[v];
         const float *p = x + base;
         float mx = channel_max(p, g.c, g.sp);
@@ -158,15 +149,14 @@ typedef struct dice_geom {
     size_t chunks, chunk_len; /* of the voxel range */
 } dice_geom;
 
-static __global__ void dice_partials_kernel(dice_geom g, const float *prob, const uint8_t *labels,
-                                            double *partial, unsigned long long *bad)
+static __global__ void dice_partials_kernel(dice_geom g, const float *prob, const uint8_t *labels, double *partial,
+                                            unsigned long long *bad)
 {
     __shared__ double sh[MRB_CUDA_BLOCK];
     size_t tasks = g.nc * g.chunks, sp = g.s.sp, c = g.s.c;
     for (size_t task = blockIdx.x; task < tasks; task += gridDim.x) {
         size_t j = task / g.chunks, b = task - j * g.chunks, ch = g.first + j;
-        size_t lo = b * g.chunk_len,
-               hi = lo + g.chunk_len < g.s.voxels ? lo + g.chunk_len : g.s.voxels;
+        size_t lo = b * g.chunk_len, hi = lo + g.chunk_len < g.s.voxels ? lo + g.chunk_len : g.s.voxels;
         double inter = 0.0, psum = 0.0, gsum = 0.0;
         for (size_t v = lo + threadIdx.x; v < hi; v += blockDim.x) {
             if (j == 0) label_ok(labels, v, c, bad);
@@ -189,8 +179,7 @@ static __global__ void dice_partials_kernel(dice_geom g, const float *prob, cons
 
 /* Dice stage 2 (one block): nd[2 j] = num, nd[2 j + 1] = den per class;
  * out[0] = sum_j num / den in class order (softmax.c:113-114). */
-static __global__ void dice_finish_kernel(dice_geom g, const double *partial, double smooth,
-                                          double *nd, double *out)
+static __global__ void dice_finish_kernel(dice_geom g, const double *partial, double smooth, double *nd, double *out)
 {
     for (size_t j = threadIdx.x; j < g.nc; j += blockDim.x) {
         double inter = 0.0, psum = 0.0, gsum = 0.0;
@@ -213,19 +202,16 @@ static __global__ void dice_finish_kernel(dice_geom g, const double *partial, do
 
 /* prob grad -= (2 g den - num) / den^2 / nc for classes first..C-1
  * (softmax.c:115-121). */
-static __global__ void dice_grad_kernel(dice_geom g, const uint8_t *labels, const double *nd,
-                                        float *dp)
+static __global__ void dice_grad_kernel(dice_geom g, const uint8_t *labels, const double *nd, float *dp)
 {
     size_t sp = g.s.sp, c = g.s.c;
-    MRB_NN_FOR_EACH(idx, g.s.n * c * sp)
-    {
+    MRB_NN_FOR_EACH(idx, g.s.n * c * sp) {
         size_t plane = idx / sp, ch = plane % c;
         if (ch < g.first) continue;
         size_t i = plane / c, j = ch - g.first;
         double gv = labels[i * sp + (idx - plane * sp)] == ch ? 1.0 : 0.0;
         double num = nd[2 * j], den = nd[2 * j + 1];
-        double d =
-            __dsub_rn(__dmul_rn(__dmul_rn(2.0, gv), den), num) / __dmul_rn(den, den) / (double)g.nc;
+        double d = __dsub_rn(__dmul_rn(__dmul_rn(2.0, gv), den), num) / __dmul_rn(den, den) / (double)g.nc;
         dp[idx] = __fsub_rn(dp[idx], (float)d);
     }
 }
@@ -253,8 +239,7 @@ static mrb_status check_same(const mrb_cuda_tensor *x, const mrb_cuda_tensor *y,
                          mrb_nn_cuda_shape_str(x, xs, sizeof xs));
     if (!mrb_nn_cuda_same_shape(x, y))
         return mrb_error(MRB_ERR_INVALID, "%s: output y (%s) differs from input x (%s)", layer,
-                         mrb_nn_cuda_shape_str(y, ys, sizeof ys),
-                         mrb_nn_cuda_shape_str(x, xs, sizeof xs));
+                         mrb_nn_cuda_shape_str(y, ys, sizeof ys), mrb_nn_cuda_shape_str(x, xs, sizeof xs));
     return MRB_OK;
 }
 
@@ -267,8 +252,7 @@ mrb_status mrb_cuda_nn_softmax_forward(const mrb_cuda_tensor *x, mrb_cuda_tensor
     softmax_geom g = geometry(x);
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
-    softmax_forward_kernel<<<mrb_cuda_grid(g.voxels), MRB_CUDA_BLOCK, 0, st>>>(g, x->d_data,
-                                                                               y->d_data);
+    softmax_forward_kernel<<<mrb_cuda_grid(g.voxels), MRB_CUDA_BLOCK, 0, st>>>(g, x->d_data, y->d_data);
     return MRB_CUDA_LAUNCH("softmax_forward_kernel");
 }
 
@@ -281,14 +265,13 @@ mrb_status mrb_cuda_nn_softmax_backward(mrb_cuda_tensor *x, const mrb_cuda_tenso
     softmax_geom g = geometry(x);
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
-    softmax_backward_kernel<<<mrb_cuda_grid(g.voxels), MRB_CUDA_BLOCK, 0, st>>>(
-        g, y->d_data, y->d_grad, x->d_grad);
+    softmax_backward_kernel<<<mrb_cuda_grid(g.voxels), MRB_CUDA_BLOCK, 0, st>>>(g, y->d_data, y->d_grad, x->d_grad);
     return MRB_CUDA_LAUNCH("softmax_backward_kernel");
 }
 
 /* A loss's tensor ([N, C, ...]), labels and result pointer. */
-static mrb_status check_loss(const mrb_cuda_tensor *t, const char *name, const uint8_t *d_labels,
-                             const double *loss, const char *layer)
+static mrb_status check_loss(const mrb_cuda_tensor *t, const char *name, const uint8_t *d_labels, const double *loss,
+                             const char *layer)
 {
     MRB_TRY(mrb_nn_cuda_check_desc(t, layer, name));
     if (t->ndim < 2) {
@@ -333,8 +316,8 @@ static mrb_status scratch_free(loss_scratch *s, cudaStream_t st, mrb_status rc)
 
 /* *sum from d_sum and the label check's result (synchronises): MRB_OK, or
  * MRB_ERR_INVALID naming the first voxel with a label not below c. */
-static mrb_status read_result(const loss_scratch *s, const double *d_sum, const uint8_t *d_labels,
-                              size_t c, cudaStream_t st, const char *layer, double *sum)
+static mrb_status read_result(const loss_scratch *s, const double *d_sum, const uint8_t *d_labels, size_t c,
+                              cudaStream_t st, const char *layer, double *sum)
 {
     unsigned long long bad = MRB_NN_NO_BAD_LABEL;
     MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(sum, d_sum, sizeof *sum, cudaMemcpyDeviceToHost, st)));
@@ -343,12 +326,11 @@ static mrb_status read_result(const loss_scratch *s, const double *d_sum, const 
     if (bad == MRB_NN_NO_BAD_LABEL) return MRB_OK;
     uint8_t label = 0;
     MRB_TRY(mrb_cuda_download(&label, d_labels + bad, 1));
-    return mrb_error(MRB_ERR_INVALID, "%s: label %u at voxel %llu is not below the %zu classes",
-                     layer, (unsigned)label, bad, c);
+    return mrb_error(MRB_ERR_INVALID, "%s: label %u at voxel %llu is not below the %zu classes", layer, (unsigned)label,
+                     bad, c);
 }
 
-mrb_status mrb_cuda_nn_softmax_cross_entropy(mrb_cuda_tensor *logits, const uint8_t *d_labels,
-                                             double *loss)
+mrb_status mrb_cuda_nn_softmax_cross_entropy(mrb_cuda_tensor *logits, const uint8_t *d_labels, double *loss)
 {
     const char *layer = "cuda cross-entropy";
     MRB_TRY(check_loss(logits, "logits", d_labels, loss, layer));
@@ -361,8 +343,7 @@ mrb_status mrb_cuda_nn_softmax_cross_entropy(mrb_cuda_tensor *logits, const uint
     double sum = 0.0;
     mrb_status rc = scratch_alloc((size_t)blocks + 1, st, &s);
     if (rc == MRB_OK) {
-        ce_partials_kernel<<<blocks, MRB_CUDA_BLOCK, 0, st>>>(g, logits->d_data, d_labels, s.d,
-                                                              s.bad);
+        ce_partials_kernel<<<blocks, MRB_CUDA_BLOCK, 0, st>>>(g, logits->d_data, d_labels, s.d, s.bad);
         rc = MRB_CUDA_LAUNCH("ce_partials_kernel");
     }
     if (rc == MRB_OK) {
@@ -373,22 +354,21 @@ mrb_status mrb_cuda_nn_softmax_cross_entropy(mrb_cuda_tensor *logits, const uint
     if (rc == MRB_OK) {
         *loss = -sum / (double)g.voxels; /* s -= term, loss = s / M (softmax.c:85, 91) */
         if (logits->d_grad) {
-            ce_grad_kernel<<<mrb_cuda_grid(g.voxels), MRB_CUDA_BLOCK, 0, st>>>(
-                g, logits->d_data, d_labels, logits->d_grad);
+            ce_grad_kernel<<<mrb_cuda_grid(g.voxels), MRB_CUDA_BLOCK, 0, st>>>(g, logits->d_data, d_labels,
+                                                                               logits->d_grad);
             rc = MRB_CUDA_LAUNCH("ce_grad_kernel");
         }
     }
     return scratch_free(&s, st, rc);
 }
 
-mrb_status mrb_cuda_nn_soft_dice_loss(mrb_cuda_tensor *prob, const uint8_t *d_labels,
-                                      size_t first_class, double smooth, double *loss)
+mrb_status mrb_cuda_nn_soft_dice_loss(mrb_cuda_tensor *prob, const uint8_t *d_labels, size_t first_class, double smooth,
+                                      double *loss)
 {
     const char *layer = "cuda dice";
     MRB_TRY(check_loss(prob, "probabilities", d_labels, loss, layer));
     if (first_class >= prob->shape[1])
-        return mrb_error(MRB_ERR_INVALID, "%s: first class %zu of %zu classes", layer, first_class,
-                         prob->shape[1]);
+        return mrb_error(MRB_ERR_INVALID, "%s: first class %zu of %zu classes", layer, first_class, prob->shape[1]);
     MRB_TRY(mrb_nn_cuda_check_data(prob, 0, layer, "probabilities"));
     dice_geom g;
     g.s = geometry(prob);
@@ -405,8 +385,8 @@ mrb_status mrb_cuda_nn_soft_dice_loss(mrb_cuda_tensor *prob, const uint8_t *d_la
     mrb_status rc = scratch_alloc(npartial + 2 * g.nc + 1, st, &s);
     double *partial = s.d, *nd = s.d ? s.d + npartial : NULL, *total = nd ? nd + 2 * g.nc : NULL;
     if (rc == MRB_OK) {
-        dice_partials_kernel<<<mrb_nn_task_grid(g.nc * g.chunks), MRB_CUDA_BLOCK, 0, st>>>(
-            g, prob->d_data, d_labels, partial, s.bad);
+        dice_partials_kernel<<<mrb_nn_task_grid(g.nc * g.chunks), MRB_CUDA_BLOCK, 0, st>>>(g, prob->d_data, d_labels,
+                                                                                           partial, s.bad);
         rc = MRB_CUDA_LAUNCH("dice_partials_kernel");
     }
     if (rc == MRB_OK) {
@@ -415,13 +395,15 @@ mrb_status mrb_cuda_nn_soft_dice_loss(mrb_cuda_tensor *prob, const uint8_t *d_la
     }
     if (rc == MRB_OK) rc = read_result(&s, total, d_labels, g.s.c, st, layer, &sum);
     if (rc == MRB_OK && !isfinite(sum)) /* a 0/0 class: as softmax.c, refused */
-        rc = mrb_error(MRB_ERR_INVALID, "%s: a class's ratio is not finite (NaN probabilities, or a class in "
-                                        "neither the labels nor the prediction with smooth %g)", layer, smooth);
+        rc = mrb_error(MRB_ERR_INVALID,
+                       "%s: a class's ratio is not finite (NaN probabilities, or a class in "
+                       "neither the labels nor the prediction with smooth %g)",
+                       layer, smooth);
     if (rc == MRB_OK) {
         *loss = 1.0 - sum / (double)g.nc; /* softmax.c:123 */
         if (prob->d_grad) {
-            dice_grad_kernel<<<mrb_cuda_grid(mrb_cuda_tensor_count(prob)), MRB_CUDA_BLOCK, 0, st>>>(
-                g, d_labels, nd, prob->d_grad);
+            dice_grad_kernel<<<mrb_cuda_grid(mrb_cuda_tensor_count(prob)), MRB_CUDA_BLOCK, 0, st>>>(g, d_labels, nd,
+                                                                                                    prob->d_grad);
             rc = MRB_CUDA_LAUNCH("dice_grad_kernel");
         }
     }

@@ -17,18 +17,15 @@ size_t mrb_cuda_tensor_count(const mrb_cuda_tensor *t)
     return c;
 }
 
-mrb_status mrb_cuda_tensor_create(int ndim, const size_t *shape, int with_grad,
-                                  mrb_cuda_tensor **out)
+mrb_status mrb_cuda_tensor_create(int ndim, const size_t *shape, int with_grad, mrb_cuda_tensor **out)
 {
     *out = NULL;
     if (ndim < 1 || ndim > MRB_NN_MAX_DIMS)
-        return mrb_error(MRB_ERR_INVALID, "cuda tensor: %d dimensions (expected 1..%d)", ndim,
-                         MRB_NN_MAX_DIMS);
+        return mrb_error(MRB_ERR_INVALID, "cuda tensor: %d dimensions (expected 1..%d)", ndim, MRB_NN_MAX_DIMS);
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] == 0 || count > SIZE_MAX / sizeof(float) / shape[i])
-            return mrb_error(MRB_ERR_INVALID,
-                             "cuda tensor: invalid or too large dimension %d (%zu)", i, shape[i]);
+            return mrb_error(MRB_ERR_INVALID, "cuda tensor: invalid or too large dimension %d (%zu)", i, shape[i]);
         count *= shape[i];
     }
     mrb_cuda_tensor *t = (mrb_cuda_tensor *)calloc(1, sizeof *t);
@@ -58,18 +55,15 @@ void mrb_cuda_tensor_free(mrb_cuda_tensor *t)
     free(t);
 }
 
-static mrb_status check_pair(const mrb_tensor *h, const mrb_cuda_tensor *d, int with_grad,
-                             const char *what)
+static mrb_status check_pair(const mrb_tensor *h, const mrb_cuda_tensor *d, int with_grad, const char *what)
 {
     mrb_tensor dv = mrb_nn_cuda_shape_view(d);
     char a[64], b[64];
     if (!mrb_tensor_same_shape(h, &dv))
-        return mrb_error(
-            MRB_ERR_INVALID, "cuda tensor %s: host tensor %s and device tensor %s differ", what,
-            mrb_tensor_shape_str(h, a, sizeof a), mrb_tensor_shape_str(&dv, b, sizeof b));
+        return mrb_error(MRB_ERR_INVALID, "cuda tensor %s: host tensor %s and device tensor %s differ", what,
+                         mrb_tensor_shape_str(h, a, sizeof a), mrb_tensor_shape_str(&dv, b, sizeof b));
     if (!h->data || !d->d_data)
-        return mrb_error(MRB_ERR_INVALID, "cuda tensor %s: a %s tensor has no data", what,
-                         h->data ? "device" : "host");
+        return mrb_error(MRB_ERR_INVALID, "cuda tensor %s: a %s tensor has no data", what, h->data ? "device" : "host");
     if (with_grad && (!h->grad || !d->d_grad))
         return mrb_error(MRB_ERR_INVALID, "cuda tensor %s: the %s tensor %s has no gradient", what,
                          h->grad ? "device" : "host", mrb_tensor_shape_str(h, a, sizeof a));
@@ -99,6 +93,5 @@ mrb_status mrb_cuda_tensor_zero_grad(mrb_cuda_tensor *t)
     if (!t || !t->d_grad) return MRB_OK;
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
-    return MRB_CUDA_CALL(
-        cudaMemsetAsync(t->d_grad, 0, mrb_cuda_tensor_count(t) * sizeof(float), st));
+    return MRB_CUDA_CALL(cudaMemsetAsync(t->d_grad, 0, mrb_cuda_tensor_count(t) * sizeof(float), st));
 }

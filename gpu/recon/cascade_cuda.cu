@@ -50,11 +50,9 @@
 /* ---------------------------------------------------------------- kernels */
 
 /* y = act(y + b[c]) over [N, C, S]. */
-__global__ void bias_act_kernel(float *y, const float *b, size_t total, size_t spatial, int channels,
-                                int relu)
+__global__ void bias_act_kernel(float *y, const float *b, size_t total, size_t spatial, int channels, int relu)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * blockDim.x) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         float v = y[i] + b[(i / spatial) % (size_t)channels];
         y[i] = relu && v < 0.0f ? 0.0f : v;
     }
@@ -91,8 +89,7 @@ __global__ void relu_bias_grad_kernel(const float *y, float *dy, size_t channels
     if (threadIdx.x == 0) partial[c * gridDim.y + bk] = sh[0];
 }
 
-__global__ void bias_grad_sum_kernel(const float *partial, size_t per_channel, size_t channels, int store,
-                                     float *db)
+__global__ void bias_grad_sum_kernel(const float *partial, size_t per_channel, size_t channels, int store, float *db)
 {
     size_t c = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (c >= channels) return;
@@ -103,12 +100,11 @@ __global__ void bias_grad_sum_kernel(const float *partial, size_t per_channel, s
 
 /* Planar channels (c0, c0+1) of [N, nchan, vol] (plus the same channels of
  * `add` when not NULL) -> interleaved complex N x vol. */
-__global__ void pack_kernel(const float *t, const float *add, size_t n, size_t nchan, size_t c0,
-                            size_t vol, float2 *out)
+__global__ void pack_kernel(const float *t, const float *add, size_t n, size_t nchan, size_t c0, size_t vol,
+                            float2 *out)
 {
     size_t total = n * vol;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * blockDim.x) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         size_t b = i / vol, p = i % vol;
         size_t re = (b * nchan + c0) * vol + p, im = re + vol;
         float2 z = make_float2(t[re], t[im]);
@@ -122,12 +118,10 @@ __global__ void pack_kernel(const float *t, const float *add, size_t n, size_t n
 
 /* Interleaved complex N x vol -> planar channels (c0, c0+1) of
  * [N, nchan, vol]: overwritten, or added to when accumulate. */
-__global__ void unpack_kernel(const float2 *in, size_t n, size_t nchan, size_t c0, size_t vol,
-                              int accumulate, float *t)
+__global__ void unpack_kernel(const float2 *in, size_t n, size_t nchan, size_t c0, size_t vol, int accumulate, float *t)
 {
     size_t total = n * vol;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * blockDim.x) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         size_t b = i / vol, p = i % vol;
         size_t re = (b * nchan + c0) * vol + p, im = re + vol;
         float2 z = in[i];
@@ -142,20 +136,23 @@ __global__ void unpack_kernel(const float2 *in, size_t n, size_t nchan, size_t c
 }
 
 /* dst channels [0, 2) of [N, dchan, vol] (+)= src [N, 2, vol]. */
-__global__ void copy_channels_kernel(const float *src, size_t n, size_t vol, size_t dchan,
-                                     int accumulate, float *dst, int dst_is_src_layout)
+__global__ void copy_channels_kernel(const float *src, size_t n, size_t vol, size_t dchan, int accumulate, float *dst,
+                                     int dst_is_src_layout)
 {
     size_t total = n * 2 * vol;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * blockDim.x) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         size_t b = i / (2 * vol), r = i % (2 * vol);
         size_t wide = b * dchan * vol + r;
         if (dst_is_src_layout) { /* dst [N, 2, vol] (+)= src channels 0-1 of [N, dchan, vol] */
-            if (accumulate) dst[i] += src[wide];
-            else dst[i] = src[wide];
+            if (accumulate)
+                dst[i] += src[wide];
+            else
+                dst[i] = src[wide];
         } else {
-            if (accumulate) dst[wide] += src[i];
-            else dst[wide] = src[i];
+            if (accumulate)
+                dst[wide] += src[i];
+            else
+                dst[wide] = src[i];
         }
     }
 }
@@ -167,21 +164,20 @@ __device__ static size_t wrap_frame(long t, long nt)
 
 /* Number of frames of the window (2j + 1, circular) the sampler acquired at
  * pixel i of frame t, at least 1; or the window size. */
-__device__ static float window_divisor(const float *mask, size_t b, long t, size_t i, int j,
-                                       long nt, size_t frame, int divide_by_acquired)
+__device__ static float window_divisor(const float *mask, size_t b, long t, size_t i, int j, long nt, size_t frame,
+                                       int divide_by_acquired)
 {
     if (!divide_by_acquired) return (float)(2 * j + 1);
     size_t vol = frame * (size_t)nt;
     float cnt = 0.0f;
-    for (int dt = -j; dt <= j; dt++)
-        cnt += mask[b * vol + wrap_frame(t + dt, nt) * frame + i] != 0.0f ? 1.0f : 0.0f;
+    for (int dt = -j; dt <= j; dt++) cnt += mask[b * vol + wrap_frame(t + dt, nt) * frame + i] != 0.0f ? 1.0f : 0.0f;
     return cnt < 1.0f ? 1.0f : cnt;
 }
 
 /* Data sharing, window j: o = measured k-space where acquired, else the
  * window average of s (mrb_nn_datashare_forward). */
-__global__ void datashare_kernel(const float2 *s, const float2 *meas, const float *mask, size_t n,
-                                 long nt, size_t frame, int j, int divide_by_acquired, float2 *o)
+__global__ void datashare_kernel(const float2 *s, const float2 *meas, const float *mask, size_t n, long nt,
+                                 size_t frame, int j, int divide_by_acquired, float2 *o)
 {
     size_t vol = frame * (size_t)nt, total = n * vol;
     for (size_t idx = blockIdx.x * (size_t)blockDim.x + threadIdx.x; idx < total;
@@ -205,8 +201,8 @@ __global__ void datashare_kernel(const float2 *s, const float2 *meas, const floa
 
 /* Adjoint of the averaging of window j (gather form, one writer per output):
  * gs[tp] += sum over the window frames t not acquired of g[t] / divisor. */
-__global__ void datashare_adjoint_kernel(const float2 *g, const float *mask, size_t n, long nt,
-                                         size_t frame, int j, int divide_by_acquired, float2 *gs)
+__global__ void datashare_adjoint_kernel(const float2 *g, const float *mask, size_t n, long nt, size_t frame, int j,
+                                         int divide_by_acquired, float2 *gs)
 {
     size_t vol = frame * (size_t)nt, total = n * vol;
     for (size_t idx = blockIdx.x * (size_t)blockDim.x + threadIdx.x; idx < total;
@@ -248,13 +244,11 @@ __global__ void accumulate_kernel(float *dst, const float *src, size_t n)
 
 /* dout = 2 scale / n (pred - target); per-block partial sums of e^2 and of
  * the decayed weights' squares, reduced on the host in double. */
-__global__ void mse_kernel(const float *pred, const float *target, size_t n, double g, float *dout,
-                           double *partial)
+__global__ void mse_kernel(const float *pred, const float *target, size_t n, double g, float *dout, double *partial)
 {
     __shared__ double sh[MRB_CUDA_BLOCK];
     double s = 0.0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         double e = (double)pred[i] - (double)target[i];
         s += e * e;
         dout[i] = (float)(g * e);
@@ -268,13 +262,11 @@ __global__ void mse_kernel(const float *pred, const float *target, size_t n, dou
     if (threadIdx.x == 0) partial[blockIdx.x] = sh[0];
 }
 
-__global__ void masked_norm2_kernel(const float *w, const unsigned char *decay, size_t n,
-                                    double *partial)
+__global__ void masked_norm2_kernel(const float *w, const unsigned char *decay, size_t n, double *partial)
 {
     __shared__ double sh[MRB_CUDA_BLOCK];
     double s = 0.0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         if (decay[i]) s += (double)w[i] * (double)w[i];
     sh[threadIdx.x] = s;
     __syncthreads();
@@ -286,11 +278,10 @@ __global__ void masked_norm2_kernel(const float *w, const unsigned char *decay, 
 }
 
 /* Adam with L2 decay added to the gradient, as mrb_optim_step. */
-__global__ void adam_kernel(float *w, const float *g, float *m, float *v, const unsigned char *decay,
-                            size_t n, float b1, float b2, float step, float rbc2, float eps, float fwd)
+__global__ void adam_kernel(float *w, const float *g, float *m, float *v, const unsigned char *decay, size_t n,
+                            float b1, float b2, float step, float rbc2, float eps, float fwd)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         float gj = g[i] + (decay[i] ? fwd : 0.0f) * w[i];
         float mj = b1 * m[i] + (1.0f - b1) * gj;
         float vj = b2 * v[i] + (1.0f - b2) * gj * gj;
@@ -330,8 +321,8 @@ struct mrb_cuda_cascade {
     size_t nfloats;
     float *d_w, *d_g, *d_m, *d_v;
     unsigned char *d_decay;
-    size_t *w_off, *b_off; /* per conv layer, multiples of PARAM_ALIGN_FLOATS */
-    size_t *w_cnt, *b_cnt; /* per conv layer */
+    size_t *w_off, *b_off;                             /* per conv layer, multiples of PARAM_ALIGN_FLOATS */
+    size_t *w_cnt, *b_cnt;                             /* per conv layer */
     float *lambda, *lambda_grad, *lambda_m, *lambda_v; /* host, per cascade (noisy DC) */
     conv_kind kinds[NKINDS];
     /* per shape */
@@ -340,13 +331,13 @@ struct mrb_cuda_cascade {
     cudnnTensorDescriptor_t t2, t12, tf;
     void *ws; /* cuDNN workspace */
     size_t ws_size;
-    float **xin;  /* n_c + 1 */
-    float **ds;   /* n_c (2D+t) */
-    float **act;  /* n_c * n_d (aliases in inference) */
+    float **xin;   /* n_c + 1 */
+    float **ds;    /* n_c (2D+t) */
+    float **act;   /* n_c * n_d (aliases in inference) */
     float2 **cres; /* n_c DC inputs kept for d lambda (training, trainable lambda) */
     float2 *cbuf, *cbuf2, *cbuf3;
     float *gx[2], *g_ds, *g_f[2], *g_last;
-    float *d_bias_partial; /* n_f * n * bias_chunks */
+    float *d_bias_partial;  /* n_f * n * bias_chunks */
     float *d_graph_scratch; /* graph API, training: outputs of the passes that accumulate */
     size_t bias_chunks;
     int grads_zero; /* gradients are zero: the next backward stores instead of adding */
@@ -360,11 +351,22 @@ struct mrb_cuda_cascade {
     long prof_calls[16];
 };
 
-enum { PROF_CONV, PROF_BIAS_ACT, PROF_DATASHARE, PROF_DC, PROF_PACK, PROF_BIAS_GRAD, PROF_BACKWARD_FILTER,
-       PROF_BACKWARD_DATA, PROF_OTHER, PROF_CONV_HOST, PROF_N };
-static const char *const prof_names[PROF_N] = {"conv", "bias+act", "data sharing", "data consistency",
-                                               "pack/unpack", "relu+bias grad", "conv grad filter",
-                                               "conv grad data", "other", "conv (host call)"};
+enum {
+    PROF_CONV,
+    PROF_BIAS_ACT,
+    PROF_DATASHARE,
+    PROF_DC,
+    PROF_PACK,
+    PROF_BIAS_GRAD,
+    PROF_BACKWARD_FILTER,
+    PROF_BACKWARD_DATA,
+    PROF_OTHER,
+    PROF_CONV_HOST,
+    PROF_N
+};
+static const char *const prof_names[PROF_N] = {"conv",        "bias+act",        "data sharing",     "data consistency",
+                                               "pack/unpack", "relu+bias grad",  "conv grad filter", "conv grad data",
+                                               "other",       "conv (host call)"};
 
 /* Profiling brackets: with profiling on, each op is timed alone with events
  * (synchronising, so only for finding where time goes). */
@@ -489,11 +491,10 @@ static mrb_status make_conv_desc(int rank, int tf32, cudnnConvolutionDescriptor_
 {
     int pad[3] = {1, 1, 1}, stride[3] = {1, 1, 1}, dil[3] = {1, 1, 1};
     MRB_TRY(MRB_CUDNN_CALL(cudnnCreateConvolutionDescriptor(out)));
-    MRB_TRY(MRB_CUDNN_CALL(cudnnSetConvolutionNdDescriptor(*out, rank, pad, stride, dil,
-                                                           CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)));
+    MRB_TRY(MRB_CUDNN_CALL(
+        cudnnSetConvolutionNdDescriptor(*out, rank, pad, stride, dil, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)));
     return MRB_CUDNN_CALL(cudnnSetConvolutionMathType(*out, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
 }
-
 
 /* MRBENCH_CUDNN_API: unset or "legacy" (0), "graph" (1); any other value is
  * refused. */
@@ -502,8 +503,10 @@ static mrb_status read_cudnn_api(int *graph)
     const char *e = getenv("MRBENCH_CUDNN_API");
     *graph = e && strcmp(e, "graph") == 0;
     if (!e || *graph || strcmp(e, "legacy") == 0) return MRB_OK;
-    return mrb_error(MRB_ERR_INVALID, "cascade (GPU): MRBENCH_CUDNN_API=\"%s\" is neither \"legacy\" (the default) "
-                                      "nor \"graph\"", e);
+    return mrb_error(MRB_ERR_INVALID,
+                     "cascade (GPU): MRBENCH_CUDNN_API=\"%s\" is neither \"legacy\" (the default) "
+                     "nor \"graph\"",
+                     e);
 }
 
 mrb_status mrb_cuda_cascade_create(const mrb_cascade *net, mrb_cuda_cascade **out)
@@ -600,8 +603,8 @@ mrb_status mrb_cuda_cascade_create(const mrb_cascade *net, mrb_cuda_cascade **ou
         int dims[5] = {ck->cout, ck->cin, 3, 3, 3};
         st = MRB_CUDNN_CALL(cudnnCreateFilterDescriptor(&ck->filter));
         if (st == MRB_OK)
-            st = MRB_CUDNN_CALL(cudnnSetFilterNdDescriptor(ck->filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
-                                                           g->rank + 2, dims));
+            st = MRB_CUDNN_CALL(
+                cudnnSetFilterNdDescriptor(ck->filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g->rank + 2, dims));
         if (st == MRB_OK) st = make_conv_desc(g->rank, g->tf32, &ck->conv_fwd);
         if (st == MRB_OK) st = make_conv_desc(g->rank, g->tf32, &ck->conv_bwd_data);
         if (st == MRB_OK) st = make_conv_desc(g->rank, g->tf32, &ck->conv_bwd_filter);
@@ -624,8 +627,7 @@ static mrb_status tensor_desc(const mrb_cuda_cascade *g, int channels, cudnnTens
     MRB_TRY(MRB_CUDNN_CALL(cudnnCreateTensorDescriptor(out)));
     int n = (int)g->n, t = (int)g->nt, y = (int)g->ny, x = (int)g->nx;
     if (g->rank == 2)
-        return MRB_CUDNN_CALL(cudnnSetTensor4dDescriptor(*out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n,
-                                                         channels, y, x));
+        return MRB_CUDNN_CALL(cudnnSetTensor4dDescriptor(*out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, channels, y, x));
     int dims[5] = {n, channels, t, y, x};
     int strides[5] = {channels * t * y * x, t * y * x, y * x, x, 1};
     return MRB_CUDNN_CALL(cudnnSetTensorNdDescriptor(*out, CUDNN_DATA_FLOAT, 5, dims, strides));
@@ -651,8 +653,8 @@ static void print_candidates(const mrb_cuda_cascade *g, const Perf *perf, int go
     if (!env_flag("MRBENCH_CUDNN_VERBOSE")) return;
     for (int i = 0; i < got; i++)
         if (perf[i].status == CUDNN_STATUS_SUCCESS)
-            fprintf(stderr, "cudnn %s %dx%d n=%zu: algo %d %.3f ms ws %zu MiB %s math %d\n", pass, ck->cin,
-                    ck->cout, g->n, (int)perf[i].algo, (double)perf[i].time, perf[i].memory >> 20,
+            fprintf(stderr, "cudnn %s %dx%d n=%zu: algo %d %.3f ms ws %zu MiB %s math %d\n", pass, ck->cin, ck->cout,
+                    g->n, (int)perf[i].algo, (double)perf[i].time, perf[i].memory >> 20,
                     perf[i].determinism == CUDNN_DETERMINISTIC ? "det" : "nondet", (int)perf[i].mathType);
 }
 /* Candidates cuDNN's own timing ranks first are timed again on the
@@ -693,9 +695,8 @@ static int kind_buffers(const mrb_cuda_cascade *g, int k, float **x, float **y, 
  * best few with `run(algo, workspace, bytes)` on the real buffers; sets the
  * descriptor's math type to the winner's. *pick = -1 when none is allowed. */
 template <typename Perf, typename Run>
-static mrb_status select_timed(mrb_cuda_cascade *g, const Perf *perf, int got, const char *pass,
-                               const conv_kind *ck, int timeable, cudnnConvolutionDescriptor_t desc, Run run,
-                               int *pick)
+static mrb_status select_timed(mrb_cuda_cascade *g, const Perf *perf, int got, const char *pass, const conv_kind *ck,
+                               int timeable, cudnnConvolutionDescriptor_t desc, Run run, int *pick)
 {
     int any = env_flag("MRBENCH_CUDNN_NONDETERMINISTIC"), verbose = env_flag("MRBENCH_CUDNN_VERBOSE");
     int cand[CASCADE_TIMED_CANDIDATES], ncand = 0;
@@ -751,8 +752,7 @@ enum { PASS_FWD = 0, PASS_BWD_DATA, PASS_BWD_FILTER };
 static mrb_status choose_with(mrb_cuda_cascade *g, conv_kind *ck, int train, cudnnTensorDescriptor_t x,
                               cudnnTensorDescriptor_t y, float *bx, float *by, float *bw, float *bdw, int timeable);
 static mrb_status choose_backward(mrb_cuda_cascade *g, conv_kind *ck, cudnnTensorDescriptor_t x,
-                                  cudnnTensorDescriptor_t y, float *bx, float *by, float *bw, float *bdw,
-                                  int timeable);
+                                  cudnnTensorDescriptor_t y, float *bx, float *by, float *bw, float *bdw, int timeable);
 static mrb_status choose_graph(mrb_cuda_cascade *g, int k, int train, float *bx, float *by, float *bw, float *bdw);
 
 static mrb_status choose_algorithms(mrb_cuda_cascade *g, int k, int train)
@@ -779,8 +779,10 @@ static mrb_status choose_algorithms(mrb_cuda_cascade *g, int k, int train)
         }
     }
     mrb_status st = MRB_OK;
-    if (!g->graph) st = choose_with(g, ck, train, x, y, bx, by, bw, bdw, timeable);
-    else if (timeable) st = choose_graph(g, k, train, bx, by, bw, bdw); /* else no layer is of this kind */
+    if (!g->graph)
+        st = choose_with(g, ck, train, x, y, bx, by, bw, bdw, timeable);
+    else if (timeable)
+        st = choose_graph(g, k, train, bx, by, bw, bdw); /* else no layer is of this kind */
     mrb_cuda_free(w_rand);
     return st;
 }
@@ -800,8 +802,10 @@ static mrb_status choose_with(mrb_cuda_cascade *g, conv_kind *ck, int train, cud
         };
         MRB_TRY(select_timed(g, perf, got, "fwd", ck, timeable, ck->conv_fwd, run, &pick));
         if (pick < 0)
-            return mrb_error(MRB_ERR_DEVICE, "cuDNN found no usable %s forward algorithm for a %dx%d "
-                                             "convolution", g->tf32 ? "TF32" : "FP32", ck->cin, ck->cout);
+            return mrb_error(MRB_ERR_DEVICE,
+                             "cuDNN found no usable %s forward algorithm for a %dx%d "
+                             "convolution",
+                             g->tf32 ? "TF32" : "FP32", ck->cin, ck->cout);
         ck->fwd = perf[pick].algo;
         ck->have_fwd = 1;
     }
@@ -809,38 +813,39 @@ static mrb_status choose_with(mrb_cuda_cascade *g, conv_kind *ck, int train, cud
 }
 
 static mrb_status choose_backward(mrb_cuda_cascade *g, conv_kind *ck, cudnnTensorDescriptor_t x,
-                                  cudnnTensorDescriptor_t y, float *bx, float *by, float *bw, float *bdw,
-                                  int timeable)
+                                  cudnnTensorDescriptor_t y, float *bx, float *by, float *bw, float *bdw, int timeable)
 {
     int got = 0, pick;
     if (!ck->have_bwd) {
         cudnnConvolutionBwdDataAlgoPerf_t pd[CASCADE_MAX_ALGOS];
-        MRB_TRY(MRB_CUDNN_CALL(cudnnFindConvolutionBackwardDataAlgorithm(
-            g->cudnn, ck->filter, y, ck->conv_bwd_data, x, CASCADE_MAX_ALGOS, &got,
-            pd)));
+        MRB_TRY(MRB_CUDNN_CALL(cudnnFindConvolutionBackwardDataAlgorithm(g->cudnn, ck->filter, y, ck->conv_bwd_data, x,
+                                                                         CASCADE_MAX_ALGOS, &got, pd)));
         print_candidates(g, pd, got, "bwd-data", ck);
         auto run_data = [&](cudnnConvolutionBwdDataAlgo_t algo, void *w_s, size_t bytes) {
-            return cudnnConvolutionBackwardData(g->cudnn, &f_one, ck->filter, bw, y, by, ck->conv_bwd_data, algo,
-                                                w_s, bytes, &f_zero, x, bx);
+            return cudnnConvolutionBackwardData(g->cudnn, &f_one, ck->filter, bw, y, by, ck->conv_bwd_data, algo, w_s,
+                                                bytes, &f_zero, x, bx);
         };
         MRB_TRY(select_timed(g, pd, got, "bwd-data", ck, timeable, ck->conv_bwd_data, run_data, &pick));
         if (pick < 0)
-            return mrb_error(MRB_ERR_DEVICE, "cuDNN found no usable backward-data algorithm for a "
-                                             "%dx%d convolution", ck->cin, ck->cout);
+            return mrb_error(MRB_ERR_DEVICE,
+                             "cuDNN found no usable backward-data algorithm for a "
+                             "%dx%d convolution",
+                             ck->cin, ck->cout);
         ck->bwd_data = pd[pick].algo;
         cudnnConvolutionBwdFilterAlgoPerf_t pf[CASCADE_MAX_ALGOS];
-        MRB_TRY(MRB_CUDNN_CALL(cudnnFindConvolutionBackwardFilterAlgorithm(
-            g->cudnn, x, y, ck->conv_bwd_filter, ck->filter, CASCADE_MAX_ALGOS,
-            &got, pf)));
+        MRB_TRY(MRB_CUDNN_CALL(cudnnFindConvolutionBackwardFilterAlgorithm(g->cudnn, x, y, ck->conv_bwd_filter,
+                                                                           ck->filter, CASCADE_MAX_ALGOS, &got, pf)));
         print_candidates(g, pf, got, "bwd-filter", ck);
         auto run_filter = [&](cudnnConvolutionBwdFilterAlgo_t algo, void *w_s, size_t bytes) {
-            return cudnnConvolutionBackwardFilter(g->cudnn, &f_one, x, bx, y, by, ck->conv_bwd_filter, algo, w_s,
-                                                  bytes, &f_zero, ck->filter, bdw);
+            return cudnnConvolutionBackwardFilter(g->cudnn, &f_one, x, bx, y, by, ck->conv_bwd_filter, algo, w_s, bytes,
+                                                  &f_zero, ck->filter, bdw);
         };
         MRB_TRY(select_timed(g, pf, got, "bwd-filter", ck, timeable, ck->conv_bwd_filter, run_filter, &pick));
         if (pick < 0)
-            return mrb_error(MRB_ERR_DEVICE, "cuDNN found no usable backward-filter algorithm for a "
-                                             "%dx%d convolution", ck->cin, ck->cout);
+            return mrb_error(MRB_ERR_DEVICE,
+                             "cuDNN found no usable backward-filter algorithm for a "
+                             "%dx%d convolution",
+                             ck->cin, ck->cout);
         ck->bwd_filter = pf[pick].algo;
         ck->have_bwd = 1;
     }
@@ -903,8 +908,8 @@ static mrb_status alloc_workspaces(mrb_cuda_cascade *g, int train)
         if (g->graph) {
             for (int p = 0; p < MRB_CONV_NPASSES; p++) b[p] = mrb_conv_graph_workspace(ck->plans[p]); /* NULL: 0 */
         } else {
-            MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionForwardWorkspaceSize(g->cudnn, x, ck->filter, ck->conv_fwd,
-                                                                           y, ck->fwd, &b[PASS_FWD])));
+            MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionForwardWorkspaceSize(g->cudnn, x, ck->filter, ck->conv_fwd, y,
+                                                                           ck->fwd, &b[PASS_FWD])));
             if (train) {
                 MRB_TRY(MRB_CUDNN_CALL(cudnnGetConvolutionBackwardDataWorkspaceSize(
                     g->cudnn, ck->filter, y, ck->conv_bwd_data, x, ck->bwd_data, &b[PASS_BWD_DATA])));
@@ -934,14 +939,17 @@ static size_t graph_scratch_floats(const mrb_cuda_cascade *g)
 mrb_status mrb_cuda_cascade_prepare(mrb_cuda_cascade *g, size_t n, size_t nx, size_t ny, size_t nt, int train)
 {
     if (n == 0 || nx == 0 || ny == 0 || nt == 0 || (!g->arch.temporal && nt != 1))
-        return mrb_error(MRB_ERR_INVALID, "cascade (GPU): shape %zu x [%zu, %zu, %zu] (2D takes nt = 1, frames "
-                                          "as items)", n, nx, ny, nt);
+        return mrb_error(MRB_ERR_INVALID,
+                         "cascade (GPU): shape %zu x [%zu, %zu, %zu] (2D takes nt = 1, frames "
+                         "as items)",
+                         n, nx, ny, nt);
     size_t nf = (size_t)g->arch.n_f, big = n * nf * nx * ny * nt;
     if (big > (size_t)INT32_MAX)
-        return mrb_error(MRB_ERR_INVALID, "cascade (GPU): a %zu-filter feature map of %zu x [%zu, %zu, %zu] "
-                                          "exceeds cuDNN's 2^31 elements; use fewer items", nf, n, nx, ny, nt);
-    if (g->prepared && g->n == n && g->nx == nx && g->ny == ny && g->nt == nt && g->train >= train)
-        return MRB_OK;
+        return mrb_error(MRB_ERR_INVALID,
+                         "cascade (GPU): a %zu-filter feature map of %zu x [%zu, %zu, %zu] "
+                         "exceeds cuDNN's 2^31 elements; use fewer items",
+                         nf, n, nx, ny, nt);
+    if (g->prepared && g->n == n && g->nx == nx && g->ny == ny && g->nt == nt && g->train >= train) return MRB_OK;
     free_shape(g);
     g->n = n;
     g->nx = nx;
@@ -958,11 +966,15 @@ mrb_status mrb_cuda_cascade_prepare(mrb_cuda_cascade *g, size_t n, size_t nx, si
      * input only before the DC layer writes its output, so one buffer
      * serves all (xin[0] is a copy of the caller's input). */
     for (size_t i = 0; st == MRB_OK && i <= nc; i++)
-        if (i == 0 || train) st = dalloc(g, two, &g->xin[i]);
-        else g->xin[i] = g->xin[0];
+        if (i == 0 || train)
+            st = dalloc(g, two, &g->xin[i]);
+        else
+            g->xin[i] = g->xin[0];
     for (size_t i = 0; st == MRB_OK && g->arch.temporal && i < nc; i++)
-        if (i == 0 || train) st = dalloc(g, n * MRB_DS_CHANNELS * g->vol, &g->ds[i]);
-        else g->ds[i] = g->ds[0];
+        if (i == 0 || train)
+            st = dalloc(g, n * MRB_DS_CHANNELS * g->vol, &g->ds[i]);
+        else
+            g->ds[i] = g->ds[0];
     if (st == MRB_OK && train) {
         for (size_t k = 0; st == MRB_OK && k < nc * nd; k++)
             st = dalloc(g, k % nd == nd - 1 ? two : n * nf * g->vol, &g->act[k]);
@@ -1026,40 +1038,39 @@ static mrb_status datashare_forward(mrb_cuda_cascade *g, const float *x, const f
     unsigned grid = mrb_cuda_grid(total);
     pack_kernel<<<grid, MRB_CUDA_BLOCK, 0, g->stream>>>(x, NULL, n, 2, 0, vol, g->cbuf);
     MRB_TRY(launch_check("pack_kernel"));
-    copy_channels_kernel<<<mrb_cuda_grid(2 * total), MRB_CUDA_BLOCK, 0, g->stream>>>(x, n, vol, MRB_DS_CHANNELS,
-                                                                                    0, y, 0);
+    copy_channels_kernel<<<mrb_cuda_grid(2 * total), MRB_CUDA_BLOCK, 0, g->stream>>>(x, n, vol, MRB_DS_CHANNELS, 0, y,
+                                                                                     0);
     MRB_TRY(launch_check("copy_channels_kernel"));
     MRB_TRY(fft(g, MRB_FFT_FORWARD, g->cbuf));
     for (int j = 0; j < MRB_DS_NWINDOWS; j++) {
-        datashare_kernel<<<grid, MRB_CUDA_BLOCK, 0, g->stream>>>(g->cbuf, (const float2 *)ks, mask, n,
-                                                                (long)g->nt, frame, j, divide_by_acquired,
-                                                                g->cbuf2);
+        datashare_kernel<<<grid, MRB_CUDA_BLOCK, 0, g->stream>>>(g->cbuf, (const float2 *)ks, mask, n, (long)g->nt,
+                                                                 frame, j, divide_by_acquired, g->cbuf2);
         MRB_TRY(launch_check("datashare_kernel"));
         MRB_TRY(fft(g, MRB_FFT_INVERSE, g->cbuf2));
-        unpack_kernel<<<grid, MRB_CUDA_BLOCK, 0, g->stream>>>(g->cbuf2, n, MRB_DS_CHANNELS, 2 + 2 * (size_t)j,
-                                                             vol, 0, y);
+        unpack_kernel<<<grid, MRB_CUDA_BLOCK, 0, g->stream>>>(g->cbuf2, n, MRB_DS_CHANNELS, 2 + 2 * (size_t)j, vol, 0,
+                                                              y);
         MRB_TRY(launch_check("unpack_kernel"));
     }
     return MRB_OK;
 }
 
 /* gx += data-sharing adjoint of gy (the layer's output gradient). */
-static mrb_status datashare_backward(mrb_cuda_cascade *g, const float *mask, int divide_by_acquired,
-                                     const float *gy, float *gx)
+static mrb_status datashare_backward(mrb_cuda_cascade *g, const float *mask, int divide_by_acquired, const float *gy,
+                                     float *gx)
 {
     size_t n = g->n, vol = g->vol, frame = g->nx * g->ny, total = n * vol;
     unsigned grid = mrb_cuda_grid(total);
-    copy_channels_kernel<<<mrb_cuda_grid(2 * total), MRB_CUDA_BLOCK, 0, g->stream>>>(gy, n, vol, MRB_DS_CHANNELS,
-                                                                                    1, gx, 1);
+    copy_channels_kernel<<<mrb_cuda_grid(2 * total), MRB_CUDA_BLOCK, 0, g->stream>>>(gy, n, vol, MRB_DS_CHANNELS, 1, gx,
+                                                                                     1);
     MRB_TRY(launch_check("copy_channels_kernel"));
     MRB_TRY(MRB_CUDA_CALL(cudaMemsetAsync(g->cbuf3, 0, total * sizeof(float2), g->stream)));
     for (int j = 0; j < MRB_DS_NWINDOWS; j++) {
         pack_kernel<<<grid, MRB_CUDA_BLOCK, 0, g->stream>>>(gy, NULL, n, MRB_DS_CHANNELS, 2 + 2 * (size_t)j, vol,
-                                                           g->cbuf2);
+                                                            g->cbuf2);
         MRB_TRY(launch_check("pack_kernel"));
         MRB_TRY(fft(g, MRB_FFT_FORWARD, g->cbuf2)); /* adjoint of F^H */
         datashare_adjoint_kernel<<<grid, MRB_CUDA_BLOCK, 0, g->stream>>>(g->cbuf2, mask, n, (long)g->nt, frame, j,
-                                                                        divide_by_acquired, g->cbuf3);
+                                                                         divide_by_acquired, g->cbuf3);
         MRB_TRY(launch_check("datashare_adjoint_kernel"));
     }
     MRB_TRY(fft(g, MRB_FFT_INVERSE, g->cbuf3));
@@ -1089,9 +1100,8 @@ static mrb_status conv_forward(mrb_cuda_cascade *g, const conv_kind *ck, size_t 
         MRB_TRY(graph_run(g, ck->plans[MRB_CONV_FORWARD], x, g->d_w + g->w_off[layer], y, 0, 0));
     else
         MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionForward(g->cudnn, &f_one, desc_for(g, ck->cin), x, ck->filter,
-                                                       g->d_w + g->w_off[layer], ck->conv_fwd, ck->fwd,
-                                                       g->ws, g->ws_size,
-                                                       &f_zero, desc_for(g, ck->cout), y)));
+                                                       g->d_w + g->w_off[layer], ck->conv_fwd, ck->fwd, g->ws,
+                                                       g->ws_size, &f_zero, desc_for(g, ck->cout), y)));
     if (g->profile) {
         g->prof_s[PROF_CONV_HOST] += mrb_now() - h0;
         g->prof_calls[PROF_CONV_HOST]++;
@@ -1099,8 +1109,8 @@ static mrb_status conv_forward(mrb_cuda_cascade *g, const conv_kind *ck, size_t 
     prof_end(g, PROF_CONV);
     prof_begin(g);
     size_t total = g->n * (size_t)ck->cout * g->vol;
-    bias_act_kernel<<<mrb_cuda_grid(total), MRB_CUDA_BLOCK, 0, g->stream>>>(y, g->d_w + g->b_off[layer], total,
-                                                                           g->vol, ck->cout, relu);
+    bias_act_kernel<<<mrb_cuda_grid(total), MRB_CUDA_BLOCK, 0, g->stream>>>(y, g->d_w + g->b_off[layer], total, g->vol,
+                                                                            ck->cout, relu);
     prof_end(g, PROF_BIAS_ACT);
     return launch_check("bias_act_kernel");
 }
@@ -1111,15 +1121,15 @@ static const conv_kind *kind_of(const mrb_cuda_cascade *g, size_t j)
     return &g->kinds[j == 0 ? KIND_FIRST : (j == nd - 1 ? KIND_LAST : KIND_MID)];
 }
 
-mrb_status mrb_cuda_cascade_forward(mrb_cuda_cascade *g, const float *d_x0, const float *d_kspace,
-                                    const float *d_mask, const float **d_out)
+mrb_status mrb_cuda_cascade_forward(mrb_cuda_cascade *g, const float *d_x0, const float *d_kspace, const float *d_mask,
+                                    const float **d_out)
 {
     if (!g->prepared) return mrb_error(MRB_ERR_INVALID, "cascade (GPU): forward before prepare");
     size_t nc = (size_t)g->arch.n_c, nd = (size_t)g->arch.n_d, n = g->n, vol = g->vol;
     size_t total = n * vol;
     unsigned grid = mrb_cuda_grid(total);
-    MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(g->xin[0], d_x0, 2 * total * sizeof(float), cudaMemcpyDeviceToDevice,
-                                          g->stream)));
+    MRB_TRY(MRB_CUDA_CALL(
+        cudaMemcpyAsync(g->xin[0], d_x0, 2 * total * sizeof(float), cudaMemcpyDeviceToDevice, g->stream)));
     int learn = g->arch.lambda >= 0 && g->arch.lambda_trainable;
     for (size_t i = 0; i < nc; i++) {
         const float *h = g->xin[i];
@@ -1139,8 +1149,8 @@ mrb_status mrb_cuda_cascade_forward(mrb_cuda_cascade *g, const float *d_x0, cons
         prof_end(g, PROF_PACK);
         prof_begin(g);
         if (g->train && learn)
-            MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(g->cres[i], g->cbuf, total * sizeof(float2),
-                                                  cudaMemcpyDeviceToDevice, g->stream)));
+            MRB_TRY(MRB_CUDA_CALL(
+                cudaMemcpyAsync(g->cres[i], g->cbuf, total * sizeof(float2), cudaMemcpyDeviceToDevice, g->stream)));
         MRB_TRY(mrb_cuda_dc_forward((const float *)g->cbuf, d_kspace, d_mask, g->nx, g->ny, n * g->nt, total,
                                     dc_lambda(g, i), (float *)g->cbuf));
         prof_end(g, PROF_DC);
@@ -1168,8 +1178,8 @@ mrb_status mrb_cuda_cascade_backward(mrb_cuda_cascade *g, const float *d_kspace,
     size_t nc = (size_t)g->arch.n_c, nd = (size_t)g->arch.n_d, n = g->n, vol = g->vol, total = n * vol;
     unsigned grid = mrb_cuda_grid(total);
     int learn = g->arch.lambda >= 0 && g->arch.lambda_trainable;
-    MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(g->gx[nc % 2], d_dout, 2 * total * sizeof(float), cudaMemcpyDeviceToDevice,
-                                          g->stream)));
+    MRB_TRY(MRB_CUDA_CALL(
+        cudaMemcpyAsync(g->gx[nc % 2], d_dout, 2 * total * sizeof(float), cudaMemcpyDeviceToDevice, g->stream)));
     for (size_t ii = nc; ii-- > 0;) {
         float *g_out = g->gx[(ii + 1) % 2], *g_in = g->gx[ii % 2];
         prof_begin(g);
@@ -1198,9 +1208,8 @@ mrb_status mrb_cuda_cascade_backward(mrb_cuda_cascade *g, const float *d_kspace,
              * measured), else added to. */
             const float *accumulate = g->grads_zero ? &f_zero : &f_one;
             size_t per_channel = n * g->bias_chunks;
-            relu_bias_grad_kernel<<<dim3((unsigned)ck->cout, (unsigned)per_channel), MRB_CUDA_BLOCK, 0,
-                                    g->stream>>>(j < nd - 1 ? y : NULL, dy, (size_t)ck->cout, vol, g->bias_chunks,
-                                                 g->d_bias_partial);
+            relu_bias_grad_kernel<<<dim3((unsigned)ck->cout, (unsigned)per_channel), MRB_CUDA_BLOCK, 0, g->stream>>>(
+                j < nd - 1 ? y : NULL, dy, (size_t)ck->cout, vol, g->bias_chunks, g->d_bias_partial);
             MRB_TRY(launch_check("relu_bias_grad_kernel"));
             bias_grad_sum_kernel<<<1, 128, 0, g->stream>>>(g->d_bias_partial, per_channel, (size_t)ck->cout,
                                                            g->grads_zero, g->d_g + g->b_off[layer]);
@@ -1213,17 +1222,17 @@ mrb_status mrb_cuda_cascade_backward(mrb_cuda_cascade *g, const float *d_kspace,
                 MRB_TRY(graph_run(g, ck->plans[MRB_CONV_BACKWARD_FILTER], x, dy, g->d_g + g->w_off[layer],
                                   !g->grads_zero, weight_count(g, ck)));
             else
-                MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionBackwardFilter(g->cudnn, &f_one, xdesc, x, ydesc, dy,
-                                                                      ck->conv_bwd_filter, ck->bwd_filter,
-                                                                      g->ws, g->ws_size,
-                                                                      accumulate, ck->filter,
-                                                                      g->d_g + g->w_off[layer])));
+                MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionBackwardFilter(
+                    g->cudnn, &f_one, xdesc, x, ydesc, dy, ck->conv_bwd_filter, ck->bwd_filter, g->ws, g->ws_size,
+                    accumulate, ck->filter, g->d_g + g->w_off[layer])));
             prof_end(g, PROF_BACKWARD_FILTER);
             prof_begin(g);
             float *dx = NULL;
             const float *beta = &f_zero;
-            if (j) dx = g->g_f[(j - 1) % 2];
-            else if (ii > 0 && g->arch.temporal) dx = g->g_ds;
+            if (j)
+                dx = g->g_f[(j - 1) % 2];
+            else if (ii > 0 && g->arch.temporal)
+                dx = g->g_ds;
             else if (ii > 0) {
                 dx = g_in; /* the residual's share is already there */
                 beta = &f_one;
@@ -1232,11 +1241,9 @@ mrb_status mrb_cuda_cascade_backward(mrb_cuda_cascade *g, const float *d_kspace,
                 MRB_TRY(graph_run(g, ck->plans[MRB_CONV_BACKWARD_DATA], g->d_w + g->w_off[layer], dy, dx,
                                   beta == &f_one, n * (size_t)ck->cin * vol));
             else if (dx)
-                MRB_TRY(MRB_CUDNN_CALL(cudnnConvolutionBackwardData(g->cudnn, &f_one, ck->filter,
-                                                                    g->d_w + g->w_off[layer], ydesc, dy,
-                                                                    ck->conv_bwd_data, ck->bwd_data,
-                                                                    g->ws, g->ws_size, beta,
-                                                                    xdesc, dx)));
+                MRB_TRY(MRB_CUDNN_CALL(
+                    cudnnConvolutionBackwardData(g->cudnn, &f_one, ck->filter, g->d_w + g->w_off[layer], ydesc, dy,
+                                                 ck->conv_bwd_data, ck->bwd_data, g->ws, g->ws_size, beta, xdesc, dx)));
             prof_end(g, PROF_BACKWARD_DATA);
         }
         prof_begin(g);
@@ -1249,8 +1256,8 @@ mrb_status mrb_cuda_cascade_backward(mrb_cuda_cascade *g, const float *d_kspace,
 
 static mrb_status reduce_partials(mrb_cuda_cascade *g, unsigned blocks, double *sum)
 {
-    MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(g->h_partial, g->d_partial, blocks * sizeof(double),
-                                          cudaMemcpyDeviceToHost, g->stream)));
+    MRB_TRY(MRB_CUDA_CALL(
+        cudaMemcpyAsync(g->h_partial, g->d_partial, blocks * sizeof(double), cudaMemcpyDeviceToHost, g->stream)));
     MRB_TRY(MRB_CUDA_CALL(cudaStreamSynchronize(g->stream)));
     double s = 0.0;
     for (unsigned b = 0; b < blocks; b++) s += g->h_partial[b];
@@ -1263,8 +1270,8 @@ mrb_status mrb_cuda_cascade_mse(mrb_cuda_cascade *g, const float *d_pred, const 
 {
     size_t count = g->n * 2 * g->vol;
     unsigned blocks = mrb_cuda_grid(count);
-    mse_kernel<<<blocks, MRB_CUDA_BLOCK, 0, g->stream>>>(d_pred, d_target, count, 2.0 * scale / (double)count,
-                                                         d_dout, g->d_partial);
+    mse_kernel<<<blocks, MRB_CUDA_BLOCK, 0, g->stream>>>(d_pred, d_target, count, 2.0 * scale / (double)count, d_dout,
+                                                         g->d_partial);
     MRB_TRY(launch_check("mse_kernel"));
     if (!loss) return MRB_OK;
     double s;
@@ -1288,8 +1295,8 @@ mrb_status mrb_cuda_cascade_adam(mrb_cuda_cascade *g, const mrb_adam_cfg *c, uin
     double bc1 = 1.0 - pow(c->beta1, (double)t), bc2 = 1.0 - pow(c->beta2, (double)t);
     float step = (float)(c->lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2)), fwd = (float)(2.0 * c->weight_decay);
     float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
-    adam_kernel<<<mrb_cuda_grid(g->nfloats), MRB_CUDA_BLOCK, 0, g->stream>>>(
-        g->d_w, g->d_g, g->d_m, g->d_v, g->d_decay, g->nfloats, b1, b2, step, rbc2, eps, fwd);
+    adam_kernel<<<mrb_cuda_grid(g->nfloats), MRB_CUDA_BLOCK, 0, g->stream>>>(g->d_w, g->d_g, g->d_m, g->d_v, g->d_decay,
+                                                                             g->nfloats, b1, b2, step, rbc2, eps, fwd);
     MRB_TRY(launch_check("adam_kernel"));
     /* lambdas (not decayed), on the host as the CPU optimiser */
     if (g->arch.lambda >= 0 && g->arch.lambda_trainable)
@@ -1340,8 +1347,7 @@ size_t mrb_cuda_cascade_chunk(const mrb_cuda_cascade *g, size_t nx, size_t ny, s
 static mrb_status zero_filled(mrb_cuda_cascade *g, const float *d_y, float *d_x0)
 {
     size_t total = g->n * g->vol;
-    MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(g->cbuf, d_y, total * sizeof(float2), cudaMemcpyDeviceToDevice,
-                                          g->stream)));
+    MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(g->cbuf, d_y, total * sizeof(float2), cudaMemcpyDeviceToDevice, g->stream)));
     MRB_TRY(fft(g, MRB_FFT_INVERSE, g->cbuf));
     unpack_kernel<<<mrb_cuda_grid(total), MRB_CUDA_BLOCK, 0, g->stream>>>(g->cbuf, g->n, 2, 0, g->vol, 0, d_x0);
     return launch_check("unpack_kernel");
@@ -1352,12 +1358,12 @@ static mrb_status to_complex(mrb_cuda_cascade *g, const float *d_out, float *d_i
 {
     size_t total = g->n * g->vol;
     pack_kernel<<<mrb_cuda_grid(total), MRB_CUDA_BLOCK, 0, g->stream>>>(d_out, NULL, g->n, 2, 0, g->vol,
-                                                                       (float2 *)d_img);
+                                                                        (float2 *)d_img);
     return launch_check("pack_kernel");
 }
 
-mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float *d_y, const float *d_mask,
-                                               float *d_x0, float *d_img)
+mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float *d_y, const float *d_mask, float *d_x0,
+                                               float *d_img)
 {
     MRB_TRY(zero_filled(g, d_y, d_x0));
     const float *out;
@@ -1367,15 +1373,13 @@ mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float 
 
 /* ------------------------------------------------------ training state */
 
-mrb_status mrb_cuda_cascade_moments(mrb_cuda_cascade *g, float *const *m, float *const *v, size_t n,
-                                    int to_device)
+mrb_status mrb_cuda_cascade_moments(mrb_cuda_cascade *g, float *const *m, float *const *v, size_t n, int to_device)
 {
     size_t nc = (size_t)g->arch.n_c, nd = (size_t)g->arch.n_d, layers = nc * nd;
     int lambdas = g->arch.lambda >= 0 && g->arch.lambda_trainable;
     size_t want = 2 * layers + (lambdas ? nc : 0);
     if (n != want)
-        return mrb_error(MRB_ERR_INVALID, "cascade (GPU): %zu moment tensors given, the network trains %zu", n,
-                         want);
+        return mrb_error(MRB_ERR_INVALID, "cascade (GPU): %zu moment tensors given, the network trains %zu", n, want);
     size_t i = 0;
     for (size_t c = 0; c < nc; c++) {
         for (size_t d = 0; d < nd; d++) {

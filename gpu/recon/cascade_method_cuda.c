@@ -18,8 +18,8 @@ typedef struct cascade_gpu {
     mrb_cascade *net;
     mrb_cuda_cascade *g;
     size_t nx, ny, nt, vol, chunk;
-    float *h_y, *h_img;                  /* pinned */
-    float *d_y, *d_mask, *d_x0, *d_img;  /* device */
+    float *h_y, *h_img;                 /* pinned */
+    float *d_y, *d_mask, *d_x0, *d_img; /* device */
     mrb_cuda_timer *timer[3];
     double phase_s[3];
 } cascade_gpu;
@@ -52,8 +52,8 @@ static size_t batch_divisor(size_t nt, size_t max)
     return best;
 }
 
-static mrb_status cascade_gpu_setup(int temporal, const char *method, const mrb_params *p,
-                                    const mrb_recon_input *in, void **state)
+static mrb_status cascade_gpu_setup(int temporal, const char *method, const mrb_params *p, const mrb_recon_input *in,
+                                    void **state)
 {
     *state = NULL;
     cascade_gpu *s = calloc(1, sizeof *s);
@@ -103,9 +103,10 @@ static mrb_status cascade_gpu_run(void *state, const mrb_recon_input *in, mrb_ar
     cascade_gpu *s = state;
     char b1[64];
     if (out->dtype != MRB_C64 || mrb_array_count(out) != s->vol || mrb_array_count(in->kspace) != s->vol)
-        return mrb_error(MRB_ERR_INVALID, "cascade (GPU): output %s or k-space does not hold the %zux%zux%zu "
-                                          "complex pixels of set-up", mrb_array_shape_str(out, b1, sizeof b1),
-                         s->nx, s->ny, s->nt);
+        return mrb_error(MRB_ERR_INVALID,
+                         "cascade (GPU): output %s or k-space does not hold the %zux%zux%zu "
+                         "complex pixels of set-up",
+                         mrb_array_shape_str(out, b1, sizeof b1), s->nx, s->ny, s->nt);
     const float *ks = in->kspace->data, *m = in->mask->data;
     for (size_t i = 0; i < s->vol; i++) {
         float w = m[i] != 0.0f ? 1.0f : 0.0f;
@@ -121,8 +122,8 @@ static mrb_status cascade_gpu_run(void *state, const mrb_recon_input *in, mrb_ar
     int temporal = mrb_cascade_get_arch(s->net)->temporal;
     size_t per = temporal ? s->vol : s->chunk * s->nx * s->ny;
     for (size_t off = 0; off < s->vol; off += per)
-        MRB_TRY(mrb_cuda_cascade_reconstruct_device(s->g, s->d_y + 2 * off, s->d_mask + off, s->d_x0,
-                                                    s->d_img + 2 * off));
+        MRB_TRY(
+            mrb_cuda_cascade_reconstruct_device(s->g, s->d_y + 2 * off, s->d_mask + off, s->d_x0, s->d_img + 2 * off));
     MRB_TRY(mrb_cuda_timer_stop(s->timer[1]));
     MRB_TRY(mrb_cuda_timer_start(s->timer[2]));
     MRB_TRY(mrb_cuda_download_async(s->h_img, s->d_img, cbytes));

@@ -60,8 +60,8 @@ static mrb_status transfer_moments(mrb_cuda_cascade *g, mrb_optim *opt, int to_d
     return st;
 }
 
-static mrb_status train_gpu_open(mrb_cascade *net, mrb_optim *opt, const mrb_adam_cfg *adam, size_t batch,
-                                 size_t nx, size_t ny, size_t snt, void **state)
+static mrb_status train_gpu_open(mrb_cascade *net, mrb_optim *opt, const mrb_adam_cfg *adam, size_t batch, size_t nx,
+                                 size_t ny, size_t snt, void **state)
 {
     *state = NULL;
     train_gpu *s = calloc(1, sizeof *s);

@@ -78,16 +78,15 @@ static mrb_status backend_create(cudnnBackendDescriptorType_t type, const char *
 static mrb_status backend_set(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t attr, const char *attr_name,
                               cudnnBackendAttributeType_t type, int64_t count, const void *values)
 {
-    return backend_check(cudnnBackendSetAttribute(d, attr, type, count, values), "cudnnBackendSetAttribute",
-                         attr_name);
+    return backend_check(cudnnBackendSetAttribute(d, attr, type, count, values), "cudnnBackendSetAttribute", attr_name);
 }
 
 static mrb_status backend_get(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t attr, const char *attr_name,
                               cudnnBackendAttributeType_t type, int64_t capacity, int64_t *count, void *values)
 {
     int64_t got = 0;
-    MRB_TRY(backend_check(cudnnBackendGetAttribute(d, attr, type, capacity, &got, values),
-                          "cudnnBackendGetAttribute", attr_name));
+    MRB_TRY(backend_check(cudnnBackendGetAttribute(d, attr, type, capacity, &got, values), "cudnnBackendGetAttribute",
+                          attr_name));
     if (count) *count = got;
     return MRB_OK;
 }
@@ -100,14 +99,17 @@ static mrb_status backend_finalize(cudnnBackendDescriptor_t d, const char *what)
 /* The macros pass the enumerator's own name to the error message. */
 #define BACKEND_CREATE(type, out) backend_create((type), #type, (out))
 #define BACKEND_SET(d, attr, type, count, values) backend_set((d), (attr), #attr, (type), (count), (values))
-#define BACKEND_GET(d, attr, type, capacity, count, values) \
+#define BACKEND_GET(d, attr, type, capacity, count, values)                                                            \
     backend_get((d), (attr), #attr, (type), (capacity), (count), (values))
 
 typedef struct named_attr {
     cudnnBackendAttributeName_t id;
     const char *name;
 } named_attr;
-#define NAMED(attr) {attr, #attr}
+#define NAMED(attr)                                                                                                    \
+    {                                                                                                                  \
+        attr, #attr                                                                                                    \
+    }
 
 static void destroy(cudnnBackendDescriptor_t *d)
 {
@@ -126,8 +128,7 @@ static void forget_cuda_error(void)
 }
 
 /* Appends printf text to buf (length len) at *used, truncating. */
-static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
 {
     if (*used >= len) return;
@@ -192,20 +193,23 @@ static const pass_operation pass_operations[MRB_CONV_NPASSES] = {
      "CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR",
      {NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X), NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W),
       NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y)},
-     NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC), NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA),
+     NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC),
+     NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA),
      NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA)},
     {CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR,
      "CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR",
      {NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX), NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W),
       NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY)},
-     NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC), NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA),
+     NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC),
+     NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA),
      NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA)},
     {CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR,
      "CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR",
      {NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X), NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW),
       NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY)},
      NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC),
-     NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA), NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA)},
+     NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA),
+     NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA)},
 };
 
 static mrb_status set_named(cudnnBackendDescriptor_t d, const named_attr *a, cudnnBackendAttributeType_t type,
@@ -246,9 +250,16 @@ static mrb_status make_graph(mrb_conv_graph *p, cudnnHandle_t handle)
 /* ------------------------------------------------------------ candidates */
 
 /* Short names of cudnnBackendNumericalNote_t, by value. */
-static const char *const note_names[CUDNN_NUMERICAL_NOTE_TYPE_COUNT] = {
-    "tensor-core", "down-convert-inputs", "reduced-precision-reduction", "fft", "nondeterministic",
-    "winograd", "winograd-4x4", "winograd-6x6", "winograd-13x13", "strict-nan-propagation"};
+static const char *const note_names[CUDNN_NUMERICAL_NOTE_TYPE_COUNT] = {"tensor-core",
+                                                                        "down-convert-inputs",
+                                                                        "reduced-precision-reduction",
+                                                                        "fft",
+                                                                        "nondeterministic",
+                                                                        "winograd",
+                                                                        "winograd-4x4",
+                                                                        "winograd-6x6",
+                                                                        "winograd-13x13",
+                                                                        "strict-nan-propagation"};
 
 #define NOTE_BIT(note) (1u << (unsigned)(note))
 
@@ -257,22 +268,22 @@ static unsigned excluded_notes(int tf32, int deterministic)
 {
     unsigned banned = NOTE_BIT(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS);
     if (!tf32)
-        banned |= NOTE_BIT(CUDNN_NUMERICAL_NOTE_TENSOR_CORE) |
-                  NOTE_BIT(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION);
+        banned |=
+            NOTE_BIT(CUDNN_NUMERICAL_NOTE_TENSOR_CORE) | NOTE_BIT(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION);
     if (deterministic) banned |= NOTE_BIT(CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC);
     return banned;
 }
 
 typedef struct candidate {
     cudnnBackendDescriptor_t cfg;
-    unsigned notes; /* NOTE_BIT set */
+    unsigned notes;   /* NOTE_BIT set */
     char engine[160]; /* "engine 12 knobs 2=1 5=0 notes tensor-core" */
 } candidate;
 
 typedef struct candidate_list {
     candidate *v;
     size_t n, cap;
-    int unread;          /* configurations whose engine could not be read (left out) */
+    int unread; /* configurations whose engine could not be read (left out) */
     char last_unread[320];
 } candidate_list;
 
@@ -335,8 +346,10 @@ static mrb_status describe_candidate(candidate *c)
         int note = (int)notes[i];
         if (note < 0 || note >= CUDNN_NUMERICAL_NOTE_TYPE_COUNT) continue;
         append(c->engine, sizeof c->engine, &used, c->notes ? "," : " notes ");
-        if (note_names[note]) append(c->engine, sizeof c->engine, &used, "%s", note_names[note]);
-        else append(c->engine, sizeof c->engine, &used, "note-%d", note);
+        if (note_names[note])
+            append(c->engine, sizeof c->engine, &used, "%s", note_names[note]);
+        else
+            append(c->engine, sizeof c->engine, &used, "note-%d", note);
         c->notes |= NOTE_BIT(note);
     }
     return MRB_OK;
@@ -374,8 +387,10 @@ static mrb_status add_heuristics(const mrb_conv_graph *p, cudnnBackendHeurMode_t
     if (st == MRB_OK && (size_t)got > l->cap - l->n) {
         size_t cap = l->n + (size_t)got;
         candidate *v = (candidate *)realloc(l->v, cap * sizeof *v);
-        if (v) l->v = v, l->cap = cap;
-        else st = mrb_error(MRB_ERR_NOMEM, "cuDNN graph: out of memory");
+        if (v)
+            l->v = v, l->cap = cap;
+        else
+            st = mrb_error(MRB_ERR_NOMEM, "cuDNN graph: out of memory");
     }
     for (int64_t i = 0; st == MRB_OK && i < got && i < count; i++) {
         candidate c = {};
@@ -512,8 +527,8 @@ typedef struct tally {
 /* Finalizes the allowed candidates in order and times up to
  * MRB_CONV_GRAPH_TIMED of them (or takes the first when there are no
  * buffers); the fastest becomes p->plan / p->cfg (taken from the list). */
-static mrb_status choose(mrb_conv_graph *p, cudnnHandle_t handle, candidate_list *l, const float *in0,
-                         const float *in1, float *out, tally *t)
+static mrb_status choose(mrb_conv_graph *p, cudnnHandle_t handle, candidate_list *l, const float *in0, const float *in1,
+                         float *out, tally *t)
 {
     unsigned banned = excluded_notes(p->tf32, p->deterministic);
     int timing = in0 != NULL;
@@ -560,7 +575,8 @@ static mrb_status choose(mrb_conv_graph *p, cudnnHandle_t handle, candidate_list
             snprintf(t->last_failed, sizeof t->last_failed, "%s", skip);
         }
         if (st == MRB_OK && p->verbose) {
-            if (skip[0]) fprintf(stderr, "cudnn graph %s: %s: %s\n", p->label, c->engine, skip);
+            if (skip[0])
+                fprintf(stderr, "cudnn graph %s: %s: %s\n", p->label, c->engine, skip);
             else if (timing)
                 fprintf(stderr, "cudnn graph %s: %s ws %.2f MiB: %.4f ms\n", p->label, c->engine,
                         (double)ws / (1 << 20), ms);
@@ -584,7 +600,8 @@ static mrb_status choose(mrb_conv_graph *p, cudnnHandle_t handle, candidate_list
         cudaEventDestroy(tm.stop);
     }
     /* A plan goes before the configuration it was built from. */
-    if (st != MRB_OK) destroy(&p->plan);
+    if (st != MRB_OK)
+        destroy(&p->plan);
     else if (best < l->n) {
         p->cfg = l->v[best].cfg;
         l->v[best].cfg = NULL;
@@ -629,8 +646,8 @@ static mrb_status check_pointers(const mrb_conv_graph *p, const float *in0, cons
     for (int k = 0; k < 3; k++) {
         int need = p->shape.align[pass_roles[p->pass][k]];
         if (!ptrs[k] || mrb_conv_graph_alignment(ptrs[k]) < need)
-            return mrb_error(MRB_ERR_INVALID, "%s pointer %p is not %d-byte aligned", pass_args[p->pass][k],
-                             ptrs[k], need);
+            return mrb_error(MRB_ERR_INVALID, "%s pointer %p is not %d-byte aligned", pass_args[p->pass][k], ptrs[k],
+                             need);
     }
     return MRB_OK;
 }
@@ -674,9 +691,9 @@ static mrb_status build(mrb_conv_graph *p, cudnnHandle_t handle, const float *in
                      t.last_failed[0] ? t.last_failed : "-");
 }
 
-mrb_status mrb_conv_graph_create(struct cudnnContext *handle, mrb_conv_pass pass, const mrb_conv_shape *shape,
-                                 int tf32, int deterministic, const float *d_in0, const float *d_in1,
-                                 float *d_out, mrb_conv_graph **out)
+mrb_status mrb_conv_graph_create(struct cudnnContext *handle, mrb_conv_pass pass, const mrb_conv_shape *shape, int tf32,
+                                 int deterministic, const float *d_in0, const float *d_in1, float *d_out,
+                                 mrb_conv_graph **out)
 {
     MRB_ASSERT(out != NULL);
     *out = NULL;

@@ -61,9 +61,9 @@ typedef enum mrb_conv_pass {
 enum { MRB_CONV_X = 0, MRB_CONV_W, MRB_CONV_Y, MRB_CONV_NTENSORS };
 
 typedef struct mrb_conv_shape {
-    int rank;          /* spatial dimensions: 2 or 3 */
+    int rank; /* spatial dimensions: 2 or 3 */
     int64_t n, cin, cout;
-    int64_t dims[3];   /* spatial sizes, slowest first: (d,) h, w */
+    int64_t dims[3]; /* spatial sizes, slowest first: (d,) h, w */
     /* Bytes by which the plan may assume each tensor's pointer aligned at
      * run time (4, 8 or 16; 0 means 16), indexed by MRB_CONV_X/W/Y. A
      * smaller alignment admits fewer engines; run refuses pointers that
@@ -85,9 +85,9 @@ typedef struct mrb_conv_graph mrb_conv_graph;
  * finalizes is kept. `handle` may be bound to a stream. Errors:
  * MRB_ERR_INVALID for a bad shape or arguments, MRB_ERR_DEVICE naming the
  * cuDNN call or attribute and the convolution when no engine works. */
-mrb_status mrb_conv_graph_create(struct cudnnContext *handle, mrb_conv_pass pass, const mrb_conv_shape *shape,
-                                 int tf32, int deterministic, const float *d_in0, const float *d_in1,
-                                 float *d_out, mrb_conv_graph **out);
+mrb_status mrb_conv_graph_create(struct cudnnContext *handle, mrb_conv_pass pass, const mrb_conv_shape *shape, int tf32,
+                                 int deterministic, const float *d_in0, const float *d_in1, float *d_out,
+                                 mrb_conv_graph **out);
 void mrb_conv_graph_free(mrb_conv_graph *plan); /* NULL is a no-op */
 
 /* Engine configurations timed at most by create. */

@@ -32,14 +32,12 @@ extern const mrb_method_desc mrb_method_cs_wavelet_cuda;
  * layout. Every band that a level splits must be even (as the CPU operator
  * builds them: mrb_linop_wavelet_levels). d_src and d_dst must not overlap;
  * d_tmp is scratch of the same size. */
-mrb_status mrb_cuda_wavelet_forward(const float *d_src, float *d_dst, float *d_tmp, size_t nx,
-                                    size_t ny, size_t nframes, int levels, size_t shift_x,
-                                    size_t shift_y);
+mrb_status mrb_cuda_wavelet_forward(const float *d_src, float *d_dst, float *d_tmp, size_t nx, size_t ny,
+                                    size_t nframes, int levels, size_t shift_x, size_t shift_y);
 /* W_s^H c, which is also the inverse (W_s is orthogonal); d_src is not
  * modified. Same arguments as the forward transform. */
-mrb_status mrb_cuda_wavelet_adjoint(const float *d_src, float *d_dst, float *d_tmp, size_t nx,
-                                    size_t ny, size_t nframes, int levels, size_t shift_x,
-                                    size_t shift_y);
+mrb_status mrb_cuda_wavelet_adjoint(const float *d_src, float *d_dst, float *d_tmp, size_t nx, size_t ny,
+                                    size_t nframes, int levels, size_t shift_x, size_t shift_y);
 /* z -> z max(0, 1 - t / |z|) over n complex values, in place, with the
  * rounding of mrb_cs_soft_threshold. */
 mrb_status mrb_cuda_soft_threshold(float *d_z, size_t n, float t);

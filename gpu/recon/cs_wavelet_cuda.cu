@@ -91,8 +91,8 @@ __device__ __forceinline__ float2 c_mulconj(float2 a, float2 b)
 }
 
 /* ((w0 a0 + w1 a1) + w2 a2) + w3 a3, the order of the wavelet loops */
-__device__ __forceinline__ float2 c_wsum4(float w0, float2 a0, float w1, float2 a1, float w2,
-                                          float2 a2, float w3, float2 a3)
+__device__ __forceinline__ float2 c_wsum4(float w0, float2 a0, float w1, float2 a1, float w2, float2 a2, float w3,
+                                          float2 a3)
 {
     return c_add(c_add(c_add(c_scale(w0, a0), c_scale(w1, a1)), c_scale(w2, a2)), c_scale(w3, a3));
 }
@@ -110,9 +110,8 @@ __device__ __forceinline__ float2 c_wsum4(float w0, float2 a0, float w1, float2 
 #define DB2_G3 -0.48296291314453414f
 
 /* Grid-stride loop over [0, n). */
-#define CSW_FOR_EACH(i, n)                                                             \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);           \
-         i += (size_t)gridDim.x * blockDim.x)
+#define CSW_FOR_EACH(i, n)                                                                                             \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
 /* The wavelet kernels cover a [cols, rows] region of every frame: x by
  * threads (coalesced along the row), rows and frames by grid-stride loops
@@ -121,18 +120,18 @@ __device__ __forceinline__ float2 c_wsum4(float w0, float2 a0, float w1, float2 
 #define PLANE_BLOCK_Y 8
 #define PLANE_GRID_MAX_YZ 65535u
 
-#define PLANE_LOOP(col, row, f, cols, rows, frames)                                           \
-    const size_t col = (size_t)blockIdx.x * blockDim.x + threadIdx.x;                        \
-    if (col >= (cols)) return;                                                               \
-    for (size_t f = blockIdx.z; f < (frames); f += gridDim.z)                                \
-        for (size_t row = (size_t)blockIdx.y * blockDim.y + threadIdx.y; row < (rows);       \
+#define PLANE_LOOP(col, row, f, cols, rows, frames)                                                                    \
+    const size_t col = (size_t)blockIdx.x * blockDim.x + threadIdx.x;                                                  \
+    if (col >= (cols)) return;                                                                                         \
+    for (size_t f = blockIdx.z; f < (frames); f += gridDim.z)                                                          \
+        for (size_t row = (size_t)blockIdx.y * blockDim.y + threadIdx.y; row < (rows);                                 \
              row += (size_t)gridDim.y * blockDim.y)
 
 /* Pixel-wise kernels over [frame, nt] images: pixels by threads and blocks,
  * frames by a grid-stride loop over blockIdx.y. */
-#define FRAME_LOOP(p, t, frame, nt)                                                  \
-    const size_t p = (size_t)blockIdx.x * blockDim.x + threadIdx.x;                 \
-    if (p >= (frame)) return;                                                       \
+#define FRAME_LOOP(p, t, frame, nt)                                                                                    \
+    const size_t p = (size_t)blockIdx.x * blockDim.x + threadIdx.x;                                                    \
+    if (p >= (frame)) return;                                                                                          \
     for (size_t t = blockIdx.y; t < (nt); t += gridDim.y)
 
 static void frame_grid(size_t frame, size_t nt, dim3 *grid, dim3 *block)
@@ -161,8 +160,8 @@ __device__ __forceinline__ size_t wrap_add(size_t a, size_t b, size_t n)
 /* One analysis level along x on the [wx, wy] block: row j of the block is
  * row (j + sy) of src, its sample i is (i + sx) (the grid shift, level 0
  * only); tmp[j][k] = h * row[2k ...], tmp[j][wx/2 + k] = g * row[2k ...]. */
-__global__ void analysis_x_kernel(const float2 *src, float2 *tmp, size_t nx, size_t ny,
-                                  size_t frames, size_t wx, size_t wy, size_t sx, size_t sy)
+__global__ void analysis_x_kernel(const float2 *src, float2 *tmp, size_t nx, size_t ny, size_t frames, size_t wx,
+                                  size_t wy, size_t sx, size_t sy)
 {
     const size_t hx = wx / 2, frame = nx * ny;
     PLANE_LOOP(k, j, f, hx, wy, frames)
@@ -179,8 +178,8 @@ __global__ void analysis_x_kernel(const float2 *src, float2 *tmp, size_t nx, siz
 
 /* One analysis level along y: rows 2k .. 2k+3 (periodic in wy) of tmp into
  * row k (low) and wy/2 + k (high) of dst. */
-__global__ void analysis_y_kernel(const float2 *tmp, float2 *dst, size_t nx, size_t ny,
-                                  size_t frames, size_t wx, size_t wy)
+__global__ void analysis_y_kernel(const float2 *tmp, float2 *dst, size_t nx, size_t ny, size_t frames, size_t wx,
+                                  size_t wy)
 {
     const size_t hy = wy / 2, frame = nx * ny;
     PLANE_LOOP(i, k, f, wx, hy, frames)
@@ -200,8 +199,8 @@ __global__ void analysis_y_kernel(const float2 *tmp, float2 *dst, size_t nx, siz
  * tmp. The low band's left half (x < wx/2) is the previous level's output
  * in `inner` when inner is set; everything else comes from the
  * coefficients in src. */
-__global__ void synthesis_y_kernel(const float2 *src, const float2 *inner, float2 *tmp, size_t nx,
-                                   size_t ny, size_t frames, size_t wx, size_t wy)
+__global__ void synthesis_y_kernel(const float2 *src, const float2 *inner, float2 *tmp, size_t nx, size_t ny,
+                                   size_t frames, size_t wx, size_t wy)
 {
     const size_t hx = wx / 2, hy = wy / 2, frame = nx * ny;
     PLANE_LOOP(x, i, f, wx, hy, frames)
@@ -221,8 +220,8 @@ __global__ void synthesis_y_kernel(const float2 *src, const float2 *inner, float
  * the low and high halves of row j of tmp into samples 2i, 2i + 1 of row j,
  * written at (2i + sx, j + sy) of dst (the inverse grid shift, level 0
  * only). */
-__global__ void synthesis_x_kernel(const float2 *tmp, float2 *dst, size_t nx, size_t ny,
-                                   size_t frames, size_t wx, size_t wy, size_t sx, size_t sy)
+__global__ void synthesis_x_kernel(const float2 *tmp, float2 *dst, size_t nx, size_t ny, size_t frames, size_t wx,
+                                   size_t wy, size_t sx, size_t sy)
 {
     const size_t hx = wx / 2, frame = nx * ny;
     PLANE_LOOP(i, j, f, hx, wy, frames)
@@ -238,24 +237,25 @@ __global__ void synthesis_x_kernel(const float2 *tmp, float2 *dst, size_t nx, si
 
 /* The grid shift alone (no level fits): forward dst[j][i] = src[j+sy][i+sx],
  * inverse dst[j+sy][i+sx] = src[j][i]. */
-__global__ void grid_shift_kernel(const float2 *src, float2 *dst, size_t nx, size_t ny,
-                                  size_t frames, size_t sx, size_t sy, int forward)
+__global__ void grid_shift_kernel(const float2 *src, float2 *dst, size_t nx, size_t ny, size_t frames, size_t sx,
+                                  size_t sy, int forward)
 {
     const size_t frame = nx * ny;
     PLANE_LOOP(i, j, f, nx, ny, frames)
     {
         size_t shifted = f * frame + wrap_add(j, sy, ny) * nx + wrap_add(i, sx, nx);
         size_t plain = f * frame + j * nx + i;
-        if (forward) dst[plain] = src[shifted];
-        else dst[shifted] = src[plain];
+        if (forward)
+            dst[plain] = src[shifted];
+        else
+            dst[shifted] = src[plain];
     }
 }
 
 /* mrb_cs_soft_threshold: g = |z| > t ? 1 - t / |z| : 0, z *= g. */
 __global__ void soft_threshold_kernel(float2 *z, size_t n, float t)
 {
-    CSW_FOR_EACH(i, n)
-    {
+    CSW_FOR_EACH(i, n) {
         float2 v = z[i];
         float mag = __fsqrt_rn(__fadd_rn(__fmul_rn(v.x, v.x), __fmul_rn(v.y, v.y)));
         float g = mag > t ? __fsub_rn(1.0f, __fdiv_rn(t, mag)) : 0.0f;
@@ -269,8 +269,7 @@ __global__ void soft_threshold_kernel(float2 *z, size_t n, float t)
  * the mask repeated over the coils. */
 __global__ void load_kernel(float2 *k, const float *mask, size_t nimg, size_t nc, float inv)
 {
-    CSW_FOR_EACH(i, nimg)
-    {
+    CSW_FOR_EACH(i, nimg) {
         float m = mask[i], mi = __fmul_rn(m, inv);
         for (size_t c = 0; c < nc; c++) {
             float2 *v = k + c * nimg + i;
@@ -282,8 +281,7 @@ __global__ void load_kernel(float2 *k, const float *mask, size_t nimg, size_t nc
 /* The mask's normal operator (mask_normal of impl/linop/linop.c): k_c *= m m. */
 __global__ void mask_normal_kernel(float2 *k, const float *mask, size_t nimg, size_t nc)
 {
-    CSW_FOR_EACH(i, nimg)
-    {
+    CSW_FOR_EACH(i, nimg) {
         float mm = __fmul_rn(mask[i], mask[i]);
         for (size_t c = 0; c < nc; c++) {
             float2 *v = k + c * nimg + i;
@@ -293,8 +291,7 @@ __global__ void mask_normal_kernel(float2 *k, const float *mask, size_t nimg, si
 }
 
 /* S: k[c][t][p] = S_c[p] x[t][p] over pixels p of a frame and frames t. */
-__global__ void expand_kernel(const float2 *x, const float2 *sens, float2 *k, size_t frame,
-                              size_t nt, size_t nc)
+__global__ void expand_kernel(const float2 *x, const float2 *sens, float2 *k, size_t frame, size_t nt, size_t nc)
 {
     FRAME_LOOP(p, t, frame, nt)
     {
@@ -305,8 +302,8 @@ __global__ void expand_kernel(const float2 *x, const float2 *sens, float2 *k, si
 }
 
 /* sum_c conj(S_c) k_c in the CPU's order (sense_adjoint: coil 0, then += ). */
-__device__ __forceinline__ float2 combine_at(const float2 *k, const float2 *sens, size_t p,
-                                             size_t v, size_t frame, size_t vol, size_t nc)
+__device__ __forceinline__ float2 combine_at(const float2 *k, const float2 *sens, size_t p, size_t v, size_t frame,
+                                             size_t vol, size_t nc)
 {
     float2 acc = c_mulconj(sens[p], k[v]);
     for (size_t c = 1; c < nc; c++) acc = c_add(acc, c_mulconj(sens[c * frame + p], k[c * vol + v]));
@@ -314,8 +311,7 @@ __device__ __forceinline__ float2 combine_at(const float2 *k, const float2 *sens
 }
 
 /* x = S^H k */
-__global__ void combine_kernel(const float2 *k, const float2 *sens, float2 *x, size_t frame,
-                               size_t nt, size_t nc)
+__global__ void combine_kernel(const float2 *k, const float2 *sens, float2 *x, size_t frame, size_t nt, size_t nc)
 {
     FRAME_LOOP(p, t, frame, nt)
     {
@@ -326,9 +322,8 @@ __global__ void combine_kernel(const float2 *k, const float2 *sens, float2 *x, s
 
 /* The gradient step of mrb_cs_fista, g = z - step (E^H E z - E^H y), with
  * E^H E z = S^H k (k = F^H M^2 F S z); sens NULL: single coil, E^H E z = k. */
-__global__ void gradient_kernel(const float2 *z, const float2 *k, const float2 *sens,
-                                const float2 *ahy, float2 *g, size_t frame, size_t nt, size_t nc,
-                                float step)
+__global__ void gradient_kernel(const float2 *z, const float2 *k, const float2 *sens, const float2 *ahy, float2 *g,
+                                size_t frame, size_t nt, size_t nc, float step)
 {
     FRAME_LOOP(p, t, frame, nt)
     {
@@ -362,12 +357,10 @@ __device__ void block_sum2_add(double a, double b, double *acc)
  * acc += (||x - x_old||^2, ||x||^2) in double (mrb_cs_diff_norm2,
  * mrb_cs_norm2). Launched with MRB_CUDA_BLOCK threads per block. */
 template <bool Norms>
-__global__ void momentum_kernel(const float2 *x, const float2 *x_old, float2 *z, size_t n,
-                                float beta, double *acc)
+__global__ void momentum_kernel(const float2 *x, const float2 *x_old, float2 *z, size_t n, float beta, double *acc)
 {
     double dx2 = 0.0, x2 = 0.0;
-    CSW_FOR_EACH(i, n)
-    {
+    CSW_FOR_EACH(i, n) {
         float2 a = x[i], d = c_sub(a, x_old[i]);
         z[i] = c_add(a, c_scale(beta, d));
         if constexpr (Norms) {
@@ -392,17 +385,14 @@ static int ranges_overlap(const float *a, const float *b, size_t bytes)
     return pa < pb + bytes && pb < pa + bytes;
 }
 
-static mrb_status check_wavelet_args(const char *what, const float *d_src, const float *d_dst,
-                                     const float *d_tmp, size_t nx, size_t ny, size_t nframes,
-                                     int levels)
+static mrb_status check_wavelet_args(const char *what, const float *d_src, const float *d_dst, const float *d_tmp,
+                                     size_t nx, size_t ny, size_t nframes, int levels)
 {
     if (!d_src || !d_dst || !d_tmp)
         return mrb_error(MRB_ERR_INVALID, "cuda wavelet %s: a device buffer is missing", what);
     if (!nx || !ny || !nframes)
-        return mrb_error(MRB_ERR_INVALID, "cuda wavelet %s: empty shape %zux%zux%zu", what, nx, ny,
-                         nframes);
-    if (levels < 0)
-        return mrb_error(MRB_ERR_INVALID, "cuda wavelet %s: %d levels", what, levels);
+        return mrb_error(MRB_ERR_INVALID, "cuda wavelet %s: empty shape %zux%zux%zu", what, nx, ny, nframes);
+    if (levels < 0) return mrb_error(MRB_ERR_INVALID, "cuda wavelet %s: %d levels", what, levels);
     for (int l = 0; l < levels; l++) {
         size_t wx = nx >> l, wy = ny >> l;
         if (wx < 2 || wy < 2 || wx % 2 || wy % 2)
@@ -414,14 +404,12 @@ static mrb_status check_wavelet_args(const char *what, const float *d_src, const
     size_t bytes = nx * ny * nframes * 2 * sizeof(float);
     if (ranges_overlap(d_src, d_dst, bytes) || ranges_overlap(d_src, d_tmp, bytes) ||
         ranges_overlap(d_dst, d_tmp, bytes))
-        return mrb_error(MRB_ERR_INVALID, "cuda wavelet %s: source, result and scratch overlap",
-                         what);
+        return mrb_error(MRB_ERR_INVALID, "cuda wavelet %s: source, result and scratch overlap", what);
     return MRB_OK;
 }
 
-static mrb_status launch_grid_shift(const float2 *src, float2 *dst, size_t nx, size_t ny,
-                                    size_t frames, size_t sx, size_t sy, int forward,
-                                    cudaStream_t st)
+static mrb_status launch_grid_shift(const float2 *src, float2 *dst, size_t nx, size_t ny, size_t frames, size_t sx,
+                                    size_t sy, int forward, cudaStream_t st)
 {
     dim3 grid, block;
     plane_grid(nx, ny, frames, &grid, &block);
@@ -429,9 +417,8 @@ static mrb_status launch_grid_shift(const float2 *src, float2 *dst, size_t nx, s
     return MRB_CUDA_LAUNCH("grid_shift_kernel");
 }
 
-mrb_status mrb_cuda_wavelet_forward(const float *d_src, float *d_dst, float *d_tmp, size_t nx,
-                                    size_t ny, size_t nframes, int levels, size_t shift_x,
-                                    size_t shift_y)
+mrb_status mrb_cuda_wavelet_forward(const float *d_src, float *d_dst, float *d_tmp, size_t nx, size_t ny,
+                                    size_t nframes, int levels, size_t shift_x, size_t shift_y)
 {
     MRB_TRY(check_wavelet_args("forward", d_src, d_dst, d_tmp, nx, ny, nframes, levels));
     cudaStream_t st;
@@ -446,8 +433,8 @@ mrb_status mrb_cuda_wavelet_forward(const float *d_src, float *d_dst, float *d_t
         /* level 0 reads the input through the grid shift; later levels
          * refine the low band in place in dst */
         plane_grid(wx / 2, wy, nframes, &grid, &block);
-        analysis_x_kernel<<<grid, block, 0, st>>>(l == 0 ? src : dst, tmp, nx, ny, nframes, wx, wy,
-                                                  l == 0 ? sx : 0, l == 0 ? sy : 0);
+        analysis_x_kernel<<<grid, block, 0, st>>>(l == 0 ? src : dst, tmp, nx, ny, nframes, wx, wy, l == 0 ? sx : 0,
+                                                  l == 0 ? sy : 0);
         MRB_TRY(MRB_CUDA_LAUNCH("analysis_x_kernel"));
         plane_grid(wx, wy / 2, nframes, &grid, &block);
         analysis_y_kernel<<<grid, block, 0, st>>>(tmp, dst, nx, ny, nframes, wx, wy);
@@ -456,9 +443,8 @@ mrb_status mrb_cuda_wavelet_forward(const float *d_src, float *d_dst, float *d_t
     return MRB_OK;
 }
 
-mrb_status mrb_cuda_wavelet_adjoint(const float *d_src, float *d_dst, float *d_tmp, size_t nx,
-                                    size_t ny, size_t nframes, int levels, size_t shift_x,
-                                    size_t shift_y)
+mrb_status mrb_cuda_wavelet_adjoint(const float *d_src, float *d_dst, float *d_tmp, size_t nx, size_t ny,
+                                    size_t nframes, int levels, size_t shift_x, size_t shift_y)
 {
     MRB_TRY(check_wavelet_args("adjoint", d_src, d_dst, d_tmp, nx, ny, nframes, levels));
     cudaStream_t st;
@@ -473,12 +459,10 @@ mrb_status mrb_cuda_wavelet_adjoint(const float *d_src, float *d_dst, float *d_t
         /* the coarsest level reads only coefficients; each finer one takes
          * its low band's left half from the level before, kept in dst */
         plane_grid(wx, wy / 2, nframes, &grid, &block);
-        synthesis_y_kernel<<<grid, block, 0, st>>>(src, l == levels - 1 ? NULL : dst, tmp, nx, ny,
-                                                   nframes, wx, wy);
+        synthesis_y_kernel<<<grid, block, 0, st>>>(src, l == levels - 1 ? NULL : dst, tmp, nx, ny, nframes, wx, wy);
         MRB_TRY(MRB_CUDA_LAUNCH("synthesis_y_kernel"));
         plane_grid(wx / 2, wy, nframes, &grid, &block);
-        synthesis_x_kernel<<<grid, block, 0, st>>>(tmp, dst, nx, ny, nframes, wx, wy,
-                                                   l == 0 ? sx : 0, l == 0 ? sy : 0);
+        synthesis_x_kernel<<<grid, block, 0, st>>>(tmp, dst, nx, ny, nframes, wx, wy, l == 0 ? sx : 0, l == 0 ? sy : 0);
         MRB_TRY(MRB_CUDA_LAUNCH("synthesis_x_kernel"));
     }
     return MRB_OK;
@@ -541,8 +525,7 @@ static void csw_cuda_teardown(void *p)
 {
     csw_cuda_state *s = (csw_cuda_state *)p;
     if (!s) return;
-    float *bufs[] = {s->d_mask, s->d_sens, s->d_k, s->d_ahy, s->d_x,
-                     s->d_x_old, s->d_z, s->d_g, s->d_c, s->d_tmp};
+    float *bufs[] = {s->d_mask, s->d_sens, s->d_k, s->d_ahy, s->d_x, s->d_x_old, s->d_z, s->d_g, s->d_c, s->d_tmp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mrb_cuda_free(bufs[i]);
     mrb_cuda_free(s->d_norms);
     mrb_cuda_fft_plan_free(s->fft);
@@ -565,8 +548,7 @@ static mrb_status setup_device(csw_cuda_state *s, const mrb_recon_input *in)
     MRB_TRY(mrb_cuda_host_alloc(2 * sizeof(double), (void **)&s->h_norms));
     size_t dims[4] = {s->nx, s->ny, s->nt, s->nc};
     MRB_TRY(mrb_cuda_fft_plan_create(2, 4, dims, &s->fft));
-    for (; s->nev < PHASE_COUNT; s->nev++)
-        MRB_TRY(MRB_CUDA_CALL(cudaEventCreate(&s->ev[s->nev])));
+    for (; s->nev < PHASE_COUNT; s->nev++) MRB_TRY(MRB_CUDA_CALL(cudaEventCreate(&s->ev[s->nev])));
     MRB_TRY(mrb_cuda_upload(s->d_mask, in->mask->data, s->nimg * sizeof(float)));
     if (s->nc == 1) {
         s->lipschitz = 1.0; /* M F is a projection */
@@ -631,9 +613,8 @@ static mrb_status check_same_shape(const csw_cuda_state *s, const mrb_recon_inpu
 {
     const mrb_array *k = in ? in->kspace : NULL;
     size_t nc = k && k->ndim == 4 ? k->dims[3] : 1;
-    if (!k || !in->mask || k->dtype != MRB_C64 || (k->ndim != 3 && k->ndim != 4) ||
-        k->dims[0] != s->nx || k->dims[1] != s->ny || k->dims[2] != s->nt || nc != s->nc ||
-        mrb_array_count(in->mask) != s->nimg)
+    if (!k || !in->mask || k->dtype != MRB_C64 || (k->ndim != 3 && k->ndim != 4) || k->dims[0] != s->nx ||
+        k->dims[1] != s->ny || k->dims[2] != s->nt || nc != s->nc || mrb_array_count(in->mask) != s->nimg)
         return mrb_error(MRB_ERR_INVALID,
                          "%s: the input differs from the one the GPU method was set up for "
                          "[%zu, %zu, %zu, %zu]",
@@ -648,22 +629,19 @@ static mrb_status gradient_step(csw_cuda_state *s, const float *d_z, float step,
     dim3 grid, block;
     frame_grid(frame, s->nt, &grid, &block);
     if (s->nc == 1) {
-        MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(s->d_k, d_z, s->nimg * sizeof(float2),
-                                              cudaMemcpyDeviceToDevice, st)));
+        MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(s->d_k, d_z, s->nimg * sizeof(float2), cudaMemcpyDeviceToDevice, st)));
     } else {
-        expand_kernel<<<grid, block, 0, st>>>((const float2 *)d_z, (const float2 *)s->d_sens,
-                                              (float2 *)s->d_k, frame, s->nt, s->nc);
+        expand_kernel<<<grid, block, 0, st>>>((const float2 *)d_z, (const float2 *)s->d_sens, (float2 *)s->d_k, frame,
+                                              s->nt, s->nc);
         MRB_TRY(MRB_CUDA_LAUNCH("expand_kernel"));
     }
     MRB_TRY(mrb_cuda_fft_exec(s->fft, MRB_FFT_FORWARD, s->d_k));
-    mask_normal_kernel<<<mrb_cuda_grid(s->nimg), MRB_CUDA_BLOCK, 0, st>>>((float2 *)s->d_k,
-                                                                           s->d_mask, s->nimg, s->nc);
+    mask_normal_kernel<<<mrb_cuda_grid(s->nimg), MRB_CUDA_BLOCK, 0, st>>>((float2 *)s->d_k, s->d_mask, s->nimg, s->nc);
     MRB_TRY(MRB_CUDA_LAUNCH("mask_normal_kernel"));
     MRB_TRY(mrb_cuda_fft_exec(s->fft, MRB_FFT_INVERSE, s->d_k));
-    gradient_kernel<<<grid, block, 0, st>>>(
-        (const float2 *)d_z, (const float2 *)s->d_k,
-        s->nc == 1 ? NULL : (const float2 *)s->d_sens, (const float2 *)s->d_ahy,
-        (float2 *)s->d_g, frame, s->nt, s->nc, step);
+    gradient_kernel<<<grid, block, 0, st>>>((const float2 *)d_z, (const float2 *)s->d_k,
+                                            s->nc == 1 ? NULL : (const float2 *)s->d_sens, (const float2 *)s->d_ahy,
+                                            (float2 *)s->d_g, frame, s->nt, s->nc, step);
     return MRB_CUDA_LAUNCH("gradient_kernel");
 }
 
@@ -675,23 +653,21 @@ typedef struct fista_setting {
 
 /* From the uploaded k-space to the scaled image in *d_out (device): the
  * work of mrb_cs_problem_load, mrb_cs_fista and mrb_cs_write_output. */
-static mrb_status compute(csw_cuda_state *s, const fista_setting *f, cudaStream_t st,
-                          const float **d_out)
+static mrb_status compute(csw_cuda_state *s, const fista_setting *f, cudaStream_t st, const float **d_out)
 {
     const size_t n = s->nimg, frame = s->nx * s->ny, img_bytes = n * sizeof(float2);
     /* E^H y, y = M k / scale */
     load_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>((float2 *)s->d_k, s->d_mask, n, s->nc,
-                                                              (float)(1.0 / f->scale));
+                                                             (float)(1.0 / f->scale));
     MRB_TRY(MRB_CUDA_LAUNCH("load_kernel"));
     MRB_TRY(mrb_cuda_fft_exec(s->fft, MRB_FFT_INVERSE, s->d_k));
     if (s->nc == 1) {
-        MRB_TRY(MRB_CUDA_CALL(
-            cudaMemcpyAsync(s->d_ahy, s->d_k, img_bytes, cudaMemcpyDeviceToDevice, st)));
+        MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(s->d_ahy, s->d_k, img_bytes, cudaMemcpyDeviceToDevice, st)));
     } else {
         dim3 grid, block;
         frame_grid(frame, s->nt, &grid, &block);
-        combine_kernel<<<grid, block, 0, st>>>((const float2 *)s->d_k, (const float2 *)s->d_sens,
-                                               (float2 *)s->d_ahy, frame, s->nt, s->nc);
+        combine_kernel<<<grid, block, 0, st>>>((const float2 *)s->d_k, (const float2 *)s->d_sens, (float2 *)s->d_ahy,
+                                               frame, s->nt, s->nc);
         MRB_TRY(MRB_CUDA_LAUNCH("combine_kernel"));
     }
 
@@ -704,8 +680,7 @@ static mrb_status compute(csw_cuda_state *s, const fista_setting *f, cudaStream_
     mrb_rng rng;
     mrb_rng_seed(&rng, f->seed);
     const int check = s->tolerance > 0;
-    const unsigned reduce_grid =
-        mrb_cuda_grid(n) < CSW_REDUCE_BLOCKS ? mrb_cuda_grid(n) : CSW_REDUCE_BLOCKS;
+    const unsigned reduce_grid = mrb_cuda_grid(n) < CSW_REDUCE_BLOCKS ? mrb_cuda_grid(n) : CSW_REDUCE_BLOCKS;
     double t = 1;
     s->iterations_done = 0;
     for (long it = 0; it < s->iterations; it++) {
@@ -718,18 +693,16 @@ static mrb_status compute(csw_cuda_state *s, const fista_setting *f, cudaStream_
             sx = (size_t)mrb_rng_below(&rng, shift_range);
             sy = (size_t)mrb_rng_below(&rng, shift_range);
         }
-        MRB_TRY(mrb_cuda_wavelet_forward(s->d_g, s->d_c, s->d_tmp, s->nx, s->ny, s->nt, s->levels,
-                                         sx, sy));
+        MRB_TRY(mrb_cuda_wavelet_forward(s->d_g, s->d_c, s->d_tmp, s->nx, s->ny, s->nt, s->levels, sx, sy));
         MRB_TRY(mrb_cuda_soft_threshold(s->d_c, n, f->thresh));
-        MRB_TRY(mrb_cuda_wavelet_adjoint(s->d_c, x, s->d_tmp, s->nx, s->ny, s->nt, s->levels, sx,
-                                         sy));
+        MRB_TRY(mrb_cuda_wavelet_adjoint(s->d_c, x, s->d_tmp, s->nx, s->ny, s->nt, s->levels, sx, sy));
         double t_new = 0.5 * (1 + sqrt(1 + 4 * t * t));
         float beta = (float)((t - 1) / t_new);
         t = t_new;
         if (check) {
             MRB_TRY(MRB_CUDA_CALL(cudaMemsetAsync(s->d_norms, 0, 2 * sizeof(double), st)));
-            momentum_kernel<true><<<reduce_grid, MRB_CUDA_BLOCK, 0, st>>>(
-                (const float2 *)x, (const float2 *)x_old, (float2 *)s->d_z, n, beta, s->d_norms);
+            momentum_kernel<true><<<reduce_grid, MRB_CUDA_BLOCK, 0, st>>>((const float2 *)x, (const float2 *)x_old,
+                                                                          (float2 *)s->d_z, n, beta, s->d_norms);
         } else {
             momentum_kernel<false><<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(
                 (const float2 *)x, (const float2 *)x_old, (float2 *)s->d_z, n, beta, NULL);
@@ -738,14 +711,13 @@ static mrb_status compute(csw_cuda_state *s, const fista_setting *f, cudaStream_
         s->iterations_done = it + 1;
         if (check) {
             /* the stopping test needs the norms on the host every iteration */
-            MRB_TRY(MRB_CUDA_CALL(cudaMemcpyAsync(s->h_norms, s->d_norms, 2 * sizeof(double),
-                                                  cudaMemcpyDeviceToHost, st)));
+            MRB_TRY(
+                MRB_CUDA_CALL(cudaMemcpyAsync(s->h_norms, s->d_norms, 2 * sizeof(double), cudaMemcpyDeviceToHost, st)));
             MRB_TRY(MRB_CUDA_CALL(cudaStreamSynchronize(st)));
             if (s->h_norms[0] <= s->tolerance * s->tolerance * s->h_norms[1]) break;
         }
     }
-    scale_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>((const float2 *)x, (float2 *)s->d_g,
-                                                               n, (float)f->scale);
+    scale_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>((const float2 *)x, (float2 *)s->d_g, n, (float)f->scale);
     MRB_TRY(MRB_CUDA_LAUNCH("scale_kernel"));
     *d_out = s->d_g;
     return MRB_OK;
@@ -787,9 +759,7 @@ static mrb_status run_body(csw_cuda_state *s, const mrb_recon_input *in, mrb_arr
     MRB_TRY(mrb_cuda_work_stream(&st));
     MRB_TRY(MRB_CUDA_CALL(cudaEventRecord(s->ev[0], st)));
     MRB_TRY(mrb_cuda_upload_async(s->d_k, in->kspace->data, s->nksp * sizeof(float2)));
-    if (estimate)
-        MRB_TRY(mrb_cuda_upload_async(s->d_sens, s->h_sens,
-                                      s->nx * s->ny * s->nc * sizeof(float2)));
+    if (estimate) MRB_TRY(mrb_cuda_upload_async(s->d_sens, s->h_sens, s->nx * s->ny * s->nc * sizeof(float2)));
     MRB_TRY(MRB_CUDA_CALL(cudaEventRecord(s->ev[1], st)));
     const float *d_out = NULL;
     MRB_TRY(compute(s, &f, st, &d_out));

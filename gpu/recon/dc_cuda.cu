@@ -16,15 +16,13 @@
 #include "mrb_cuda.h"
 
 /* Grid-stride loop over [0, n). */
-#define MRB_FOR_EACH(i, n)                                                              \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);            \
-         i += (size_t)gridDim.x * blockDim.x)
+#define MRB_FOR_EACH(i, n)                                                                                             \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
-__global__ void dc_kspace_kernel(float2 *s, const float2 *s0, const float *mask, size_t count,
-                                 size_t mask_count, float a, float b, int noiseless)
+__global__ void dc_kspace_kernel(float2 *s, const float2 *s0, const float *mask, size_t count, size_t mask_count,
+                                 float a, float b, int noiseless)
 {
-    MRB_FOR_EACH(i, count)
-    {
+    MRB_FOR_EACH(i, count) {
         if (mask[i % mask_count] == 0.0f) continue;
         float2 v = s[i], m = s0[i];
         s[i] = noiseless ? m : make_float2(a * v.x + b * m.x, a * v.y + b * m.y);
@@ -32,11 +30,9 @@ __global__ void dc_kspace_kernel(float2 *s, const float2 *s0, const float *mask,
 }
 
 /* g *= a on the mask (a = 0: noiseless). */
-__global__ void dc_scale_masked_kernel(float2 *g, const float *mask, size_t count,
-                                       size_t mask_count, float a)
+__global__ void dc_scale_masked_kernel(float2 *g, const float *mask, size_t count, size_t mask_count, float a)
 {
-    MRB_FOR_EACH(i, count)
-    {
+    MRB_FOR_EACH(i, count) {
         if (mask[i % mask_count] == 0.0f) continue;
         float2 v = g[i];
         g[i] = make_float2(a * v.x, a * v.y);
@@ -44,14 +40,12 @@ __global__ void dc_scale_masked_kernel(float2 *g, const float *mask, size_t coun
 }
 
 /* acc += sum over the mask of Re(conj(g) (s0 - s)), in double. */
-__global__ void dc_lambda_grad_kernel(const float2 *g, const float2 *s0, const float2 *s,
-                                      const float *mask, size_t count, size_t mask_count,
-                                      double *acc)
+__global__ void dc_lambda_grad_kernel(const float2 *g, const float2 *s0, const float2 *s, const float *mask,
+                                      size_t count, size_t mask_count, double *acc)
 {
     __shared__ double partial[MRB_CUDA_BLOCK];
     double sum = 0.0;
-    MRB_FOR_EACH(i, count)
-    {
+    MRB_FOR_EACH(i, count) {
         if (mask[i % mask_count] == 0.0f) continue;
         float2 gv = g[i];
         float dr = s0[i].x - s[i].x, di = s0[i].y - s[i].y;
@@ -66,24 +60,22 @@ __global__ void dc_lambda_grad_kernel(const float2 *g, const float2 *s0, const f
     if (threadIdx.x == 0) atomicAdd(acc, partial[0]);
 }
 
-__global__ void coil_expand_kernel(const float2 *x, const float2 *sens, size_t frame, size_t nt,
-                                   size_t nc, float2 *coils)
+__global__ void coil_expand_kernel(const float2 *x, const float2 *sens, size_t frame, size_t nt, size_t nc,
+                                   float2 *coils)
 {
     size_t vol = frame * nt;
-    MRB_FOR_EACH(i, vol * nc)
-    {
+    MRB_FOR_EACH(i, vol * nc) {
         size_t c = i / vol, v = i - c * vol, p = v % frame;
         float2 s = sens[c * frame + p], xv = x[v];
         coils[i] = make_float2(s.x * xv.x - s.y * xv.y, s.x * xv.y + s.y * xv.x);
     }
 }
 
-__global__ void coil_combine_kernel(const float2 *coils, const float2 *sens, size_t frame,
-                                    size_t nt, size_t nc, float2 *x)
+__global__ void coil_combine_kernel(const float2 *coils, const float2 *sens, size_t frame, size_t nt, size_t nc,
+                                    float2 *x)
 {
     size_t vol = frame * nt;
-    MRB_FOR_EACH(v, vol)
-    {
+    MRB_FOR_EACH(v, vol) {
         size_t p = v % frame;
         float re = 0.0f, im = 0.0f;
         for (size_t c = 0; c < nc; c++) {
@@ -97,8 +89,7 @@ __global__ void coil_combine_kernel(const float2 *coils, const float2 *sens, siz
 
 __global__ void caxpy_kernel(size_t n, float2 a, const float2 *x, float2 *y)
 {
-    MRB_FOR_EACH(i, n)
-    {
+    MRB_FOR_EACH(i, n) {
         float2 xv = x[i], yv = y[i];
         y[i] = make_float2(yv.x + a.x * xv.x - a.y * xv.y, yv.y + a.x * xv.y + a.y * xv.x);
     }
@@ -106,8 +97,7 @@ __global__ void caxpy_kernel(size_t n, float2 a, const float2 *x, float2 *y)
 
 __global__ void cmul_kernel(size_t n, const float2 *x, const float2 *y, float2 *z, int conj_x)
 {
-    MRB_FOR_EACH(i, n)
-    {
+    MRB_FOR_EACH(i, n) {
         float2 a = x[i], b = y[i];
         if (conj_x) a.y = -a.y;
         z[i] = make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
@@ -122,28 +112,26 @@ __global__ void cabs_kernel(size_t n, const float2 *x, float *mag)
 static mrb_status check_mask(size_t count, size_t mask_count)
 {
     if (mask_count == 0 || count % mask_count != 0)
-        return mrb_error(MRB_ERR_INVALID,
-                         "cuda dc: the mask (%zu values) does not tile the data (%zu values)",
+        return mrb_error(MRB_ERR_INVALID, "cuda dc: the mask (%zu values) does not tile the data (%zu values)",
                          mask_count, count);
     return MRB_OK;
 }
 
-mrb_status mrb_cuda_dc_kspace(float *d_s, const float *d_s0, const float *d_mask, size_t count,
-                              size_t mask_count, double lambda)
+mrb_status mrb_cuda_dc_kspace(float *d_s, const float *d_s0, const float *d_mask, size_t count, size_t mask_count,
+                              double lambda)
 {
     MRB_TRY(check_mask(count, mask_count));
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
     float a = lambda < 0 ? 0.0f : (float)(1.0 / (1.0 + lambda));
     float b = lambda < 0 ? 1.0f : (float)(lambda / (1.0 + lambda));
-    dc_kspace_kernel<<<mrb_cuda_grid(count), MRB_CUDA_BLOCK, 0, st>>>(
-        (float2 *)d_s, (const float2 *)d_s0, d_mask, count, mask_count, a, b, lambda < 0);
+    dc_kspace_kernel<<<mrb_cuda_grid(count), MRB_CUDA_BLOCK, 0, st>>>((float2 *)d_s, (const float2 *)d_s0, d_mask,
+                                                                      count, mask_count, a, b, lambda < 0);
     return MRB_CUDA_LAUNCH("dc_kspace_kernel");
 }
 
-mrb_status mrb_cuda_dc_forward(const float *d_x, const float *d_s0, const float *d_mask,
-                               size_t nx, size_t ny, size_t batch, size_t mask_count,
-                               double lambda, float *d_out)
+mrb_status mrb_cuda_dc_forward(const float *d_x, const float *d_s0, const float *d_mask, size_t nx, size_t ny,
+                               size_t batch, size_t mask_count, double lambda, float *d_out)
 {
     size_t dims[3] = {nx, ny, batch};
     size_t count = nx * ny * batch;
@@ -154,16 +142,15 @@ mrb_status mrb_cuda_dc_forward(const float *d_x, const float *d_s0, const float 
     return mrb_cuda_fft_centered(MRB_FFT_INVERSE, 2, 3, dims, d_out);
 }
 
-mrb_status mrb_cuda_dc_backward(const float *d_x, const float *d_s0, const float *d_mask,
-                                size_t nx, size_t ny, size_t batch, size_t mask_count,
-                                double lambda, const float *d_g, float *d_gx, double *dlambda)
+mrb_status mrb_cuda_dc_backward(const float *d_x, const float *d_s0, const float *d_mask, size_t nx, size_t ny,
+                                size_t batch, size_t mask_count, double lambda, const float *d_g, float *d_gx,
+                                double *dlambda)
 {
     size_t dims[3] = {nx, ny, batch};
     size_t count = nx * ny * batch;
     MRB_TRY(check_mask(count, mask_count));
     int want_lambda = dlambda && lambda >= 0;
-    if (want_lambda && !d_x)
-        return mrb_error(MRB_ERR_INVALID, "cuda dc backward: d lambda needs the layer input");
+    if (want_lambda && !d_x) return mrb_error(MRB_ERR_INVALID, "cuda dc backward: d lambda needs the layer input");
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
     if (d_gx != d_g) MRB_TRY(mrb_cuda_copy(d_gx, d_g, count * sizeof(float2)));
@@ -183,8 +170,7 @@ mrb_status mrb_cuda_dc_backward(const float *d_x, const float *d_s0, const float
             rc = MRB_CUDA_LAUNCH("dc_lambda_grad_kernel");
         }
         double sum = 0.0;
-        if (rc == MRB_OK)
-            rc = MRB_CUDA_CALL(cudaMemcpyAsync(&sum, acc, sizeof sum, cudaMemcpyDeviceToHost, st));
+        if (rc == MRB_OK) rc = MRB_CUDA_CALL(cudaMemcpyAsync(&sum, acc, sizeof sum, cudaMemcpyDeviceToHost, st));
         if (s) cudaFreeAsync(s, st);
         if (acc) cudaFreeAsync(acc, st);
         if (rc == MRB_OK) rc = MRB_CUDA_CALL(cudaStreamSynchronize(st));
@@ -192,14 +178,14 @@ mrb_status mrb_cuda_dc_backward(const float *d_x, const float *d_s0, const float
         *dlambda = sum / ((1.0 + lambda) * (1.0 + lambda));
     }
     float a = lambda < 0 ? 0.0f : (float)(1.0 / (1.0 + lambda));
-    dc_scale_masked_kernel<<<mrb_cuda_grid(count), MRB_CUDA_BLOCK, 0, st>>>(
-        (float2 *)d_gx, d_mask, count, mask_count, a);
+    dc_scale_masked_kernel<<<mrb_cuda_grid(count), MRB_CUDA_BLOCK, 0, st>>>((float2 *)d_gx, d_mask, count, mask_count,
+                                                                            a);
     MRB_TRY(MRB_CUDA_LAUNCH("dc_scale_masked_kernel"));
     return mrb_cuda_fft_centered(MRB_FFT_INVERSE, 2, 3, dims, d_gx);
 }
 
-mrb_status mrb_cuda_coil_expand(const float *d_x, const float *d_sens, size_t frame, size_t nt,
-                                size_t nc, float *d_coils)
+mrb_status mrb_cuda_coil_expand(const float *d_x, const float *d_sens, size_t frame, size_t nt, size_t nc,
+                                float *d_coils)
 {
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
@@ -208,8 +194,8 @@ mrb_status mrb_cuda_coil_expand(const float *d_x, const float *d_sens, size_t fr
     return MRB_CUDA_LAUNCH("coil_expand_kernel");
 }
 
-mrb_status mrb_cuda_coil_combine(const float *d_coils, const float *d_sens, size_t frame,
-                                 size_t nt, size_t nc, float *d_x)
+mrb_status mrb_cuda_coil_combine(const float *d_coils, const float *d_sens, size_t frame, size_t nt, size_t nc,
+                                 float *d_x)
 {
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
@@ -222,8 +208,8 @@ mrb_status mrb_cuda_caxpy(size_t n, float a_re, float a_im, const float *d_x, fl
 {
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
-    caxpy_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(n, make_float2(a_re, a_im),
-                                                               (const float2 *)d_x, (float2 *)d_y);
+    caxpy_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(n, make_float2(a_re, a_im), (const float2 *)d_x,
+                                                              (float2 *)d_y);
     return MRB_CUDA_LAUNCH("caxpy_kernel");
 }
 
@@ -231,8 +217,8 @@ mrb_status mrb_cuda_cmul(size_t n, const float *d_x, const float *d_y, float *d_
 {
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
-    cmul_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(n, (const float2 *)d_x,
-                                                              (const float2 *)d_y, (float2 *)d_z, 0);
+    cmul_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(n, (const float2 *)d_x, (const float2 *)d_y, (float2 *)d_z,
+                                                             0);
     return MRB_CUDA_LAUNCH("cmul_kernel");
 }
 
@@ -240,8 +226,8 @@ mrb_status mrb_cuda_cmulconj(size_t n, const float *d_x, const float *d_y, float
 {
     cudaStream_t st;
     MRB_TRY(mrb_cuda_work_stream(&st));
-    cmul_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(n, (const float2 *)d_x,
-                                                              (const float2 *)d_y, (float2 *)d_z, 1);
+    cmul_kernel<<<mrb_cuda_grid(n), MRB_CUDA_BLOCK, 0, st>>>(n, (const float2 *)d_x, (const float2 *)d_y, (float2 *)d_z,
+                                                             1);
     return MRB_CUDA_LAUNCH("cmul_kernel (conjugate)");
 }
 

@@ -51,13 +51,18 @@ static int parse_double(const char *s, double *out)
 
 int mrb_cmd_compare(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"tol", required_argument, 0, 't'},        {"json", required_argument, 0, 'j'},
-        {"md", required_argument, 0, 'm'},         {"alpha", required_argument, 0, 'a'},
-        {"time-threshold", required_argument, 0, 'T'}, {"time-alpha", required_argument, 0, 'A'},
-        {"resamples", required_argument, 0, 'r'},  {"seed", required_argument, 0, 's'},
-        {"time-gate", no_argument, 0, 'g'},        {"force", no_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"tol", required_argument, 0, 't'},
+                                             {"json", required_argument, 0, 'j'},
+                                             {"md", required_argument, 0, 'm'},
+                                             {"alpha", required_argument, 0, 'a'},
+                                             {"time-threshold", required_argument, 0, 'T'},
+                                             {"time-alpha", required_argument, 0, 'A'},
+                                             {"resamples", required_argument, 0, 'r'},
+                                             {"seed", required_argument, 0, 's'},
+                                             {"time-gate", no_argument, 0, 'g'},
+                                             {"force", no_argument, 0, 'f'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     mrb_compare_opts o = {0};
     const char *json_path = NULL, *md_path = NULL;
     opterr = 0;
@@ -69,9 +74,11 @@ int mrb_cmd_compare(int argc, char **argv)
         case 't': {
             const char *eq = strchr(optarg, '=');
             double v;
-            if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof o.tol_metric[0] || parse_double(eq + 1, &v) || v < 0)
+            if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof o.tol_metric[0] || parse_double(eq + 1, &v) ||
+                v < 0)
                 return mrb_cli_usage("compare", "--tol expects METRIC=VALUE with VALUE >= 0, got '%s'", optarg);
-            if (o.ntol == MRB_COMPARE_MAX_TOL) return mrb_cli_usage("compare", "at most %d --tol options", MRB_COMPARE_MAX_TOL);
+            if (o.ntol == MRB_COMPARE_MAX_TOL)
+                return mrb_cli_usage("compare", "at most %d --tol options", MRB_COMPARE_MAX_TOL);
             snprintf(o.tol_metric[o.ntol], sizeof o.tol_metric[0], "%.*s", (int)(eq - optarg), optarg);
             o.tol_value[o.ntol++] = v;
             break;
@@ -120,14 +127,16 @@ int mrb_cmd_compare(int argc, char **argv)
         st = text ? mrb_write_file_atomic(json_path, text, strlen(text)) : mrb_error(MRB_ERR_NOMEM, "out of memory");
         free(text);
     }
-    if (st == MRB_OK && md_path) st = mrb_write_file_atomic(md_path, md, strlen(md));
-    else if (st == MRB_OK) fputs(md, stdout);
+    if (st == MRB_OK && md_path)
+        st = mrb_write_file_atomic(md_path, md, strlen(md));
+    else if (st == MRB_OK)
+        fputs(md, stdout);
     cJSON_Delete(json);
     free(md);
     if (st != MRB_OK) return mrb_cli_fail("compare", st);
     if (oc.regressions) {
-        fprintf(stderr, "mrbench compare: %zu regression(s): %zu metric comparison(s) worse%s\n", oc.regressions, oc.worse,
-                o.time_gate ? " or timing slower" : "");
+        fprintf(stderr, "mrbench compare: %zu regression(s): %zu metric comparison(s) worse%s\n", oc.regressions,
+                oc.worse, o.time_gate ? " or timing slower" : "");
         return MRB_EXIT_RUN_FAILED;
     }
     return MRB_EXIT_OK;

@@ -95,7 +95,8 @@ int mrb_cmd_export(int argc, char **argv)
     }
     if (st == MRB_OK) {
         mrb_array *mag = mrb_array_magnitude(it.image);
-        if (!mag) st = MRB_ERR_NOMEM;
+        if (!mag)
+            st = MRB_ERR_NOMEM;
         else {
             size_t w = mag->dims[0], h = mag->ndim > 1 ? mag->dims[1] : 1, n = w * h;
             /* volumes and cines: the middle slice or frame */

@@ -12,31 +12,30 @@
 #define LEADERBOARD_MAX_FILES 64
 #define LEADERBOARD_MAX_METRICS 16
 
-static const char help[] =
-    "usage: mrbench leaderboard SUBMISSION.json... [--out DIR] [--metrics a,b,...]\n"
-    "                           [--resamples N] [--seed S] [--title TEXT]\n"
-    "       mrbench leaderboard --reference REF_DIR [--regions R] PRED_DIR... [options]\n"
-    "\n"
-    "Challenge-style ranking of every method of every submission (a results.json of a run):\n"
-    "rank-then-aggregate (entries ranked on every item and metric, ranks averaged, as BraTS),\n"
-    "aggregate-then-rank (ranked on each metric's mean), and the ranking's stability under a\n"
-    "seeded bootstrap over items. Ties share the average rank; a missing value ranks last.\n"
-    "Writes leaderboard.md, leaderboard.csv, leaderboard.json and a self-contained\n"
-    "leaderboard.html (sortable tables, inline SVG chart, no network resources).\n"
-    "With --reference, each PRED_DIR is a submission: its NIfTI files are scored against the\n"
-    "files of the same name in REF_DIR (a missing file ranks last); label maps get Dice and\n"
-    "HD95 per region, images PSNR, SSIM and NMSE.\n"
-    "\n"
-    "options:\n"
-    "  --out DIR          where to write (default: leaderboard)\n"
-    "  --metrics LIST     metric ids to rank (default: every metric all submissions define)\n"
-    "  --resamples N      bootstrap resamples (default 1000)\n"
-    "  --seed S           bootstrap seed (default 0)\n"
-    "  --title TEXT       page title\n"
-    "  --reference DIR    ground-truth folder: the arguments are prediction folders\n"
-    "  --regions R        label regions: brats (wt 1,2,4; tc 1,4; et 4) or NAME=L,L;NAME=L\n"
-    "                     (default: every label of the first reference map on its own)\n"
-    "  -h, --help         this help\n";
+static const char help[] = "usage: mrbench leaderboard SUBMISSION.json... [--out DIR] [--metrics a,b,...]\n"
+                           "                           [--resamples N] [--seed S] [--title TEXT]\n"
+                           "       mrbench leaderboard --reference REF_DIR [--regions R] PRED_DIR... [options]\n"
+                           "\n"
+                           "Challenge-style ranking of every method of every submission (a results.json of a run):\n"
+                           "rank-then-aggregate (entries ranked on every item and metric, ranks averaged, as BraTS),\n"
+                           "aggregate-then-rank (ranked on each metric's mean), and the ranking's stability under a\n"
+                           "seeded bootstrap over items. Ties share the average rank; a missing value ranks last.\n"
+                           "Writes leaderboard.md, leaderboard.csv, leaderboard.json and a self-contained\n"
+                           "leaderboard.html (sortable tables, inline SVG chart, no network resources).\n"
+                           "With --reference, each PRED_DIR is a submission: its NIfTI files are scored against the\n"
+                           "files of the same name in REF_DIR (a missing file ranks last); label maps get Dice and\n"
+                           "HD95 per region, images PSNR, SSIM and NMSE.\n"
+                           "\n"
+                           "options:\n"
+                           "  --out DIR          where to write (default: leaderboard)\n"
+                           "  --metrics LIST     metric ids to rank (default: every metric all submissions define)\n"
+                           "  --resamples N      bootstrap resamples (default 1000)\n"
+                           "  --seed S           bootstrap seed (default 0)\n"
+                           "  --title TEXT       page title\n"
+                           "  --reference DIR    ground-truth folder: the arguments are prediction folders\n"
+                           "  --regions R        label regions: brats (wt 1,2,4; tc 1,4; et 4) or NAME=L,L;NAME=L\n"
+                           "                     (default: every label of the first reference map on its own)\n"
+                           "  -h, --help         this help\n";
 
 /* A submission's name: the last two components of its path ("run-a/results.json"),
  * since every run writes a file called results.json. */
@@ -53,11 +52,15 @@ static const char *short_name(const char *path)
 
 int mrb_cmd_leaderboard(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"out", required_argument, 0, 'o'},       {"metrics", required_argument, 0, 'm'},
-                                              {"resamples", required_argument, 0, 'r'}, {"seed", required_argument, 0, 's'},
-                                              {"title", required_argument, 0, 't'},     {"help", no_argument, 0, 'h'},
-                                              {"reference", required_argument, 0, 'R'}, {"regions", required_argument, 0, 'G'},
-                                              {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"out", required_argument, 0, 'o'},
+                                             {"metrics", required_argument, 0, 'm'},
+                                             {"resamples", required_argument, 0, 'r'},
+                                             {"seed", required_argument, 0, 's'},
+                                             {"title", required_argument, 0, 't'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {"reference", required_argument, 0, 'R'},
+                                             {"regions", required_argument, 0, 'G'},
+                                             {0, 0, 0, 0}};
     const char *out = "leaderboard", *reference = NULL, *regions = NULL;
     char metric_buf[1024] = "";
     const char *metrics[LEADERBOARD_MAX_METRICS];
@@ -98,7 +101,9 @@ int mrb_cmd_leaderboard(int argc, char **argv)
         }
     }
     size_t n = (size_t)(argc - optind);
-    if (n < 1) return mrb_cli_usage("leaderboard", "expected at least one submission (results.json or, with --reference, a folder)");
+    if (n < 1)
+        return mrb_cli_usage("leaderboard",
+                             "expected at least one submission (results.json or, with --reference, a folder)");
     if (regions && !reference) return mrb_cli_usage("leaderboard", "--regions needs --reference");
     if (n > LEADERBOARD_MAX_FILES) return mrb_cli_usage("leaderboard", "at most %d submissions", LEADERBOARD_MAX_FILES);
     cJSON *subs[LEADERBOARD_MAX_FILES] = {0};
@@ -129,6 +134,7 @@ int mrb_cmd_leaderboard(int argc, char **argv)
     for (size_t i = 0; i < n; i++) cJSON_Delete(subs[i]);
     cJSON_Delete(board);
     if (st != MRB_OK) return mrb_cli_fail("leaderboard", st);
-    printf("leaderboard: %s\n             %s\n             %s\n             %s\n", oc.markdown, oc.csv, oc.html, oc.json);
+    printf("leaderboard: %s\n             %s\n             %s\n             %s\n", oc.markdown, oc.csv, oc.html,
+           oc.json);
     return 0;
 }

@@ -4,11 +4,10 @@
 #include "cli/cli.h"
 #include "mrbench/registry.h"
 
-static const char help[] =
-    "usage: mrbench list [datasets|samplers|methods|metrics]\n"
-    "\n"
-    "Lists what is registered, with one-line descriptions and each parameter's type, default,\n"
-    "range and meaning. Without an argument, lists all four kinds.\n";
+static const char help[] = "usage: mrbench list [datasets|samplers|methods|metrics]\n"
+                           "\n"
+                           "Lists what is registered, with one-line descriptions and each parameter's type, default,\n"
+                           "range and meaning. Without an argument, lists all four kinds.\n";
 
 static const char *type_name(mrb_param_type t)
 {
@@ -38,14 +37,14 @@ static void print_params(const mrb_param_spec *p, size_t n)
     }
 }
 
-#define LIST_KIND(title, table)                                                  \
-    do {                                                                         \
-        printf("%s:\n", title);                                                  \
-        for (size_t i = 0; table[i]; i++) {                                      \
-            printf("  %-20s %s\n", table[i]->name, table[i]->description);       \
-            print_params(table[i]->params, table[i]->nparams);                   \
-        }                                                                        \
-        printf("\n");                                                            \
+#define LIST_KIND(title, table)                                                                                        \
+    do {                                                                                                               \
+        printf("%s:\n", title);                                                                                        \
+        for (size_t i = 0; table[i]; i++) {                                                                            \
+            printf("  %-20s %s\n", table[i]->name, table[i]->description);                                             \
+            print_params(table[i]->params, table[i]->nparams);                                                         \
+        }                                                                                                              \
+        printf("\n");                                                                                                  \
     } while (0)
 
 int mrb_cmd_list(int argc, char **argv)
@@ -57,8 +56,14 @@ int mrb_cmd_list(int argc, char **argv)
     }
     if (argc > 2) return mrb_cli_usage("list", "expected at most one kind");
     int all = strcmp(what, "all") == 0, shown = 0;
-    if (all || strcmp(what, "datasets") == 0) { LIST_KIND("datasets", mrb_dataset_table); shown = 1; }
-    if (all || strcmp(what, "samplers") == 0) { LIST_KIND("samplers", mrb_sampler_table); shown = 1; }
+    if (all || strcmp(what, "datasets") == 0) {
+        LIST_KIND("datasets", mrb_dataset_table);
+        shown = 1;
+    }
+    if (all || strcmp(what, "samplers") == 0) {
+        LIST_KIND("samplers", mrb_sampler_table);
+        shown = 1;
+    }
     if (all || strcmp(what, "methods") == 0) {
         printf("methods ([gpu]: has a GPU twin in this build, used by run --device gpu):\n");
         for (size_t i = 0; mrb_method_table[i]; i++) {
@@ -74,7 +79,8 @@ int mrb_cmd_list(int argc, char **argv)
         for (size_t i = 0; mrb_metric_table[i]; i++) {
             const mrb_metric_desc *m = mrb_metric_table[i];
             printf("  %-20s %s [%s%s%s, %s is better]\n", m->name, m->description, m->image ? "image" : "",
-                   m->image && m->labels ? "+" : "", m->labels ? "labels" : "", m->higher_is_better ? "higher" : "lower");
+                   m->image && m->labels ? "+" : "", m->labels ? "labels" : "",
+                   m->higher_is_better ? "higher" : "lower");
             print_params(m->params, m->nparams);
         }
         printf("\n");

@@ -99,7 +99,8 @@ static mrb_status make_mask(const char *path, const mrb_array *ks, mrb_array **m
     mrb_array *mag = mrb_array_magnitude(src);
     size_t n = mrb_array_count(src);
     const float *s = mag ? mag->data : NULL;
-    if (!s) st = MRB_ERR_NOMEM;
+    if (!s)
+        st = MRB_ERR_NOMEM;
     else if (n == nx * ny * nt) {
         for (size_t i = 0; i < n; i++) md[i] = s[i] != 0 ? 1.0f : 0.0f;
     } else if (n == nx * ny) {
@@ -111,8 +112,10 @@ static mrb_status make_mask(const char *path, const mrb_array *ks, mrb_array **m
                 for (size_t x = 0; x < nx; x++) md[(t * ny + y) * nx + x] = s[y] != 0 ? 1.0f : 0.0f;
     } else {
         char a[64], b[64];
-        st = mrb_error(MRB_ERR_INVALID, "%s: mask shape %s fits neither the k-space frames %zux%zux%zu nor %zux%zu nor %zu lines (k-space %s)",
-                       path, mrb_array_shape_str(src, a, sizeof a), nx, ny, nt, nx, ny, ny, mrb_array_shape_str(ks, b, sizeof b));
+        st = mrb_error(
+            MRB_ERR_INVALID,
+            "%s: mask shape %s fits neither the k-space frames %zux%zux%zu nor %zux%zu nor %zu lines (k-space %s)",
+            path, mrb_array_shape_str(src, a, sizeof a), nx, ny, nt, nx, ny, ny, mrb_array_shape_str(ks, b, sizeof b));
     }
     mrb_array_free(mag);
     mrb_array_free(src);
@@ -126,13 +129,17 @@ static mrb_status make_mask(const char *path, const mrb_array *ks, mrb_array **m
 
 int mrb_cmd_recon(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"kspace", required_argument, 0, 'k'}, {"mask", required_argument, 0, 'm'},
-        {"sens", required_argument, 0, 's'},   {"param", required_argument, 0, 'p'},
-        {"out", required_argument, 0, 'o'},    {"magnitude", no_argument, 0, 'M'},
-        {"threads", required_argument, 0, 't'}, {"seed", required_argument, 0, 'S'},
-        {"device", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"kspace", required_argument, 0, 'k'},
+                                             {"mask", required_argument, 0, 'm'},
+                                             {"sens", required_argument, 0, 's'},
+                                             {"param", required_argument, 0, 'p'},
+                                             {"out", required_argument, 0, 'o'},
+                                             {"magnitude", no_argument, 0, 'M'},
+                                             {"threads", required_argument, 0, 't'},
+                                             {"seed", required_argument, 0, 'S'},
+                                             {"device", required_argument, 0, 'd'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     const char *kpath = NULL, *mpath = NULL, *spath = NULL, *out = NULL;
     const char *params[MAX_PARAMS];
     size_t nparams = 0;
@@ -149,9 +156,12 @@ int mrb_cmd_recon(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'M': magnitude = 1; break;
         case 'd':
-            if (strcmp(optarg, "cpu") == 0) gpu = 0;
-            else if (strcmp(optarg, "gpu") == 0) gpu = 1;
-            else return mrb_cli_usage("recon", "--device takes cpu or gpu, not '%s'", optarg);
+            if (strcmp(optarg, "cpu") == 0)
+                gpu = 0;
+            else if (strcmp(optarg, "gpu") == 0)
+                gpu = 1;
+            else
+                return mrb_cli_usage("recon", "--device takes cpu or gpu, not '%s'", optarg);
             break;
         case 'p':
             if (nparams == MAX_PARAMS) return mrb_cli_usage("recon", "at most %d --param options", MAX_PARAMS);
@@ -188,8 +198,10 @@ int mrb_cmd_recon(int argc, char **argv)
         if (mrb_gpu_available(why, sizeof why) != MRB_OK)
             return mrb_cli_fail("recon", mrb_error(MRB_ERR_DEVICE, "--device gpu: %s; use --device cpu", why));
         if (!twin)
-            return mrb_cli_usage("recon", "method '%s' has no GPU twin ('mrbench list methods' marks those "
-                                          "that have one); use --device cpu", m->name);
+            return mrb_cli_usage("recon",
+                                 "method '%s' has no GPU twin ('mrbench list methods' marks those "
+                                 "that have one); use --device cpu",
+                                 m->name);
         m = twin;
     }
 
@@ -246,17 +258,21 @@ int mrb_cmd_recon(int argc, char **argv)
         int png = len > 4 && strcmp(out + len - 4, ".png") == 0;
         if (magnitude || png) {
             mag = mrb_array_magnitude(img);
-            if (!mag) st = MRB_ERR_NOMEM;
-            else if (png) mag->ndim = 2; /* frame 0: the first nx*ny values */
+            if (!mag)
+                st = MRB_ERR_NOMEM;
+            else if (png)
+                mag->ndim = 2; /* frame 0: the first nx*ny values */
             w = mag;
         }
         double sp[3] = {1, 1, 1};
         if (st == MRB_OK) st = mrb_image_write(out, w, sp);
         mrb_array_free(mag);
     }
-    if (st != MRB_OK) rc = mrb_cli_fail("recon", st);
+    if (st != MRB_OK)
+        rc = mrb_cli_fail("recon", st);
     else
-        fprintf(stderr, "mrbench recon: %s on %zux%zux%zu, %zu coil(s), %s: setup %.3f s, run %.3f s, %ld thread(s) -> %s\n",
+        fprintf(stderr,
+                "mrbench recon: %s on %zux%zux%zu, %zu coil(s), %s: setup %.3f s, run %.3f s, %ld thread(s) -> %s\n",
                 m->name, ks->dims[0], ks->dims[1], ks->dims[2], ks->dims[3], gpu ? "GPU" : "CPU", t_setup, t_run,
                 threads, out);
     mrb_array_free(ks);

@@ -53,25 +53,34 @@ static const char *published_dir(const char *given)
 
 int mrb_cmd_report(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"out", required_argument, 0, 'o'},     {"per-case", no_argument, 0, 'c'},
-                                              {"baseline", required_argument, 0, 'b'}, {"published", required_argument, 0, 'p'},
-                                              {"no-plots", no_argument, 0, 'n'},      {"help", no_argument, 0, 'h'},
-                                              {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"out", required_argument, 0, 'o'},
+                                             {"per-case", no_argument, 0, 'c'},
+                                             {"baseline", required_argument, 0, 'b'},
+                                             {"published", required_argument, 0, 'p'},
+                                             {"no-plots", no_argument, 0, 'n'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     const char *out = NULL, *pub = NULL;
     mrb_report_opts opts = {0};
     opterr = 0;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (ch == 'o') out = optarg;
-        else if (ch == 'c') opts.per_case = 1;
-        else if (ch == 'b') opts.baseline = optarg;
-        else if (ch == 'p') pub = optarg;
-        else if (ch == 'n') opts.no_plots = 1;
+        if (ch == 'o')
+            out = optarg;
+        else if (ch == 'c')
+            opts.per_case = 1;
+        else if (ch == 'b')
+            opts.baseline = optarg;
+        else if (ch == 'p')
+            pub = optarg;
+        else if (ch == 'n')
+            opts.no_plots = 1;
         else if (ch == 'h') {
             fputs(help, stdout);
             return 0;
-        } else return mrb_cli_usage("report", "unknown or incomplete option '%s'", argv[optind - 1]);
+        } else
+            return mrb_cli_usage("report", "unknown or incomplete option '%s'", argv[optind - 1]);
     }
     size_t n = (size_t)(argc - optind);
     if (n < 1) return mrb_cli_usage("report", "expected at least one results file");
@@ -84,7 +93,8 @@ int mrb_cmd_report(int argc, char **argv)
     if (st == MRB_OK && pdir) st = mrb_published_load(pdir, &published);
     opts.published = published;
     char dir[1100];
-    if (out) snprintf(dir, sizeof dir, "%s", out);
+    if (out)
+        snprintf(dir, sizeof dir, "%s", out);
     else {
         char *copy = strdup(argv[optind]);
         snprintf(dir, sizeof dir, "%s", copy ? dirname(copy) : ".");

@@ -8,28 +8,27 @@
 #include "mrbench/report.h"
 #include "mrbench/runner.h"
 
-static const char help[] =
-    "usage: mrbench run [SUITE.json] [options]\n"
-    "\n"
-    "Runs every case (dataset x sampling x method) of a suite, journals each finished case in\n"
-    "OUT/cases.jsonl, and writes OUT/results.json (atomically), OUT/report.md and plots.\n"
-    "Without SUITE.json the built-in quickstart suite runs.\n"
-    "\n"
-    "options:\n"
-    "  --out DIR         output folder (default: results/<suite name>)\n"
-    "  --device cpu|gpu  where methods run (default cpu); gpu exits 3 when unavailable\n"
-    "  --threads N       threads for FFTW, OpenMP and OpenBLAS (default: all cores;\n"
-    "                    more than the cores available are not used)\n"
-    "  --filter GLOB     run only cases whose key dataset/sampling/method matches GLOB\n"
-    "  --resume          skip the cases already in OUT/cases.jsonl; the final results.json\n"
-    "                    is the same as an uninterrupted run's (timings aside)\n"
-    "  --quiet           no progress output\n"
-    "  -h, --help        this help\n";
+static const char help[] = "usage: mrbench run [SUITE.json] [options]\n"
+                           "\n"
+                           "Runs every case (dataset x sampling x method) of a suite, journals each finished case in\n"
+                           "OUT/cases.jsonl, and writes OUT/results.json (atomically), OUT/report.md and plots.\n"
+                           "Without SUITE.json the built-in quickstart suite runs.\n"
+                           "\n"
+                           "options:\n"
+                           "  --out DIR         output folder (default: results/<suite name>)\n"
+                           "  --device cpu|gpu  where methods run (default cpu); gpu exits 3 when unavailable\n"
+                           "  --threads N       threads for FFTW, OpenMP and OpenBLAS (default: all cores;\n"
+                           "                    more than the cores available are not used)\n"
+                           "  --filter GLOB     run only cases whose key dataset/sampling/method matches GLOB\n"
+                           "  --resume          skip the cases already in OUT/cases.jsonl; the final results.json\n"
+                           "                    is the same as an uninterrupted run's (timings aside)\n"
+                           "  --quiet           no progress output\n"
+                           "  -h, --help        this help\n";
 
 int mrb_cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"out", required_argument, 0, 'o'},    {"device", required_argument, 0, 'd'},
+        {"out", required_argument, 0, 'o'},     {"device", required_argument, 0, 'd'},
         {"threads", required_argument, 0, 't'}, {"filter", required_argument, 0, 'f'},
         {"resume", no_argument, 0, 'r'},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
@@ -43,9 +42,12 @@ int mrb_cmd_run(int argc, char **argv)
         switch (ch) {
         case 'o': out = optarg; break;
         case 'd':
-            if (strcmp(optarg, "cpu") == 0) opts.device = MRB_DEVICE_CPU;
-            else if (strcmp(optarg, "gpu") == 0) opts.device = MRB_DEVICE_GPU;
-            else return mrb_cli_usage("run", "--device takes cpu or gpu, not '%s'", optarg);
+            if (strcmp(optarg, "cpu") == 0)
+                opts.device = MRB_DEVICE_CPU;
+            else if (strcmp(optarg, "gpu") == 0)
+                opts.device = MRB_DEVICE_GPU;
+            else
+                return mrb_cli_usage("run", "--device takes cpu or gpu, not '%s'", optarg);
             break;
         case 't':
             if (mrb_cli_parse_int(optarg, 1, 1024, &threads) != 0)
@@ -60,13 +62,15 @@ int mrb_cmd_run(int argc, char **argv)
     }
     if (argc - optind > 1) return mrb_cli_usage("run", "expected at most one suite file");
     mrb_suite *suite = NULL;
-    mrb_status st = argc - optind == 1 ? mrb_suite_load(argv[optind], &suite)
-                                       : mrb_suite_load_embedded("quickstart", &suite);
+    mrb_status st =
+        argc - optind == 1 ? mrb_suite_load(argv[optind], &suite) : mrb_suite_load_embedded("quickstart", &suite);
     if (st != MRB_OK) return mrb_cli_fail("run", st);
 
     char out_dir[1100];
-    if (out) snprintf(out_dir, sizeof out_dir, "%s", out);
-    else snprintf(out_dir, sizeof out_dir, "results/%s", suite->name);
+    if (out)
+        snprintf(out_dir, sizeof out_dir, "%s", out);
+    else
+        snprintf(out_dir, sizeof out_dir, "results/%s", suite->name);
     char cmdline[2048] = "mrbench";
     for (int i = 0; i < argc; i++) {
         strncat(cmdline, " ", sizeof cmdline - strlen(cmdline) - 1);

@@ -61,7 +61,7 @@ static mrb_status to_u8(const mrb_array *a, const char *path, mrb_array **out)
     size_t n = mrb_array_count(a);
     uint8_t *d = u->data;
     for (size_t i = 0; i < n; i++) {
-        long v = a->dtype == MRB_U8 ? ((const uint8_t *)a->data)[i]
+        long v = a->dtype == MRB_U8    ? ((const uint8_t *)a->data)[i]
                  : a->dtype == MRB_I16 ? ((const int16_t *)a->data)[i]
                                        : ((const int32_t *)a->data)[i];
         if (v < 0 || v > 255) {
@@ -92,13 +92,17 @@ static int parse_spacing(const char *text, double sp[3])
 
 static void print_value(FILE *f, double v)
 {
-    if (isnan(v)) fprintf(f, "%12s", "nan");
-    else fprintf(f, "%12.6g", v);
+    if (isnan(v))
+        fprintf(f, "%12s", "nan");
+    else
+        fprintf(f, "%12.6g", v);
 }
 
 static cJSON *num(double v)
 {
-    return isfinite(v) ? cJSON_CreateNumber(v) : isnan(v) ? cJSON_CreateNull() : cJSON_CreateString(v > 0 ? "inf" : "-inf");
+    return isfinite(v) ? cJSON_CreateNumber(v)
+           : isnan(v)  ? cJSON_CreateNull()
+                       : cJSON_CreateString(v > 0 ? "inf" : "-inf");
 }
 
 static int score_images(const mrb_array *ref, const mrb_array *pred, double data_range, int json)
@@ -148,14 +152,19 @@ static int score_images(const mrb_array *ref, const mrb_array *pred, double data
 
 int mrb_cmd_score(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"labels", required_argument, 0, 'l'},  {"regions", required_argument, 0, 'r'},
-        {"hd95", required_argument, 0, '9'},    {"empty", required_argument, 0, 'e'},
-        {"percentile", required_argument, 0, 'p'}, {"tau", required_argument, 0, 't'},
-        {"image", no_argument, 0, 'i'},         {"data-range", required_argument, 0, 'd'},
-        {"spacing", required_argument, 0, 's'}, {"threads", required_argument, 0, 'n'},
-        {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"labels", required_argument, 0, 'l'},
+                                             {"regions", required_argument, 0, 'r'},
+                                             {"hd95", required_argument, 0, '9'},
+                                             {"empty", required_argument, 0, 'e'},
+                                             {"percentile", required_argument, 0, 'p'},
+                                             {"tau", required_argument, 0, 't'},
+                                             {"image", no_argument, 0, 'i'},
+                                             {"data-range", required_argument, 0, 'd'},
+                                             {"spacing", required_argument, 0, 's'},
+                                             {"threads", required_argument, 0, 'n'},
+                                             {"json", no_argument, 0, 'j'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     mrb_seg_opts so;
     mrb_seg_opts_default(&so);
     so.nthreads = 1;
@@ -176,10 +185,12 @@ int mrb_cmd_score(int argc, char **argv)
             regions = optarg;
             break;
         case '9':
-            if (mrb_seg_parse_hd95(optarg, &so.hd95) != MRB_OK) return mrb_cli_usage("score", "%s", mrb_error_message());
+            if (mrb_seg_parse_hd95(optarg, &so.hd95) != MRB_OK)
+                return mrb_cli_usage("score", "%s", mrb_error_message());
             break;
         case 'e':
-            if (mrb_seg_parse_empty(optarg, &so.empty) != MRB_OK) return mrb_cli_usage("score", "%s", mrb_error_message());
+            if (mrb_seg_parse_empty(optarg, &so.empty) != MRB_OK)
+                return mrb_cli_usage("score", "%s", mrb_error_message());
             break;
         case 'p':
             if (mrb_seg_parse_percentile(optarg, &so.percentile_mode) != MRB_OK)
@@ -226,8 +237,8 @@ int mrb_cmd_score(int argc, char **argv)
     }
     if (!mrb_array_same_shape(ref, pred)) {
         char a[64], b[64];
-        mrb_error(MRB_ERR_INVALID, "shape mismatch: %s is %s, %s is %s", ref_path, mrb_array_shape_str(ref, a, sizeof a),
-                  pred_path, mrb_array_shape_str(pred, b, sizeof b));
+        mrb_error(MRB_ERR_INVALID, "shape mismatch: %s is %s, %s is %s", ref_path,
+                  mrb_array_shape_str(ref, a, sizeof a), pred_path, mrb_array_shape_str(pred, b, sizeof b));
         rc = mrb_cli_fail("score", MRB_ERR_INVALID);
         goto done;
     }
@@ -240,8 +251,9 @@ int mrb_cmd_score(int argc, char **argv)
                 goto done;
             }
             if (fabs(sp_ref[i] - sp_pred[i]) > 1e-4 * sp_ref[i]) {
-                mrb_error(MRB_ERR_INVALID, "spacing mismatch along axis %d: %s has %g mm, %s has %g mm (give --spacing)",
-                          i, ref_path, sp_ref[i], pred_path, sp_pred[i]);
+                mrb_error(MRB_ERR_INVALID,
+                          "spacing mismatch along axis %d: %s has %g mm, %s has %g mm (give --spacing)", i, ref_path,
+                          sp_ref[i], pred_path, sp_pred[i]);
                 rc = mrb_cli_fail("score", MRB_ERR_INVALID);
                 goto done;
             }
@@ -250,8 +262,8 @@ int mrb_cmd_score(int argc, char **argv)
     }
     if (as_image || !is_label_dtype(ref->dtype) || !is_label_dtype(pred->dtype)) {
         if (!as_image && (is_label_dtype(ref->dtype) != is_label_dtype(pred->dtype))) {
-            mrb_error(MRB_ERR_INVALID, "%s is %s but %s is %s: both label maps or both images (or pass --image)", ref_path,
-                      mrb_dtype_name(ref->dtype), pred_path, mrb_dtype_name(pred->dtype));
+            mrb_error(MRB_ERR_INVALID, "%s is %s but %s is %s: both label maps or both images (or pass --image)",
+                      ref_path, mrb_dtype_name(ref->dtype), pred_path, mrb_dtype_name(pred->dtype));
             rc = mrb_cli_fail("score", MRB_ERR_INVALID);
             goto done;
         }
@@ -313,7 +325,8 @@ int mrb_cmd_score(int argc, char **argv)
             static const char *const ep[] = {"brats", "nan", "worst"};
             cJSON_AddStringToObject(out, "hd95_variant", hv[so.hd95]);
             cJSON_AddStringToObject(out, "empty_policy", ep[so.empty]);
-            cJSON_AddStringToObject(out, "percentile", so.percentile_mode == MRB_PERCENTILE_LINEAR ? "linear" : "nearest");
+            cJSON_AddStringToObject(out, "percentile",
+                                    so.percentile_mode == MRB_PERCENTILE_LINEAR ? "linear" : "nearest");
             cJSON_AddNumberToObject(out, "tau_mm", so.tau);
         } else {
             printf("%-10s %12s %12s %12s %12s %12s %12s %12s %12s %12s %12s %12s\n", "group", "dice", "jaccard",
@@ -326,11 +339,12 @@ int mrb_cmd_score(int argc, char **argv)
             mrb_seg_result r;
             if (st == MRB_OK) st = mrb_seg_evaluate(r8, p8, spacing, &so, &r);
             if (st != MRB_OK) break;
-            double vals[10] = {r.dice, r.jaccard, r.sensitivity, r.specificity, r.precision, r.voldiff_ml,
-                               r.hd, r.hd95, r.assd, r.nsd};
+            double vals[10] = {r.dice,       r.jaccard, r.sensitivity, r.specificity, r.precision,
+                               r.voldiff_ml, r.hd,      r.hd95,        r.assd,        r.nsd};
             if (out) {
-                static const char *const names[10] = {"dice", "jaccard", "sensitivity", "specificity", "precision",
-                                                      "voldiff_ml", "hd_mm", "hd95_mm", "assd_mm", "nsd"};
+                static const char *const names[10] = {"dice",      "jaccard",    "sensitivity", "specificity",
+                                                      "precision", "voldiff_ml", "hd_mm",       "hd95_mm",
+                                                      "assd_mm",   "nsd"};
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "group", groups[g].name);
                 cJSON_AddStringToObject(o, "labels", groups[g].labels);
@@ -355,7 +369,8 @@ int mrb_cmd_score(int argc, char **argv)
                 printf(" %12s\n", r.policy_applied ? "policy" : "-");
             }
         }
-        if (st != MRB_OK) rc = mrb_cli_fail("score", st);
+        if (st != MRB_OK)
+            rc = mrb_cli_fail("score", st);
         else if (out) {
             char *t = cJSON_Print(out);
             printf("%s\n", t);

@@ -25,25 +25,24 @@
 #define PLAIN_LINES_PER_EPOCH 4
 #define BAR_WIDTH 24
 
-static const char help[] =
-    "usage: mrbench train SUITE.json [options]\n"
-    "\n"
-    "Trains the learned method named by the suite's 'training' section (cascade-2d or\n"
-    "cascade-2dt) on the training split of its data set, with masks from its sampling pattern\n"
-    "(a new mask per minibatch), validates after every epoch (mean PSNR over the validation\n"
-    "split), writes a resumable checkpoint each epoch and the final weights (safetensors,\n"
-    "atomically) to training.weights. 'mrbench run SUITE.json' then evaluates them.\n"
-    "\n"
-    "options:\n"
-    "  --device cpu|gpu  where the training steps run (default cpu); gpu exits 3 when\n"
-    "                unavailable. Masks, minibatches, validation and checkpoints stay on\n"
-    "                the CPU; GPU and CPU runs agree to float rounding, not bit for bit\n"
-    "  --threads N   threads for FFTW, OpenMP and OpenBLAS (default: all cores)\n"
-    "  --epochs N    override training.epochs\n"
-    "  --resume      continue from training.checkpoint when it exists (same result as an\n"
-    "                uninterrupted run)\n"
-    "  --quiet       no progress output\n"
-    "  -h, --help    this help\n";
+static const char help[] = "usage: mrbench train SUITE.json [options]\n"
+                           "\n"
+                           "Trains the learned method named by the suite's 'training' section (cascade-2d or\n"
+                           "cascade-2dt) on the training split of its data set, with masks from its sampling pattern\n"
+                           "(a new mask per minibatch), validates after every epoch (mean PSNR over the validation\n"
+                           "split), writes a resumable checkpoint each epoch and the final weights (safetensors,\n"
+                           "atomically) to training.weights. 'mrbench run SUITE.json' then evaluates them.\n"
+                           "\n"
+                           "options:\n"
+                           "  --device cpu|gpu  where the training steps run (default cpu); gpu exits 3 when\n"
+                           "                unavailable. Masks, minibatches, validation and checkpoints stay on\n"
+                           "                the CPU; GPU and CPU runs agree to float rounding, not bit for bit\n"
+                           "  --threads N   threads for FFTW, OpenMP and OpenBLAS (default: all cores)\n"
+                           "  --epochs N    override training.epochs\n"
+                           "  --resume      continue from training.checkpoint when it exists (same result as an\n"
+                           "                uninterrupted run)\n"
+                           "  --quiet       no progress output\n"
+                           "  -h, --help    this help\n";
 
 typedef struct mask_source {
     const mrb_suite_sampling *sampling[MRB_TRAIN_SAMPLINGS_MAX];
@@ -92,9 +91,12 @@ static void format_duration(double s, char *buf, size_t len)
         return;
     }
     long v = (long)(s + 0.5);
-    if (v >= 3600) snprintf(buf, len, "%ldh%02ldm", v / 3600, (v / 60) % 60);
-    else if (v >= 60) snprintf(buf, len, "%ldm%02lds", v / 60, v % 60);
-    else snprintf(buf, len, "%lds", v);
+    if (v >= 3600)
+        snprintf(buf, len, "%ldh%02ldm", v / 3600, (v / 60) % 60);
+    else if (v >= 60)
+        snprintf(buf, len, "%ldm%02lds", v / 60, v % 60);
+    else
+        snprintf(buf, len, "%lds", v);
 }
 
 static int on_progress(void *ctx, const mrb_cascade_progress *p)
@@ -134,16 +136,16 @@ static int on_progress(void *ctx, const mrb_cascade_progress *p)
         bar[BAR_WIDTH] = '\0';
         char spsnr[32] = "--";
         if (isfinite(s->last_psnr)) snprintf(spsnr, sizeof spsnr, "%.2f dB", s->last_psnr);
-        fprintf(stderr, "\r\033[Kepoch %d/%d [%s] step %zu/%zu loss %.4g val PSNR %s ETA %s", p->epoch,
-                s->epochs, bar, in_epoch, s->steps_per_epoch, p->loss, spsnr, seta);
+        fprintf(stderr, "\r\033[Kepoch %d/%d [%s] step %zu/%zu loss %.4g val PSNR %s ETA %s", p->epoch, s->epochs, bar,
+                in_epoch, s->steps_per_epoch, p->loss, spsnr, seta);
         fflush(stderr);
     } else {
         size_t every = s->steps_per_epoch / PLAIN_LINES_PER_EPOCH;
         if (every == 0) every = 1;
         if (p->step - s->last_plain >= every && in_epoch < s->steps_per_epoch) {
             s->last_plain = p->step;
-            fprintf(stderr, "epoch %d/%d: step %zu/%zu, loss %.4g, elapsed %s, ETA %s\n", p->epoch, s->epochs,
-                    in_epoch, s->steps_per_epoch, p->loss, sel, seta);
+            fprintf(stderr, "epoch %d/%d: step %zu/%zu, loss %.4g, elapsed %s, ETA %s\n", p->epoch, s->epochs, in_epoch,
+                    s->steps_per_epoch, p->loss, sel, seta);
         }
     }
     return 0;
@@ -205,11 +207,15 @@ static int check_method(const mrb_suite *s)
     const mrb_suite_training *tr = &s->training;
     const mrb_suite_method *m = &s->methods[tr->method];
     int temporal;
-    if (strcmp(m->desc->name, "cascade-2d") == 0) temporal = 0;
-    else if (strcmp(m->desc->name, "cascade-2dt") == 0) temporal = 1;
+    if (strcmp(m->desc->name, "cascade-2d") == 0)
+        temporal = 0;
+    else if (strcmp(m->desc->name, "cascade-2dt") == 0)
+        temporal = 1;
     else {
-        fprintf(stderr, "mrbench train: %s: training.method '%s' is method '%s'; only cascade-2d and cascade-2dt can be trained\n",
-                s->path, m->id, m->desc->name);
+        fprintf(
+            stderr,
+            "mrbench train: %s: training.method '%s' is method '%s'; only cascade-2d and cascade-2dt can be trained\n",
+            s->path, m->id, m->desc->name);
         return MRB_EXIT_BAD_INPUT;
     }
     if (temporal != tr->temporal) {
@@ -230,8 +236,7 @@ static int check_method(const mrb_suite *s)
     return 0;
 }
 
-static mrb_status generate_split(const mrb_suite *s, const size_t *idx, size_t n, const char *split,
-                                 mrb_array **out)
+static mrb_status generate_split(const mrb_suite *s, const size_t *idx, size_t n, const char *split, mrb_array **out)
 {
     const mrb_suite_dataset *ds = &s->datasets[s->training.dataset];
     /* the runner's derivation: the same seed gives the same items in `mrbench run` */
@@ -257,11 +262,13 @@ static mrb_status generate_split(const mrb_suite *s, const size_t *idx, size_t n
 
 int mrb_cmd_train(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"threads", required_argument, 0, 't'}, {"epochs", required_argument, 0, 'e'},
-        {"resume", no_argument, 0, 'r'},        {"quiet", no_argument, 0, 'q'},
-        {"device", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"threads", required_argument, 0, 't'},
+                                             {"epochs", required_argument, 0, 'e'},
+                                             {"resume", no_argument, 0, 'r'},
+                                             {"quiet", no_argument, 0, 'q'},
+                                             {"device", required_argument, 0, 'd'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     long threads = sysconf(_SC_NPROCESSORS_ONLN), epochs = 0;
     int resume = 0, quiet = 0, gpu = 0;
     opterr = 0;
@@ -278,9 +285,12 @@ int mrb_cmd_train(int argc, char **argv)
                 return mrb_cli_usage("train", "--epochs takes an integer from 1 to 100000, not '%s'", optarg);
             break;
         case 'd':
-            if (strcmp(optarg, "cpu") == 0) gpu = 0;
-            else if (strcmp(optarg, "gpu") == 0) gpu = 1;
-            else return mrb_cli_usage("train", "--device takes cpu or gpu, not '%s'", optarg);
+            if (strcmp(optarg, "cpu") == 0)
+                gpu = 0;
+            else if (strcmp(optarg, "gpu") == 0)
+                gpu = 1;
+            else
+                return mrb_cli_usage("train", "--device takes cpu or gpu, not '%s'", optarg);
             break;
         case 'r': resume = 1; break;
         case 'q': quiet = 1; break;
@@ -294,8 +304,10 @@ int mrb_cmd_train(int argc, char **argv)
         char why[256];
         device = mrb_cascade_train_device_gpu();
         mrb_status dst = mrb_gpu_available(why, sizeof why);
-        if (dst == MRB_OK && !device) dst = mrb_error(MRB_ERR_DEVICE, "this build has no GPU training");
-        else if (dst != MRB_OK) dst = mrb_error(MRB_ERR_DEVICE, "--device gpu: %s; use --device cpu", why);
+        if (dst == MRB_OK && !device)
+            dst = mrb_error(MRB_ERR_DEVICE, "this build has no GPU training");
+        else if (dst != MRB_OK)
+            dst = mrb_error(MRB_ERR_DEVICE, "--device gpu: %s; use --device cpu", why);
         if (dst != MRB_OK) return mrb_cli_fail("train", dst);
     }
     mrb_suite *suite = NULL;
@@ -367,10 +379,9 @@ int mrb_cmd_train(int argc, char **argv)
                     "mrbench train: suite '%s', method '%s' (%s D%d-C%d, %d filters), %zu training / %zu validation "
                     "items of %s from '%s', masks %s%s, %d epoch(s) of %zu steps (batch %zu), %s, %d thread(s)\n",
                     suite->name, method->id, tr->temporal ? "2D+t" : "2D", tr->n_d, tr->n_c, tr->n_f, tr->ntrain,
-                    tr->nval, mrb_array_shape_str(first, shape, sizeof shape),
-                    suite->datasets[tr->dataset].id, sampling_ids, masks.n > 1 ? " (one drawn per mask)" : "",
-                    o.epochs, ps.steps_per_epoch, batch, device ? "steps on the GPU" : "CPU",
-                    o.nthreads);
+                    tr->nval, mrb_array_shape_str(first, shape, sizeof shape), suite->datasets[tr->dataset].id,
+                    sampling_ids, masks.n > 1 ? " (one drawn per mask)" : "", o.epochs, ps.steps_per_epoch, batch,
+                    device ? "steps on the GPU" : "CPU", o.nthreads);
         o.progress = on_progress;
         o.progress_ctx = &ps;
     }

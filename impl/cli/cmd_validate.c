@@ -29,8 +29,8 @@ int mrb_cmd_validate(int argc, char **argv)
             rc = mrb_cli_fail("validate", st);
             continue;
         }
-        printf("%s: valid (suite '%s', %zu datasets x %zu sampling x %zu methods = %zu cases, %zu metrics)\n",
-               argv[i], s->name, s->ndatasets, s->nsamplings, s->nmethods, mrb_suite_case_count(s), s->nmetrics);
+        printf("%s: valid (suite '%s', %zu datasets x %zu sampling x %zu methods = %zu cases, %zu metrics)\n", argv[i],
+               s->name, s->ndatasets, s->nsamplings, s->nmethods, mrb_suite_case_count(s), s->nmetrics);
         mrb_suite_free(s);
     }
     return rc;

@@ -24,13 +24,12 @@ static const mrb_command commands[] = {
     {"leaderboard", "rank the methods of several runs challenge-style (Markdown, CSV, HTML)", mrb_cmd_leaderboard},
 };
 
-static const char usage[] =
-    "usage: mrbench <command> [options]\n"
-    "       mrbench --version | --help\n"
-    "\n"
-    "Benchmark and reproducibility harness for deep learning in MR imaging.\n"
-    "\n"
-    "commands:\n";
+static const char usage[] = "usage: mrbench <command> [options]\n"
+                            "       mrbench --version | --help\n"
+                            "\n"
+                            "Benchmark and reproducibility harness for deep learning in MR imaging.\n"
+                            "\n"
+                            "commands:\n";
 
 static const char exit_codes[] =
     "\n"
@@ -55,8 +54,8 @@ int mrb_cli_usage(const char *cmd, const char *fmt, ...)
     return MRB_EXIT_BAD_INPUT;
 }
 
-int mrb_cli_params(const char *cmd, const char *owner, const mrb_param_spec *spec, size_t nspec,
-                   const char *const *kv, size_t n, mrb_params *p)
+int mrb_cli_params(const char *cmd, const char *owner, const mrb_param_spec *spec, size_t nspec, const char *const *kv,
+                   size_t n, mrb_params *p)
 {
     mrb_params_defaults(p, spec, nspec);
     for (size_t i = 0; i < n; i++) {

@@ -82,8 +82,7 @@ mrb_array *mrb_array_create(mrb_dtype dtype, int ndim, const size_t *dims)
     a->data = mrb_malloc(count * esize);
     if (!a->data) {
         free(a);
-        mrb_error(MRB_ERR_NOMEM, "array: out of memory for %zu elements of %s", count,
-                  mrb_dtype_name(dtype));
+        mrb_error(MRB_ERR_NOMEM, "array: out of memory for %zu elements of %s", count, mrb_dtype_name(dtype));
         return NULL;
     }
     return a;
@@ -199,14 +198,13 @@ mrb_status mrb_array_check_finite(const mrb_array *a, const char *what)
     case MRB_F32:
         for (size_t i = 0; i < values; i++)
             if (!isfinite(f[i]))
-                return mrb_error(MRB_ERR_INVALID, "%s: non-finite value (%g) at element %zu", what,
-                                 (double)f[i], a->dtype == MRB_C64 ? i / 2 : i);
+                return mrb_error(MRB_ERR_INVALID, "%s: non-finite value (%g) at element %zu", what, (double)f[i],
+                                 a->dtype == MRB_C64 ? i / 2 : i);
         break;
     case MRB_F64:
         for (size_t i = 0; i < n; i++)
             if (!isfinite(d[i]))
-                return mrb_error(MRB_ERR_INVALID, "%s: non-finite value (%g) at element %zu", what,
-                                 d[i], i);
+                return mrb_error(MRB_ERR_INVALID, "%s: non-finite value (%g) at element %zu", what, d[i], i);
         break;
     default: break;
     }

@@ -42,19 +42,17 @@ static mrb_status cpu_synchronize(void)
     return MRB_OK;
 }
 
-static mrb_status cpu_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *dims,
-                                   float *data)
+static mrb_status cpu_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *dims, float *data)
 {
     return mrb_fft_centered(dir, rank, ndim, dims, data, 1);
 }
 
 static const mrb_backend_desc backends[] = {
-    {"cpu", "host memory; FFTW for transforms", cpu_available, cpu_alloc, mrb_free, cpu_copy,
-     cpu_copy, cpu_synchronize, cpu_fft_centered},
+    {"cpu", "host memory; FFTW for transforms", cpu_available, cpu_alloc, mrb_free, cpu_copy, cpu_copy, cpu_synchronize,
+     cpu_fft_centered},
 #ifdef MRB_BACKEND_CUDA
-    {"cuda", "first visible NVIDIA GPU; cuFFT for transforms, one work stream",
-     mrb_cuda_available, mrb_cuda_alloc, mrb_cuda_free, mrb_cuda_upload, mrb_cuda_download,
-     mrb_cuda_synchronize, mrb_cuda_fft_centered},
+    {"cuda", "first visible NVIDIA GPU; cuFFT for transforms, one work stream", mrb_cuda_available, mrb_cuda_alloc,
+     mrb_cuda_free, mrb_cuda_upload, mrb_cuda_download, mrb_cuda_synchronize, mrb_cuda_fft_centered},
 #endif
 };
 

@@ -16,8 +16,7 @@ void mrb_params_defaults(mrb_params *p, const mrb_param_spec *spec, size_t nspec
         v->name = spec[i].name;
         v->type = spec[i].type;
         v->num = spec[i].def;
-        if (spec[i].type == MRB_PARAM_STRING && spec[i].def_str)
-            snprintf(v->str, sizeof v->str, "%s", spec[i].def_str);
+        if (spec[i].type == MRB_PARAM_STRING && spec[i].def_str) snprintf(v->str, sizeof v->str, "%s", spec[i].def_str);
     }
 }
 
@@ -46,8 +45,8 @@ int mrb_param_check_number(const mrb_param_spec *s, double v, char *msg, size_t 
         return 0;
     }
     if (v < s->min || v > s->max) {
-        snprintf(msg, len, "expected %s in [%g, %g], got %g",
-                 s->type == MRB_PARAM_INT ? "an integer" : "a number", s->min, s->max, v);
+        snprintf(msg, len, "expected %s in [%g, %g], got %g", s->type == MRB_PARAM_INT ? "an integer" : "a number",
+                 s->min, s->max, v);
         return 0;
     }
     return 1;
@@ -68,8 +67,8 @@ static int choice_ok(const char *choices, const char *value)
     return 0;
 }
 
-mrb_status mrb_params_set_text(mrb_params *p, const mrb_param_spec *spec, size_t nspec,
-                               const char *key, const char *value, const char *where)
+mrb_status mrb_params_set_text(mrb_params *p, const mrb_param_spec *spec, size_t nspec, const char *key,
+                               const char *value, const char *where)
 {
     const mrb_param_spec *s = NULL;
     for (size_t i = 0; i < nspec; i++)
@@ -85,25 +84,26 @@ mrb_status mrb_params_set_text(mrb_params *p, const mrb_param_spec *spec, size_t
         errno = 0;
         double d = strtod(value, &end);
         if (end == value || *end != '\0' || errno == ERANGE)
-            return mrb_error(MRB_ERR_INVALID, "%s.%s: expected a number, got '%s'", where, key,
-                             value);
+            return mrb_error(MRB_ERR_INVALID, "%s.%s: expected a number, got '%s'", where, key, value);
         if (!mrb_param_check_number(s, d, msg, sizeof msg))
             return mrb_error(MRB_ERR_INVALID, "%s.%s: %s", where, key, msg);
         v->num = d;
         break;
     }
     case MRB_PARAM_BOOL:
-        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0) v->num = 1;
-        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0) v->num = 0;
-        else return mrb_error(MRB_ERR_INVALID, "%s.%s: expected true or false", where, key);
+        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+            v->num = 1;
+        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+            v->num = 0;
+        else
+            return mrb_error(MRB_ERR_INVALID, "%s.%s: expected true or false", where, key);
         break;
     case MRB_PARAM_STRING:
         if (strlen(value) >= sizeof v->str)
-            return mrb_error(MRB_ERR_INVALID, "%s.%s: string longer than %d characters", where,
-                             key, MRB_PARAM_STR_MAX - 1);
+            return mrb_error(MRB_ERR_INVALID, "%s.%s: string longer than %d characters", where, key,
+                             MRB_PARAM_STR_MAX - 1);
         if (!choice_ok(s->choices, value))
-            return mrb_error(MRB_ERR_INVALID, "%s.%s: expected one of %s, got '%s'", where, key,
-                             s->choices, value);
+            return mrb_error(MRB_ERR_INVALID, "%s.%s: expected one of %s, got '%s'", where, key, s->choices, value);
         snprintf(v->str, sizeof v->str, "%s", value);
         break;
     }

@@ -24,8 +24,8 @@ mrb_status mrb_coil_maps(size_t nx, size_t ny, size_t ncoils, uint64_t seed, mrb
     if (!sens) return mrb_error(MRB_ERR_INVALID, "coil maps: no output pointer");
     *sens = NULL;
     if (nx < 2 || ny < 2 || ncoils < 1)
-        return mrb_error(MRB_ERR_INVALID, "coil maps: shape %zux%zu with %zu coils (need nx, ny >= 2, coils >= 1)",
-                         nx, ny, ncoils);
+        return mrb_error(MRB_ERR_INVALID, "coil maps: shape %zux%zu with %zu coils (need nx, ny >= 2, coils >= 1)", nx,
+                         ny, ncoils);
     size_t dims[4] = {nx, ny, 1, ncoils};
     mrb_array *s = mrb_array_create(MRB_C64, 4, dims);
     if (!s) return mrb_error_context(MRB_ERR_NOMEM, "coil maps %zux%zux%zu", nx, ny, ncoils);
@@ -66,26 +66,25 @@ mrb_status mrb_coil_maps(size_t nx, size_t ny, size_t ncoils, uint64_t seed, mrb
     return MRB_OK;
 }
 
-mrb_status mrb_simulate_kspace(const mrb_item *item, double snr_db, uint64_t seed,
-                               mrb_array **kspace)
+mrb_status mrb_simulate_kspace(const mrb_item *item, double snr_db, uint64_t seed, mrb_array **kspace)
 {
     if (!kspace) return mrb_error(MRB_ERR_INVALID, "simulate k-space: no output pointer");
     *kspace = NULL;
-    if (!item || !item->image)
-        return mrb_error(MRB_ERR_INVALID, "simulate k-space: item has no image");
+    if (!item || !item->image) return mrb_error(MRB_ERR_INVALID, "simulate k-space: item has no image");
     const mrb_array *x = item->image;
     char buf[64];
     if (x->dtype != MRB_C64 || x->ndim < 2 || x->ndim > 3)
-        return mrb_error(MRB_ERR_INVALID, "simulate k-space: image of item '%s' is %s %s, expected complex64 [nx, ny, nt]",
-                         item->id, mrb_dtype_name(x->dtype), mrb_array_shape_str(x, buf, sizeof buf));
-    if (!isfinite(snr_db))
-        return mrb_error(MRB_ERR_INVALID, "simulate k-space: SNR %g dB is not finite", snr_db);
+        return mrb_error(MRB_ERR_INVALID,
+                         "simulate k-space: image of item '%s' is %s %s, expected complex64 [nx, ny, nt]", item->id,
+                         mrb_dtype_name(x->dtype), mrb_array_shape_str(x, buf, sizeof buf));
+    if (!isfinite(snr_db)) return mrb_error(MRB_ERR_INVALID, "simulate k-space: SNR %g dB is not finite", snr_db);
     size_t nx = x->dims[0], ny = x->dims[1], nt = x->ndim == 3 ? x->dims[2] : 1;
     size_t nc = 1;
     const mrb_array *s = item->sens;
     if (s) {
         if (s->dtype != MRB_C64 || s->ndim != 4 || s->dims[0] != nx || s->dims[1] != ny || s->dims[2] != 1)
-            return mrb_error(MRB_ERR_INVALID, "simulate k-space: coil maps of item '%s' are %s %s, expected complex64 [%zu, %zu, 1, nc]",
+            return mrb_error(MRB_ERR_INVALID,
+                             "simulate k-space: coil maps of item '%s' are %s %s, expected complex64 [%zu, %zu, 1, nc]",
                              item->id, mrb_dtype_name(s->dtype), mrb_array_shape_str(s, buf, sizeof buf), nx, ny);
         nc = s->dims[3];
     }

@@ -29,8 +29,7 @@ double mrb_data_coverage(double signed_distance_px)
     return w < 0.0 ? 0.0 : (w > 1.0 ? 1.0 : w);
 }
 
-mrb_status mrb_data_smooth_field(mrb_rng *rng, size_t nx, size_t ny, int kmax, double *f,
-                                 double *gx, double *gy)
+mrb_status mrb_data_smooth_field(mrb_rng *rng, size_t nx, size_t ny, int kmax, double *f, double *gx, double *gy)
 {
     MRB_ASSERT(kmax >= 1 && nx >= 2 && ny >= 2);
     size_t nmode_x = (size_t)(2 * kmax + 1);
@@ -69,13 +68,11 @@ mrb_status mrb_data_smooth_field(mrb_rng *rng, size_t nx, size_t ny, int kmax, d
                 for (size_t i = 0; i < nx; i++) row[i] += cxp[i] * cb - sxp[i] * sb;
                 if (gx) {
                     double *grow = gx + j * nx;
-                    for (size_t i = 0; i < nx; i++)
-                        grow[i] -= PI * p * (sxp[i] * cb + cxp[i] * sb);
+                    for (size_t i = 0; i < nx; i++) grow[i] -= PI * p * (sxp[i] * cb + cxp[i] * sb);
                 }
                 if (gy) {
                     double *grow = gy + j * nx;
-                    for (size_t i = 0; i < nx; i++)
-                        grow[i] -= PI * q * (sxp[i] * cb + cxp[i] * sb);
+                    for (size_t i = 0; i < nx; i++) grow[i] -= PI * q * (sxp[i] * cb + cxp[i] * sb);
                 }
             }
         }
@@ -98,8 +95,8 @@ mrb_status mrb_data_smooth_field(mrb_rng *rng, size_t nx, size_t ny, int kmax, d
     return MRB_OK;
 }
 
-static void blur_axis(const double *in, double *out, size_t n0, size_t n1, size_t stride_in,
-                      size_t stride_line, const double *kernel, int radius)
+static void blur_axis(const double *in, double *out, size_t n0, size_t n1, size_t stride_in, size_t stride_line,
+                      const double *kernel, int radius)
 {
     /* Blurs lines of length n0 (element stride stride_in), n1 lines apart by
      * stride_line, with periodic wrap. */
@@ -188,14 +185,13 @@ size_t mrb_data_count_cases(const mrb_params *p)
     return (size_t)mrb_params_int(p, "cases");
 }
 
-mrb_status mrb_data_check_mask_shape(const char *name, size_t nx, size_t ny, size_t nt,
-                                     mrb_array **mask)
+mrb_status mrb_data_check_mask_shape(const char *name, size_t nx, size_t ny, size_t nt, mrb_array **mask)
 {
     if (!mask) return mrb_error(MRB_ERR_INVALID, "sampler %s: no output mask pointer", name);
     *mask = NULL;
     if (nx < 2 || ny < 2 || nt < 1)
-        return mrb_error(MRB_ERR_INVALID, "sampler %s: mask shape %zux%zux%zu (need nx, ny >= 2, nt >= 1)",
-                         name, nx, ny, nt);
+        return mrb_error(MRB_ERR_INVALID, "sampler %s: mask shape %zux%zux%zu (need nx, ny >= 2, nt >= 1)", name, nx,
+                         ny, nt);
     return MRB_OK;
 }
 

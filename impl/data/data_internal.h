@@ -39,8 +39,7 @@ double mrb_data_coverage(double signed_distance_px);
  * random amplitudes, shifted to zero mean and scaled to max |f| = 1.
  * gx, gy (may be NULL) receive the analytic gradient d f / dx, d f / dy in
  * phantom coordinates. Arrays hold nx * ny doubles, dims[0] fastest. */
-mrb_status mrb_data_smooth_field(mrb_rng *rng, size_t nx, size_t ny, int kmax, double *f,
-                                 double *gx, double *gy);
+mrb_status mrb_data_smooth_field(mrb_rng *rng, size_t nx, size_t ny, int kmax, double *f, double *gx, double *gy);
 
 /* Filtered-noise texture: white Gaussian noise blurred by a separable
  * Gaussian of sigma_px pixels (periodic boundaries), zero mean and unit
@@ -62,7 +61,6 @@ void mrb_data_item_id(mrb_item *item, const char *name, size_t index);
 size_t mrb_data_count_cases(const mrb_params *p);
 
 /* Checks the common sampler arguments; `name` names the sampler. */
-mrb_status mrb_data_check_mask_shape(const char *name, size_t nx, size_t ny, size_t nt,
-                                     mrb_array **mask);
+mrb_status mrb_data_check_mask_shape(const char *name, size_t nx, size_t ny, size_t nt, mrb_array **mask);
 
 #endif

@@ -13,10 +13,6 @@ const mrb_dataset_desc *const mrb_dataset_table[] = {
 };
 
 const mrb_sampler_desc *const mrb_sampler_table[] = {
-    &mrb_sampler_cartesian_vd,
-    &mrb_sampler_fastmri_random,
-    &mrb_sampler_fastmri_equispaced,
-    &mrb_sampler_poisson,
-    &mrb_sampler_radial,
-    NULL,
+    &mrb_sampler_cartesian_vd, &mrb_sampler_fastmri_random, &mrb_sampler_fastmri_equispaced,
+    &mrb_sampler_poisson,      &mrb_sampler_radial,         NULL,
 };

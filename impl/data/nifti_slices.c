@@ -22,7 +22,8 @@ static const mrb_param_spec file_params[] = {
     {"first_slice", MRB_PARAM_INT, 60, 0, 100000, NULL, NULL, "first slice along the third axis"},
     {"cases", MRB_PARAM_INT, 20, 1, 100000, NULL, NULL, "number of slices (items)"},
     {"slice_step", MRB_PARAM_INT, 3, 1, 1000, NULL, NULL, "slices between consecutive items"},
-    {"crop_x", MRB_PARAM_INT, 0, 0, 4096, NULL, NULL, "centre crop along x (0: keep; an even size suits the FFT and wavelets)"},
+    {"crop_x", MRB_PARAM_INT, 0, 0, 4096, NULL, NULL,
+     "centre crop along x (0: keep; an even size suits the FFT and wavelets)"},
     {"crop_y", MRB_PARAM_INT, 0, 0, 4096, NULL, NULL, "centre crop along y (0: keep)"},
     {"smooth_phase", MRB_PARAM_BOOL, 1, 0, 1, NULL, NULL, "multiply by a smooth random phase (peak pi)"},
 };
@@ -46,7 +47,8 @@ static mrb_status file_generate(const mrb_params *p, uint64_t seed, size_t index
     if (vol->ndim > 3 && mrb_array_count(vol) != nx * ny * nz)
         st = mrb_error(MRB_ERR_INVALID, "%s: expected a 3-D volume", path);
     else if (z >= nz)
-        st = mrb_error(MRB_ERR_INVALID, "%s: slice %zu of item %zu is beyond the volume's %zu slices", path, z, index, nz);
+        st = mrb_error(MRB_ERR_INVALID, "%s: slice %zu of item %zu is beyond the volume's %zu slices", path, z, index,
+                       nz);
     else if (cx > nx || cy > ny)
         st = mrb_error(MRB_ERR_INVALID, "%s: crop %zux%zu is larger than the slice %zux%zu", path, cx, cy, nx, ny);
     mrb_array *mag = st == MRB_OK ? mrb_array_magnitude(vol) : NULL;
@@ -65,7 +67,8 @@ static mrb_status file_generate(const mrb_params *p, uint64_t seed, size_t index
             for (size_t x = 0; x < cx; x++) d[y * cx + x] = src[(y + y0) * nx + x + x0] / hi;
     }
     if (st == MRB_OK && mrb_params_bool(p, "smooth_phase"))
-        st = mrb_data_apply_smooth_phase(img, mrb_seed_derive(seed, "file-phase", index), FILE_PHASE_KMAX, FILE_PHASE_PEAK);
+        st = mrb_data_apply_smooth_phase(img, mrb_seed_derive(seed, "file-phase", index), FILE_PHASE_KMAX,
+                                         FILE_PHASE_PEAK);
     mrb_array_free(mag);
     mrb_array_free(vol);
     if (st != MRB_OK) {
@@ -82,7 +85,8 @@ static mrb_status file_generate(const mrb_params *p, uint64_t seed, size_t index
 
 const mrb_dataset_desc mrb_dataset_nifti_slices = {
     .name = "nifti-slices",
-    .description = "2D slices of a real NIfTI volume (e.g. Debian mricron-data's Colin27 T1), cropped, max 1, smooth synthetic phase",
+    .description = "2D slices of a real NIfTI volume (e.g. Debian mricron-data's Colin27 T1), cropped, max 1, smooth "
+                   "synthetic phase",
     .params = file_params,
     .nparams = sizeof file_params / sizeof file_params[0],
     .count = mrb_data_count_cases,

@@ -98,16 +98,15 @@ static void brain_layout(brain_geometry *g, mrb_rng *rng)
         double lx = deep_local[k][0] * g->scale, ly = deep_local[k][1] * g->scale;
         g->deep[k] = mrb_shape_ellipse_make(g->cx + c * lx - s * ly, g->cy + s * lx + c * ly,
                                             deep_local[k][2] * g->scale * (1.0 + 0.1 * sym_uniform(rng)),
-                                            deep_local[k][3] * g->scale * (1.0 + 0.1 * sym_uniform(rng)),
-                                            g->angle);
+                                            deep_local[k][3] * g->scale * (1.0 + 0.1 * sym_uniform(rng)), g->angle);
     }
     for (int k = 0; k < 2; k++) {
         double side = k == 0 ? 1.0 : -1.0;
         double lx = side * 0.075 * g->scale, ly = 0.06 * g->scale;
         double tilt = side * (-12.0 + 4.0 * sym_uniform(rng)) * PI / 180.0;
-        g->vent[k] = mrb_shape_ellipse_make(g->cx + c * lx - s * ly, g->cy + s * lx + c * ly,
-                                            0.035 * g->scale * g->vent_scale, 0.2 * g->scale * sqrt(g->vent_scale),
-                                            g->angle + tilt);
+        g->vent[k] =
+            mrb_shape_ellipse_make(g->cx + c * lx - s * ly, g->cy + s * lx + c * ly, 0.035 * g->scale * g->vent_scale,
+                                   0.2 * g->scale * sqrt(g->vent_scale), g->angle + tilt);
     }
     g->nlesions = 1 + (int)mrb_rng_below(rng, MAX_LESIONS);
     for (int k = 0; k < g->nlesions; k++) {
@@ -191,8 +190,8 @@ static mrb_status brain_generate(const mrb_params *p, uint64_t seed, size_t inde
                 double lx = (x - g.cx) * c + (y - g.cy) * s, ly = -(x - g.cx) * s + (y - g.cy) * c;
                 double lyn = ly / g.brain.b;
                 double along = lyn > 0.0 ? (lyn - 0.25) * g.brain.b : (-0.35 - lyn) * g.brain.b;
-                double w_fis = mrb_data_coverage((fabs(lx) - FISSURE_HALF_WIDTH) / h) *
-                               mrb_data_coverage(-along / h) * w_brain;
+                double w_fis =
+                    mrb_data_coverage((fabs(lx) - FISSURE_HALF_WIDTH) / h) * mrb_data_coverage(-along / h) * w_brain;
                 v = mrb_shape_paint(v, I_CSF, w_fis);
                 for (int d = 0; d < 4; d++) {
                     double w = mrb_data_coverage(mrb_shape_ellipse_sd(&g.deep[d], x, y, NULL, NULL) / h);
@@ -216,7 +215,8 @@ static mrb_status brain_generate(const mrb_params *p, uint64_t seed, size_t inde
         st = mrb_data_apply_smooth_phase(out->image, mrb_seed_derive(seed, "brain/phase", index), PHASE_KMAX,
                                          PHASE_PEAK_RAD);
     if (st == MRB_OK)
-        st = mrb_data_attach_coils(out, (size_t)mrb_params_int(p, "coils"), mrb_seed_derive(seed, "brain/coils", index));
+        st =
+            mrb_data_attach_coils(out, (size_t)mrb_params_int(p, "coils"), mrb_seed_derive(seed, "brain/coils", index));
 done:
     free(sulc);
     free(sgx);

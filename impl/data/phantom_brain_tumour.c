@@ -162,7 +162,7 @@ static double shape_at(const shape_mod *s, const double u[3])
 }
 
 typedef struct tumour {
-    double c[3];              /* centre, mm */
+    double c[3];                   /* centre, mm */
     double core, necrosis, oedema; /* mean radii, mm (necrosis 0: none) */
     shape_mod core_shape, oedema_shape;
 } tumour;
@@ -322,14 +322,18 @@ static mrb_status brain_volume(size_t n, size_t nz, double vz, int shift, uint64
                         double w_tissue = w_brain * (1.0 - w_csf_vent);
                         double w_o = mrb_data_coverage((r - r_oed) / vmin) * w_tissue;
                         double w_c = mrb_data_coverage((r - tu.core * cm) / vmin) * w_brain;
-                        double w_n = tu.necrosis > 0.0 ? mrb_data_coverage((r - tu.necrosis * cm) / vmin) * w_brain : 0.0;
+                        double w_n =
+                            tu.necrosis > 0.0 ? mrb_data_coverage((r - tu.necrosis * cm) / vmin) * w_brain : 0.0;
                         paint(v, T_OEDEMA, w_o, t);
                         paint(v, T_ENHANCING, w_c, t);
                         paint(v, T_NECROSIS, w_n, t);
                         if (w_brain >= 0.5) {
-                            if (w_n >= 0.5) label = LABEL_NECROTIC;
-                            else if (w_c >= 0.5) label = LABEL_ENHANCING;
-                            else if (w_o >= 0.5) label = LABEL_OEDEMA;
+                            if (w_n >= 0.5)
+                                label = LABEL_NECROTIC;
+                            else if (w_c >= 0.5)
+                                label = LABEL_ENHANCING;
+                            else if (w_o >= 0.5)
+                                label = LABEL_OEDEMA;
                         }
                     }
                 }
@@ -376,7 +380,8 @@ static mrb_status tumour_generate(const mrb_params *p, uint64_t seed, size_t ind
     int shift = mrb_params_bool(p, "domain_shift");
     if (index >= cases)
         return mrb_error(MRB_ERR_INVALID, "dataset brain-tumour: item %zu out of range (cases = %zu)", index, cases);
-    mrb_status st = brain_volume(n, nz, FOV_Z_MM / (double)nz, shift, mrb_seed_derive(seed, "brain-tumour", index), out);
+    mrb_status st =
+        brain_volume(n, nz, FOV_Z_MM / (double)nz, shift, mrb_seed_derive(seed, "brain-tumour", index), out);
     if (st != MRB_OK) return mrb_error_context(st, "dataset brain-tumour item %zu", index);
     mrb_data_item_id(out, shift ? "brain-tumour-shifted" : "brain-tumour", index);
     return MRB_OK;
@@ -404,8 +409,8 @@ static mrb_status thick_generate(const mrb_params *p, uint64_t seed, size_t inde
     if (index >= cases)
         return mrb_error(MRB_ERR_INVALID, "dataset thick-slice: item %zu out of range (cases = %zu)", index, cases);
     if (nz < factor)
-        return mrb_error(MRB_ERR_INVALID, "dataset thick-slice: %zu slices cannot make one slice %zu times thicker",
-                         nz, factor);
+        return mrb_error(MRB_ERR_INVALID, "dataset thick-slice: %zu slices cannot make one slice %zu times thicker", nz,
+                         factor);
     const char *contrast = mrb_params_str(p, "contrast");
     int ch = 0;
     while (ch < NCH && strcmp(CONTRAST_NAMES[ch], contrast) != 0) ch++;

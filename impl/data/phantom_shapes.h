@@ -11,8 +11,7 @@ typedef struct mrb_shape_ellipse {
     double x0, y0, a, b, c, s;
 } mrb_shape_ellipse;
 
-static inline mrb_shape_ellipse mrb_shape_ellipse_make(double x0, double y0, double a, double b,
-                                                       double angle_rad)
+static inline mrb_shape_ellipse mrb_shape_ellipse_make(double x0, double y0, double a, double b, double angle_rad)
 {
     mrb_shape_ellipse e = {x0, y0, a, b, cos(angle_rad), sin(angle_rad)};
     return e;
@@ -21,8 +20,8 @@ static inline mrb_shape_ellipse mrb_shape_ellipse_make(double x0, double y0, dou
 /* Signed distance (negative inside) to first order: (rho - 1) / |grad rho|
  * with rho the elliptical radius; exact for circles. rho_out and the
  * gradient of rho (grad_out, 2 values; may be NULL) in global axes. */
-static inline double mrb_shape_ellipse_sd(const mrb_shape_ellipse *e, double x, double y,
-                                          double *rho_out, double *grad_out)
+static inline double mrb_shape_ellipse_sd(const mrb_shape_ellipse *e, double x, double y, double *rho_out,
+                                          double *grad_out)
 {
     double dx = x - e->x0, dy = y - e->y0;
     double u = dx * e->c + dy * e->s, v = -dx * e->s + dy * e->c;

@@ -10,10 +10,10 @@
 static const double PI = 3.14159265358979323846;
 
 typedef struct ellipse {
-    double intensity;  /* added inside the ellipse */
-    double a, b;       /* semi-axes along x and y before rotation */
-    double x0, y0;     /* centre */
-    double phi_deg;    /* rotation, counter-clockwise */
+    double intensity; /* added inside the ellipse */
+    double a, b;      /* semi-axes along x and y before rotation */
+    double x0, y0;    /* centre */
+    double phi_deg;   /* rotation, counter-clockwise */
 } ellipse;
 
 /* Toft's modified Shepp-Logan (P. Toft, "The Radon Transform", 1996): the
@@ -21,16 +21,11 @@ typedef struct ellipse {
  * _modified_shepp_logan, columns A, a, b, x0, y0, phi. */
 #define SL_NELLIPSES 10
 static const ellipse MODIFIED_SHEPP_LOGAN[SL_NELLIPSES] = {
-    {1.0, 0.69, 0.92, 0.0, 0.0, 0.0},
-    {-0.8, 0.6624, 0.8740, 0.0, -0.0184, 0.0},
-    {-0.2, 0.1100, 0.3100, 0.22, 0.0, -18.0},
-    {-0.2, 0.1600, 0.4100, -0.22, 0.0, 18.0},
-    {0.1, 0.2100, 0.2500, 0.0, 0.35, 0.0},
-    {0.1, 0.0460, 0.0460, 0.0, 0.1, 0.0},
-    {0.1, 0.0460, 0.0460, 0.0, -0.1, 0.0},
-    {0.1, 0.0460, 0.0230, -0.08, -0.605, 0.0},
-    {0.1, 0.0230, 0.0230, 0.0, -0.606, 0.0},
-    {0.1, 0.0230, 0.0460, 0.06, -0.605, 0.0},
+    {1.0, 0.69, 0.92, 0.0, 0.0, 0.0},         {-0.8, 0.6624, 0.8740, 0.0, -0.0184, 0.0},
+    {-0.2, 0.1100, 0.3100, 0.22, 0.0, -18.0}, {-0.2, 0.1600, 0.4100, -0.22, 0.0, 18.0},
+    {0.1, 0.2100, 0.2500, 0.0, 0.35, 0.0},    {0.1, 0.0460, 0.0460, 0.0, 0.1, 0.0},
+    {0.1, 0.0460, 0.0460, 0.0, -0.1, 0.0},    {0.1, 0.0460, 0.0230, -0.08, -0.605, 0.0},
+    {0.1, 0.0230, 0.0230, 0.0, -0.606, 0.0},  {0.1, 0.0230, 0.0460, 0.06, -0.605, 0.0},
 };
 
 /* Jitter at variation = 1 (scaled linearly by the variation parameter):
@@ -99,7 +94,7 @@ static void jitter_ellipses(ellipse *e, double v, mrb_rng *rng)
  * the quadratic form, so the cost is proportional to the area covered. */
 static void rasterise(const ellipse *e, int nell, size_t n, int ss, double *rowsum, float *out)
 {
-    double h = 2.0 / (double)(n - 1);  /* pixel pitch in phantom units */
+    double h = 2.0 / (double)(n - 1); /* pixel pitch in phantom units */
     double hs = h / ss;
     double x_first = -1.0 + (0.5 / ss - 0.5) * h; /* x of sub-sample column 0 */
     long ncols = (long)n * ss;
@@ -166,8 +161,8 @@ static mrb_status sl_generate(const mrb_params *p, uint64_t seed, size_t index, 
     out->image = img;
     mrb_status st = MRB_OK;
     if (mrb_params_bool(p, "smooth_phase"))
-        st = mrb_data_apply_smooth_phase(img, mrb_seed_derive(seed, "shepp-logan/phase", index),
-                                         PHASE_KMAX, PHASE_PEAK_RAD);
+        st = mrb_data_apply_smooth_phase(img, mrb_seed_derive(seed, "shepp-logan/phase", index), PHASE_KMAX,
+                                         PHASE_PEAK_RAD);
     if (st == MRB_OK)
         st = mrb_data_attach_coils(out, (size_t)mrb_params_int(p, "coils"),
                                    mrb_seed_derive(seed, "shepp-logan/coils", index));

@@ -59,14 +59,13 @@ static void fill_frame(mrb_array *mask, size_t t, const unsigned char *lines)
             for (size_t i = 0; i < nx; i++) m[j * nx + i] = 1.0f;
 }
 
-static mrb_status cvd_make(const mrb_params *p, uint64_t seed, size_t nx, size_t ny, size_t nt,
-                           mrb_array **mask)
+static mrb_status cvd_make(const mrb_params *p, uint64_t seed, size_t nx, size_t ny, size_t nt, mrb_array **mask)
 {
     double acc = mrb_params_num(p, "acceleration");
     size_t centre = (size_t)mrb_params_int(p, "centre_lines");
     if (centre > ny)
-        return mrb_error(MRB_ERR_INVALID, "sampler cartesian-vd: centre_lines = %zu exceeds the %zu phase-encoding lines",
-                         centre, ny);
+        return mrb_error(MRB_ERR_INVALID,
+                         "sampler cartesian-vd: centre_lines = %zu exceeds the %zu phase-encoding lines", centre, ny);
     MRB_TRY(create_mask("cartesian-vd", nx, ny, nt, mask));
     double *pdf = malloc(ny * sizeof *pdf);
     double *w = malloc(ny * sizeof *w);
@@ -86,8 +85,10 @@ static mrb_status cvd_make(const mrb_params *p, uint64_t seed, size_t nx, size_t
     for (size_t k = 0; k < ny; k++) {
         double d = (double)k - 0.5 * (double)ny;
         pdf[k] = exp(-0.5 * d * d / (sigma * sigma)) + 1.0 / (2.0 * acc);
-        if (k >= c0 && k < c1) pdf[k] = 0.0;
-        else available++;
+        if (k >= c0 && k < c1)
+            pdf[k] = 0.0;
+        else
+            available++;
     }
     long n_lines = (long)((double)ny / acc) - (long)(c1 - c0);
     if (n_lines < 0) n_lines = 0;
@@ -135,8 +136,8 @@ static size_t fastmri_centre(const mrb_params *p, size_t ny, size_t *pad)
     return num_low;
 }
 
-static mrb_status fastmri_random_make(const mrb_params *p, uint64_t seed, size_t nx, size_t ny,
-                                      size_t nt, mrb_array **mask)
+static mrb_status fastmri_random_make(const mrb_params *p, uint64_t seed, size_t nx, size_t ny, size_t nt,
+                                      mrb_array **mask)
 {
     double acc = mrb_params_num(p, "acceleration");
     size_t pad;
@@ -161,8 +162,8 @@ static mrb_status fastmri_random_make(const mrb_params *p, uint64_t seed, size_t
     return MRB_OK;
 }
 
-static mrb_status fastmri_equispaced_make(const mrb_params *p, uint64_t seed, size_t nx, size_t ny,
-                                          size_t nt, mrb_array **mask)
+static mrb_status fastmri_equispaced_make(const mrb_params *p, uint64_t seed, size_t nx, size_t ny, size_t nt,
+                                          mrb_array **mask)
 {
     double acc = mrb_params_num(p, "acceleration");
     int adjust = mrb_params_bool(p, "adjust_for_centre");

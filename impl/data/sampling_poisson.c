@@ -95,8 +95,7 @@ static void add_point(bridson *b, double x, double y, size_t *nactive)
 /* One Poisson-disc pattern with radius r0 rasterised into frame (nx*ny
  * floats, zeroed here); returns the number of sampled grid points, or 0 on
  * allocation failure (reported through mrb_error). */
-static size_t poisson_frame(size_t nx, size_t ny, double r0, double slope, size_t calib,
-                            uint64_t seed, float *frame)
+static size_t poisson_frame(size_t nx, size_t ny, double r0, double slope, size_t calib, uint64_t seed, float *frame)
 {
     bridson b = {.nx = nx, .ny = ny, .slope = slope};
     double rmax = r0 * (1.0 + slope * sqrt(2.0));
@@ -122,8 +121,8 @@ static size_t poisson_frame(size_t nx, size_t ny, double r0, double slope, size_
     mrb_rng rng;
     mrb_rng_seed(&rng, seed);
     size_t nactive = 0;
-    add_point(&b, 0.5 * (double)nx + (mrb_rng_uniform(&rng) - 0.5),
-              0.5 * (double)ny + (mrb_rng_uniform(&rng) - 0.5), &nactive);
+    add_point(&b, 0.5 * (double)nx + (mrb_rng_uniform(&rng) - 0.5), 0.5 * (double)ny + (mrb_rng_uniform(&rng) - 0.5),
+              &nactive);
     while (nactive > 0 && b.npoints < b.cap) {
         size_t slot = (size_t)mrb_rng_below(&rng, nactive);
         size_t id = b.active[slot];
@@ -167,8 +166,7 @@ static double poisson_nominal(const mrb_params *p)
     return mrb_params_num(p, "acceleration");
 }
 
-static mrb_status poisson_make(const mrb_params *p, uint64_t seed, size_t nx, size_t ny, size_t nt,
-                               mrb_array **mask)
+static mrb_status poisson_make(const mrb_params *p, uint64_t seed, size_t nx, size_t ny, size_t nt, mrb_array **mask)
 {
     double acc = mrb_params_num(p, "acceleration");
     size_t calib = (size_t)mrb_params_int(p, "calib");
@@ -179,8 +177,8 @@ static mrb_status poisson_make(const mrb_params *p, uint64_t seed, size_t nx, si
     double total = (double)nx * (double)ny;
     if ((double)(calib * calib) * acc > total * (1.0 + MASK_R_TOLERANCE))
         return mrb_error(MRB_ERR_INVALID,
-                         "sampler poisson: a %zux%zu calibration square alone gives R = %.3g < requested %g",
-                         calib, calib, total / (double)(calib * calib), acc);
+                         "sampler poisson: a %zux%zu calibration square alone gives R = %.3g < requested %g", calib,
+                         calib, total / (double)(calib * calib), acc);
     *mask = mrb_array_create3(MRB_F32, nx, ny, nt);
     if (!*mask) return mrb_error_context(MRB_ERR_NOMEM, "sampler poisson");
     float *m = (*mask)->data;
@@ -222,8 +220,10 @@ static mrb_status poisson_make(const mrb_params *p, uint64_t seed, size_t nx, si
                 memcpy(best, frame, npix * sizeof *best);
             }
             if (err < RADIUS_SEARCH_STOP * MASK_R_TOLERANCE) break;
-            if (achieved < acc) lo = r0;
-            else hi = r0;
+            if (achieved < acc)
+                lo = r0;
+            else
+                hi = r0;
             double next = r0 * sqrt(acc / achieved);
             if (!(next > lo && next < hi)) next = isinf(hi) ? 2.0 * lo : 0.5 * (lo + hi);
             r0 = next;
@@ -234,8 +234,10 @@ static mrb_status poisson_make(const mrb_params *p, uint64_t seed, size_t nx, si
             free(best);
             mrb_array_free(*mask);
             *mask = NULL;
-            return mrb_error(MRB_ERR_RUN, "sampler poisson: best achieved R is %.1f %% off the requested %g on %zux%zu (limit %g %%)",
-                             100.0 * best_err, acc, nx, ny, 100.0 * MASK_R_TOLERANCE);
+            return mrb_error(
+                MRB_ERR_RUN,
+                "sampler poisson: best achieved R is %.1f %% off the requested %g on %zux%zu (limit %g %%)",
+                100.0 * best_err, acc, nx, ny, 100.0 * MASK_R_TOLERANCE);
         }
     }
     free(best);

@@ -37,8 +37,7 @@ static void draw_spoke(float *frame, size_t nx, size_t ny, double theta)
     }
 }
 
-static size_t draw_mask(float *m, size_t nx, size_t ny, size_t nt, size_t spokes, int golden,
-                        double theta0)
+static size_t draw_mask(float *m, size_t nx, size_t ny, size_t nt, size_t spokes, int golden, double theta0)
 {
     size_t npix = nx * ny;
     memset(m, 0, npix * nt * sizeof *m);
@@ -58,8 +57,7 @@ static double radial_nominal(const mrb_params *p)
     return mrb_params_num(p, "acceleration");
 }
 
-static mrb_status radial_make(const mrb_params *p, uint64_t seed, size_t nx, size_t ny, size_t nt,
-                              mrb_array **mask)
+static mrb_status radial_make(const mrb_params *p, uint64_t seed, size_t nx, size_t ny, size_t nt, mrb_array **mask)
 {
     double acc = mrb_params_num(p, "acceleration");
     int golden = mrb_params_bool(p, "golden_angle");
@@ -77,8 +75,10 @@ static mrb_status radial_make(const mrb_params *p, uint64_t seed, size_t nx, siz
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
         double achieved = total / (double)draw_mask(m, nx, ny, nt, mid, golden, theta0);
-        if (achieved > acc) lo = mid;
-        else hi = mid;
+        if (achieved > acc)
+            lo = mid;
+        else
+            hi = mid;
     }
     double err_lo = fabs(total / (double)draw_mask(m, nx, ny, nt, lo, golden, theta0) - acc);
     double err_hi = fabs(total / (double)draw_mask(m, nx, ny, nt, hi, golden, theta0) - acc);

@@ -8,21 +8,22 @@
 /* 4 ln 2: a Gaussian exp(-4 ln 2 x^2 / w^2) has full width at half maximum w. */
 static const double FWHM_EXPONENT = 2.772588722239781;
 
-mrb_status mrb_thick_slices(const mrb_array *volume, size_t factor, mrb_slice_profile profile,
-                            mrb_array **thick)
+mrb_status mrb_thick_slices(const mrb_array *volume, size_t factor, mrb_slice_profile profile, mrb_array **thick)
 {
     if (!thick) return mrb_error(MRB_ERR_INVALID, "thick slices: no output pointer");
     *thick = NULL;
     char buf[64];
     if (!volume || (volume->dtype != MRB_F32 && volume->dtype != MRB_C64) || volume->ndim < 3 || volume->ndim > 4)
-        return mrb_error(MRB_ERR_INVALID, "thick slices: volume must be float32 or complex64 [nx, ny, nz(, c)], got %s %s",
+        return mrb_error(MRB_ERR_INVALID,
+                         "thick slices: volume must be float32 or complex64 [nx, ny, nz(, c)], got %s %s",
                          volume ? mrb_dtype_name(volume->dtype) : "NULL",
                          volume ? mrb_array_shape_str(volume, buf, sizeof buf) : "");
     if (profile != MRB_SLICE_BOXCAR && profile != MRB_SLICE_GAUSSIAN)
         return mrb_error(MRB_ERR_INVALID, "thick slices: unknown slice profile %d", (int)profile);
     size_t nz = volume->dims[2];
     if (factor < 1 || factor > nz)
-        return mrb_error(MRB_ERR_INVALID, "thick slices: factor %zu for %zu slices (need 1 <= factor <= nz)", factor, nz);
+        return mrb_error(MRB_ERR_INVALID, "thick slices: factor %zu for %zu slices (need 1 <= factor <= nz)", factor,
+                         nz);
     size_t nout = nz / factor;
     size_t dims[MRB_MAX_DIMS];
     memcpy(dims, volume->dims, sizeof dims);

@@ -45,8 +45,7 @@ static _Thread_local int fft_team = 1;
  * thread starts in one 4-item cs-wavelet run when transforms used 4
  * threads and loops 8). Inside an OpenMP region the loop runs on the
  * calling thread (nesting is off). */
-static void fft_parallel_loop(void *(*work)(char *), char *jobdata, size_t elsize, int njobs,
-                              void *data)
+static void fft_parallel_loop(void *(*work)(char *), char *jobdata, size_t elsize, int njobs, void *data)
 {
     (void)data;
     int team = fft_team > njobs ? fft_team : njobs;
@@ -92,8 +91,8 @@ static fftwf_plan get_plan(int rank, const size_t *n, size_t howmany, int dir, i
         fftwf_plan_with_nthreads(nthreads);
         /* FFTW_ESTIMATE: the plan depends on the shape only, so reruns give
          * bit-identical results (measured plans may differ run to run). */
-        plan = fftwf_plan_many_dft(rank, fn, (int)howmany, scratch, NULL, 1, (int)total, scratch,
-                                   NULL, 1, (int)total, dir, FFTW_ESTIMATE);
+        plan = fftwf_plan_many_dft(rank, fn, (int)howmany, scratch, NULL, 1, (int)total, scratch, NULL, 1, (int)total,
+                                   dir, FFTW_ESTIMATE);
         fftwf_free(scratch);
     }
     if (plan) {
@@ -144,8 +143,7 @@ static void shift_axis(float complex *x, const size_t *n, int axis, size_t shift
         }
 }
 
-static mrb_status transform_block_odd(float complex *x, const size_t *n3, int rank, fftwf_plan plan,
-                                      float scale)
+static mrb_status transform_block_odd(float complex *x, const size_t *n3, int rank, fftwf_plan plan, float scale)
 {
     size_t maxlen = n3[0] > n3[1] ? n3[0] : n3[1];
     if (n3[2] > maxlen) maxlen = n3[2];
@@ -160,8 +158,7 @@ static mrb_status transform_block_odd(float complex *x, const size_t *n3, int ra
     return MRB_OK;
 }
 
-mrb_status mrb_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *dims, float *data,
-                            int nthreads)
+mrb_status mrb_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *dims, float *data, int nthreads)
 {
     if (rank < 1 || rank > 3 || rank > ndim)
         return mrb_error(MRB_ERR_INVALID, "fft: rank %d over %d dimensions", rank, ndim);
@@ -219,9 +216,7 @@ mrb_status mrb_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *d
     fft_team = total >= FFT_PARALLEL_MIN ? nthreads : 1;
     for (size_t b = 0; b < batch; b++) {
         float complex *blk = x + b * total;
-        fftwf_plan plan = fftwf_alignment_of((float *)blk) == 0
-                              ? get_plan(rank, n3, 1, dir, fft_team)
-                              : NULL;
+        fftwf_plan plan = fftwf_alignment_of((float *)blk) == 0 ? get_plan(rank, n3, 1, dir, fft_team) : NULL;
         if (plan) {
             MRB_TRY(transform_block_odd(blk, n3, rank, plan, scale));
         } else {
@@ -242,7 +237,6 @@ mrb_status mrb_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *d
 mrb_status mrb_fft_array(mrb_fft_dir dir, int rank, mrb_array *a, int nthreads)
 {
     if (a->dtype != MRB_C64)
-        return mrb_error(MRB_ERR_INVALID, "fft: array is %s, expected complex64",
-                         mrb_dtype_name(a->dtype));
+        return mrb_error(MRB_ERR_INVALID, "fft: array is %s, expected complex64", mrb_dtype_name(a->dtype));
     return mrb_fft_centered(dir, rank, a->ndim, a->dims, a->data, nthreads);
 }

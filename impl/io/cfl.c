@@ -24,16 +24,15 @@ static const char *line_end(const char *p, const char *end)
 }
 
 /* Parses one dims line [p, e) into dims and its count into *ndims. */
-static mrb_status parse_dims(const char *name, const char *p, const char *e, uint64_t *dims,
-                             int *ndims)
+static mrb_status parse_dims(const char *name, const char *p, const char *e, uint64_t *dims, int *ndims)
 {
     int n = 0;
     while (p < e) {
         while (p < e && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
         if (p == e) break;
         if (*p < '0' || *p > '9')
-            return mrb_error(MRB_ERR_INVALID, "%s: .hdr: bad character '%c' in the dimensions",
-                             name, (*p >= 32 && *p < 127) ? *p : '?');
+            return mrb_error(MRB_ERR_INVALID, "%s: .hdr: bad character '%c' in the dimensions", name,
+                             (*p >= 32 && *p < 127) ? *p : '?');
         uint64_t v = 0;
         while (p < e && *p >= '0' && *p <= '9') {
             unsigned digit = (unsigned)(*p - '0');
@@ -45,8 +44,7 @@ static mrb_status parse_dims(const char *name, const char *p, const char *e, uin
         if (p < e && !(*p == ' ' || *p == '\t' || *p == '\r'))
             return mrb_error(MRB_ERR_INVALID, "%s: .hdr: bad character in dimension %d", name, n);
         if (n == MRB_CFL_DIMS)
-            return mrb_error(MRB_ERR_INVALID, "%s: .hdr: more than %d dimensions", name,
-                             MRB_CFL_DIMS);
+            return mrb_error(MRB_ERR_INVALID, "%s: .hdr: more than %d dimensions", name, MRB_CFL_DIMS);
         if (v == 0) return mrb_error(MRB_ERR_INVALID, "%s: .hdr: dimension %d is 0", name, n);
         dims[n++] = v;
     }
@@ -78,11 +76,9 @@ static mrb_status parse_hdr(const char *name, const char *hdr, size_t len, uint6
             in_section = 1;
         } else if (q < e) {
             if (!in_section)
-                return mrb_error(MRB_ERR_INVALID,
-                                 "%s: .hdr: text before the first '#' section (garbage)", name);
+                return mrb_error(MRB_ERR_INVALID, "%s: .hdr: text before the first '#' section (garbage)", name);
             if (in_dims) {
-                if (found)
-                    return mrb_error(MRB_ERR_INVALID, "%s: .hdr: dimensions given twice", name);
+                if (found) return mrb_error(MRB_ERR_INVALID, "%s: .hdr: dimensions given twice", name);
                 int n = 0;
                 MRB_TRY(parse_dims(name, q, e, dims, &n));
                 found = 1;
@@ -95,8 +91,8 @@ static mrb_status parse_hdr(const char *name, const char *hdr, size_t len, uint6
     return MRB_OK;
 }
 
-mrb_status mrb_cfl_read_mem(const char *hdr, size_t hdr_len, const void *cfl, size_t cfl_len,
-                            const char *name, mrb_array **out)
+mrb_status mrb_cfl_read_mem(const char *hdr, size_t hdr_len, const void *cfl, size_t cfl_len, const char *name,
+                            mrb_array **out)
 {
     *out = NULL;
     if (!name) name = "(memory)";
@@ -112,12 +108,10 @@ mrb_status mrb_cfl_read_mem(const char *hdr, size_t hdr_len, const void *cfl, si
     }
     uint64_t need = count * CFL_ELEM_BYTES;
     if (need != cfl_len)
-        return mrb_error(MRB_ERR_INVALID,
-                         "%s: .cfl size mismatch: the .hdr dims need %llu bytes, the .cfl has %zu",
+        return mrb_error(MRB_ERR_INVALID, "%s: .cfl size mismatch: the .hdr dims need %llu bytes, the .cfl has %zu",
                          name, (unsigned long long)need, cfl_len);
     if (ndim > MRB_MAX_DIMS)
-        return mrb_error(MRB_ERR_UNSUPPORTED, "%s: %d axes (mrbench arrays hold at most %d)", name,
-                         ndim, MRB_MAX_DIMS);
+        return mrb_error(MRB_ERR_UNSUPPORTED, "%s: %d axes (mrbench arrays hold at most %d)", name, ndim, MRB_MAX_DIMS);
     size_t adims[MRB_MAX_DIMS];
     for (int i = 0; i < ndim; i++) adims[i] = (size_t)dims[i];
     mrb_array *a = mrb_array_create(MRB_C64, ndim, adims);
@@ -164,8 +158,7 @@ mrb_status mrb_cfl_read(const char *base, mrb_array **out)
     }
     st = mrb_io_map_file(hdr_path, &hm);
     if (st == MRB_OK) st = mrb_io_map_file(cfl_path, &cm);
-    if (st == MRB_OK)
-        st = mrb_cfl_read_mem((const char *)hm.data, hm.len, cm.data, cm.len, stem, out);
+    if (st == MRB_OK) st = mrb_cfl_read_mem((const char *)hm.data, hm.len, cm.data, cm.len, stem, out);
 done:
     mrb_io_unmap(&hm);
     mrb_io_unmap(&cm);
@@ -179,8 +172,7 @@ mrb_status mrb_cfl_write(const char *base, const mrb_array *a, const char *comma
 {
     if (!a || !a->data) return mrb_error(MRB_ERR_INVALID, "%s: no array to write", base);
     int ndim = a->ndim;
-    if (ndim > MRB_CFL_DIMS)
-        return mrb_error(MRB_ERR_INVALID, "%s: %d axes (BART holds %d)", base, ndim, MRB_CFL_DIMS);
+    if (ndim > MRB_CFL_DIMS) return mrb_error(MRB_ERR_INVALID, "%s: %d axes (BART holds %d)", base, ndim, MRB_CFL_DIMS);
     char *stem = strip_ext(base);
     char *hdr_path = stem ? with_ext(stem, ".hdr") : NULL;
     char *cfl_path = stem ? with_ext(stem, ".cfl") : NULL;

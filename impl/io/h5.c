@@ -114,38 +114,32 @@ static mrb_status map_type(const char *path, const char *ds, hid_t ftype, mrb_dt
             *dt = MRB_F64;
             *mem = H5Tcopy(H5T_NATIVE_DOUBLE);
         } else {
-            return mrb_error(MRB_ERR_UNSUPPORTED, "%s: dataset %s: %zu-byte floats", path, ds,
-                             size);
+            return mrb_error(MRB_ERR_UNSUPPORTED, "%s: dataset %s: %zu-byte floats", path, ds, size);
         }
     } else if (cls == H5T_COMPOUND) {
         int n = H5Tget_nmembers(ftype);
         int ok = n == 2;
         if (ok && !mrb_io_h5_type_sane(ftype))
-            return mrb_error(MRB_ERR_INVALID, "%s: dataset %s: corrupt compound type (a member lies outside it)",
-                             path, ds);
+            return mrb_error(MRB_ERR_INVALID, "%s: dataset %s: corrupt compound type (a member lies outside it)", path,
+                             ds);
         const char *real_name = "r";
         for (int i = 0; ok && i < 2; i++) {
             char *mname = H5Tget_member_name(ftype, (unsigned)i);
             hid_t mt = H5Tget_member_type(ftype, (unsigned)i);
             /* h5py writes {r, i}; ISMRMRD writes {real, imag} */
-            ok = mname &&
-                 (strcmp(mname, i == 0 ? "r" : "i") == 0 ||
-                  strcmp(mname, i == 0 ? "real" : "imag") == 0) &&
+            ok = mname && (strcmp(mname, i == 0 ? "r" : "i") == 0 || strcmp(mname, i == 0 ? "real" : "imag") == 0) &&
                  mt >= 0 && H5Tget_class(mt) == H5T_FLOAT;
             if (ok && i == 0) real_name = strcmp(mname, "r") == 0 ? "r" : "real";
             if (mname) H5free_memory(mname);
             close_id(mt, H5Tclose);
         }
         if (!ok)
-            return mrb_error(MRB_ERR_UNSUPPORTED,
-                             "%s: dataset %s: compound type is not complex {r, i} or {real, imag}",
+            return mrb_error(MRB_ERR_UNSUPPORTED, "%s: dataset %s: compound type is not complex {r, i} or {real, imag}",
                              path, ds);
         *dt = MRB_C64;
-        *mem = complex_type(strcmp(real_name, "r") == 0 ? "r" : "real",
-                            strcmp(real_name, "r") == 0 ? "i" : "imag");
+        *mem = complex_type(strcmp(real_name, "r") == 0 ? "r" : "real", strcmp(real_name, "r") == 0 ? "i" : "imag");
     } else {
-        return mrb_error(MRB_ERR_UNSUPPORTED, "%s: dataset %s: unsupported HDF5 type class %d",
-                         path, ds, (int)cls);
+        return mrb_error(MRB_ERR_UNSUPPORTED, "%s: dataset %s: unsupported HDF5 type class %d", path, ds, (int)cls);
     }
     if (*mem < 0) return mrb_error(MRB_ERR_NOMEM, "%s: HDF5 type creation failed", path);
     return MRB_OK;
@@ -179,8 +173,7 @@ static mrb_status read_dataset(hid_t file, const char *path, const char *ds, mrb
     int rank = H5Sget_simple_extent_ndims(space);
     if (rank < 1 || rank > MRB_MAX_DIMS) {
         st = mrb_error(rank == 0 ? MRB_ERR_INVALID : MRB_ERR_UNSUPPORTED,
-                       "%s: dataset %s has rank %d (1 to %d supported)", path, ds, rank,
-                       MRB_MAX_DIMS);
+                       "%s: dataset %s has rank %d (1 to %d supported)", path, ds, rank, MRB_MAX_DIMS);
         goto done;
     }
     hsize_t hd[MRB_MAX_DIMS] = {0};
@@ -211,8 +204,7 @@ static mrb_status read_dataset(hid_t file, const char *path, const char *ds, mrb
         goto done;
     }
     if (H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->data) < 0) {
-        st = mrb_error(MRB_ERR_IO, "%s: dataset %s: read failed (corrupt or truncated file)", path,
-                       ds);
+        st = mrb_error(MRB_ERR_IO, "%s: dataset %s: read failed (corrupt or truncated file)", path, ds);
         goto done;
     }
     *out = a;
@@ -277,8 +269,7 @@ static mrb_status read_string_attr(hid_t obj, const char *path, const char *name
     hid_t sp = at >= 0 ? H5Aget_space(at) : -1;
     hid_t mt = -1;
     mrb_status st = MRB_OK;
-    if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_STRING ||
-        H5Sget_simple_extent_npoints(sp) != 1) {
+    if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1) {
         st = mrb_error(MRB_ERR_INVALID, "%s: attribute %s is not a single string", path, name);
         goto done;
     }
@@ -376,13 +367,11 @@ static mrb_array *swap_last_two(const mrb_array *a)
     size_t plane = nx * ny * mrb_dtype_size(a->dtype);
     for (size_t s = 0; s < ns; s++)
         for (size_t c = 0; c < nc; c++)
-            memcpy((char *)b->data + (s + ns * c) * plane,
-                   (const char *)a->data + (c + nc * s) * plane, plane);
+            memcpy((char *)b->data + (s + ns * c) * plane, (const char *)a->data + (c + nc * s) * plane, plane);
     return b;
 }
 
-mrb_status mrb_fastmri_read(const char *path, mrb_array **kspace, mrb_array **recon,
-                            mrb_fastmri_meta *meta)
+mrb_status mrb_fastmri_read(const char *path, mrb_array **kspace, mrb_array **recon, mrb_fastmri_meta *meta)
 {
     *kspace = NULL;
     if (recon) *recon = NULL;
@@ -397,10 +386,8 @@ mrb_status mrb_fastmri_read(const char *path, mrb_array **kspace, mrb_array **re
     st = read_dataset(file, path, FASTMRI_KSPACE, &k);
     if (st != MRB_OK) goto done;
     if (k->dtype != MRB_C64 || (k->ndim != 3 && k->ndim != 4)) {
-        st =
-            mrb_error(MRB_ERR_INVALID,
-                      "%s: kspace must be complex64 [slices, (coils,) ky, kx], not %s with %d axes",
-                      path, mrb_dtype_name(k->dtype), k->ndim);
+        st = mrb_error(MRB_ERR_INVALID, "%s: kspace must be complex64 [slices, (coils,) ky, kx], not %s with %d axes",
+                       path, mrb_dtype_name(k->dtype), k->ndim);
         goto done;
     }
     int multicoil = k->ndim == 4;
@@ -424,8 +411,7 @@ mrb_status mrb_fastmri_read(const char *path, mrb_array **kspace, mrb_array **re
             st = read_dataset(file, path, name, &r);
             if (st != MRB_OK) goto done;
             if (r->dtype != MRB_F32 || r->ndim != 3 || r->dims[2] != k->dims[2]) {
-                st = mrb_error(MRB_ERR_INVALID,
-                               "%s: %s must be float32 [slices, h, w] with %zu slices", path, name,
+                st = mrb_error(MRB_ERR_INVALID, "%s: %s must be float32 [slices, h, w] with %zu slices", path, name,
                                k->dims[2]);
                 goto done;
             }
@@ -463,8 +449,8 @@ done:
 
 /* ---- writing ---- */
 
-static mrb_status write_ds(hid_t file, const char *path, const char *ds, const mrb_array *a,
-                           const size_t *h5_dims, int rank)
+static mrb_status write_ds(hid_t file, const char *path, const char *ds, const mrb_array *a, const size_t *h5_dims,
+                           int rank)
 {
     hsize_t hd[MRB_MAX_DIMS] = {0};
     for (int i = 0; i < rank; i++) hd[i] = h5_dims[i];
@@ -497,8 +483,7 @@ done:
     return st;
 }
 
-static mrb_status write_string_attr(hid_t file, const char *path, const char *name,
-                                    const char *value)
+static mrb_status write_string_attr(hid_t file, const char *path, const char *name, const char *value)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
     hid_t sp = H5Screate(H5S_SCALAR);
@@ -509,8 +494,7 @@ static mrb_status write_string_attr(hid_t file, const char *path, const char *na
         goto done;
     }
     at = H5Acreate2(file, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    if (at < 0 || H5Awrite(at, t, &value) < 0)
-        st = mrb_error(MRB_ERR_IO, "%s: cannot write attribute %s", path, name);
+    if (at < 0 || H5Awrite(at, t, &value) < 0) st = mrb_error(MRB_ERR_IO, "%s: cannot write attribute %s", path, name);
 done:
     close_id(at, H5Aclose);
     close_id(sp, H5Sclose);
@@ -524,8 +508,7 @@ static hid_t create_file(const char *path, int truncate)
     return H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
 }
 
-mrb_status mrb_h5_write_dataset(const char *path, const char *dataset, const mrb_array *a,
-                                int truncate)
+mrb_status mrb_h5_write_dataset(const char *path, const char *dataset, const mrb_array *a, int truncate)
 {
     if (!a || !a->data) return mrb_error(MRB_ERR_INVALID, "%s: no array to write", path);
     h5_quiet q;
@@ -576,8 +559,8 @@ mrb_status mrb_fastmri_write(const char *path, const mrb_array *kspace, const mr
         size_t plane = nx * ny * sizeof(float complex);
         for (size_t s = 0; s < ns; s++)
             for (size_t c = 0; c < nc; c++)
-                memcpy((char *)perm->data + (c + nc * s) * plane,
-                       (const char *)kspace->data + (s + ns * c) * plane, plane);
+                memcpy((char *)perm->data + (c + nc * s) * plane, (const char *)kspace->data + (s + ns * c) * plane,
+                       plane);
         size_t hd[4] = {ns, nc, ny, nx};
         st = write_ds(file, path, FASTMRI_KSPACE, perm, hd, 4);
     } else {
@@ -588,8 +571,7 @@ mrb_status mrb_fastmri_write(const char *path, const mrb_array *kspace, const mr
         size_t hd[3] = {ns, recon->dims[1], recon->dims[0]};
         st = write_ds(file, path, nc > 1 ? FASTMRI_RSS : FASTMRI_ESC, recon, hd, 3);
     }
-    if (st == MRB_OK && ismrmrd_header)
-        st = write_string_attr(file, path, FASTMRI_HEADER, ismrmrd_header);
+    if (st == MRB_OK && ismrmrd_header) st = write_string_attr(file, path, FASTMRI_HEADER, ismrmrd_header);
 done:
     mrb_array_free(perm);
     if (file >= 0 && H5Fclose(file) < 0 && st == MRB_OK)

@@ -103,8 +103,7 @@ mrb_status mrb_image_read(const char *path, mrb_array **out, double spacing[3])
     if (mrb_io_ends_with(path, ".cfl")) return mrb_cfl_read(path, out);
     if (mrb_io_ends_with(path, ".hdr")) {
         if (hdr_is_bart(path)) return mrb_cfl_read(path, out);
-        return mrb_error(MRB_ERR_UNSUPPORTED,
-                         "%s: not a BART header (Analyze/NIfTI .hdr/.img pairs are not supported)",
+        return mrb_error(MRB_ERR_UNSUPPORTED, "%s: not a BART header (Analyze/NIfTI .hdr/.img pairs are not supported)",
                          path);
     }
     size_t n = strlen(path);
@@ -115,8 +114,7 @@ mrb_status mrb_image_read(const char *path, mrb_array **out, double spacing[3])
     int exists = file_exists(cfl);
     free(cfl);
     if (exists) return mrb_cfl_read(path, out);
-    return mrb_error(MRB_ERR_UNSUPPORTED,
-                     "%s: unknown image format (expected .nii, .nii.gz, .cfl/.hdr, .h5)", path);
+    return mrb_error(MRB_ERR_UNSUPPORTED, "%s: unknown image format (expected .nii, .nii.gz, .cfl/.hdr, .h5)", path);
 }
 
 static mrb_status write_png_auto(const char *path, const mrb_array *a)
@@ -165,6 +163,5 @@ mrb_status mrb_image_write(const char *path, const mrb_array *a, const double sp
     const char *base = slash ? slash + 1 : path;
     if (mrb_io_ends_with(path, ".cfl") || mrb_io_ends_with(path, ".hdr") || !strchr(base, '.'))
         return mrb_cfl_write(path, a, NULL);
-    return mrb_error(MRB_ERR_UNSUPPORTED,
-                     "%s: unknown image format (expected .nii, .nii.gz, .cfl, .h5, .png)", path);
+    return mrb_error(MRB_ERR_UNSUPPORTED, "%s: unknown image format (expected .nii, .nii.gz, .cfl, .h5, .png)", path);
 }

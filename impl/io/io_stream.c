@@ -129,11 +129,9 @@ static mrb_status gz_read(mrb_io_stream *s, unsigned char *dst, size_t n, size_t
         /* All input and a non-empty output are offered on every call, so
          * "no progress possible" means the compressed data ran out. */
         if (rc == Z_BUF_ERROR)
-            return mrb_error(MRB_ERR_INVALID, "%s: gzip stream truncated (unexpected end of file)",
-                             s->name);
+            return mrb_error(MRB_ERR_INVALID, "%s: gzip stream truncated (unexpected end of file)", s->name);
         if (rc == Z_MEM_ERROR) return mrb_error(MRB_ERR_NOMEM, "%s: gzip: out of memory", s->name);
-        return mrb_error(MRB_ERR_INVALID, "%s: corrupt gzip stream: %s", s->name,
-                         s->zs.msg ? s->zs.msg : "data error");
+        return mrb_error(MRB_ERR_INVALID, "%s: corrupt gzip stream: %s", s->name, s->zs.msg ? s->zs.msg : "data error");
     }
     return MRB_OK;
 }
@@ -161,8 +159,7 @@ mrb_status mrb_io_stream_read_exact(mrb_io_stream *s, void *dst, size_t n, const
     size_t got = 0;
     MRB_TRY(mrb_io_stream_read(s, dst, n, &got));
     if (got != n)
-        return mrb_error(MRB_ERR_INVALID, "%s: %s truncated (%zu of %zu bytes present)", s->name,
-                         what, got, n);
+        return mrb_error(MRB_ERR_INVALID, "%s: %s truncated (%zu of %zu bytes present)", s->name, what, got, n);
     return MRB_OK;
 }
 
@@ -171,8 +168,8 @@ mrb_status mrb_io_stream_skip(mrb_io_stream *s, uint64_t n, const char *what)
     if (!s->gz) {
         size_t left = s->len - s->pos;
         if (n > left)
-            return mrb_error(MRB_ERR_INVALID, "%s: %s truncated (%zu of %llu bytes present)",
-                             s->name, what, left, (unsigned long long)n);
+            return mrb_error(MRB_ERR_INVALID, "%s: %s truncated (%zu of %llu bytes present)", s->name, what, left,
+                             (unsigned long long)n);
         s->pos += (size_t)n;
         s->delivered += n;
         return MRB_OK;
@@ -185,8 +182,8 @@ mrb_status mrb_io_stream_skip(mrb_io_stream *s, uint64_t n, const char *what)
         MRB_TRY(mrb_io_stream_read(s, scratch, want, &got));
         done += got;
         if (got < want)
-            return mrb_error(MRB_ERR_INVALID, "%s: %s truncated (%llu of %llu bytes present)",
-                             s->name, what, (unsigned long long)done, (unsigned long long)n);
+            return mrb_error(MRB_ERR_INVALID, "%s: %s truncated (%llu of %llu bytes present)", s->name, what,
+                             (unsigned long long)done, (unsigned long long)n);
     }
     return MRB_OK;
 }
@@ -285,8 +282,7 @@ static mrb_status write_gz(const char *path, const mrb_io_piece *pieces, size_t 
 mrb_status mrb_io_write_file(const char *path, const mrb_io_piece *pieces, size_t npieces, int gz)
 {
     for (size_t i = 0; i < npieces; i++)
-        if (!pieces[i].data && pieces[i].len)
-            return mrb_error(MRB_ERR_INVALID, "%s: nothing to write", path);
+        if (!pieces[i].data && pieces[i].len) return mrb_error(MRB_ERR_INVALID, "%s: nothing to write", path);
     if (gz) return write_gz(path, pieces, npieces);
     FILE *f = fopen(path, "wb");
     if (!f) return mrb_error(MRB_ERR_IO, "%s: cannot create: %s", path, strerror(errno));

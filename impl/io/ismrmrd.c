@@ -27,10 +27,9 @@
 #define ACQ_IS_RTFEEDBACK_DATA ACQ_FLAG(28)
 #define ACQ_IS_SURFACECOILCORRECTIONSCAN_DATA ACQ_FLAG(29)
 /* Acquisitions that are not k-space samples of the image. */
-#define ACQ_NOT_IMAGE                                                                              \
-    (ACQ_IS_NOISE_MEASUREMENT | ACQ_IS_NAVIGATION_DATA | ACQ_IS_PHASECORR_DATA |                   \
-     ACQ_IS_HPFEEDBACK_DATA | ACQ_IS_DUMMYSCAN_DATA | ACQ_IS_RTFEEDBACK_DATA |                     \
-     ACQ_IS_SURFACECOILCORRECTIONSCAN_DATA)
+#define ACQ_NOT_IMAGE                                                                                                  \
+    (ACQ_IS_NOISE_MEASUREMENT | ACQ_IS_NAVIGATION_DATA | ACQ_IS_PHASECORR_DATA | ACQ_IS_HPFEEDBACK_DATA |              \
+     ACQ_IS_DUMMYSCAN_DATA | ACQ_IS_RTFEEDBACK_DATA | ACQ_IS_SURFACECOILCORRECTIONSCAN_DATA)
 /* The XML header is a few kB; anything longer than this is not one. */
 #define ISMRMRD_XML_MAX_BYTES (16u << 20)
 /* encodedSpace/matrixSize/y is an xs:unsignedShort (ismrmrd.xsd). */
@@ -76,8 +75,7 @@ static hid_t acq_type(hid_t *parts)
     H5Tinsert(parts[0], "repetition", HOFFSET(acq_idx, repetition), H5T_NATIVE_UINT16);
     parts[1] = H5Tcreate(H5T_COMPOUND, sizeof(acq_head));
     H5Tinsert(parts[1], "flags", HOFFSET(acq_head, flags), H5T_NATIVE_UINT64);
-    H5Tinsert(parts[1], "number_of_samples", HOFFSET(acq_head, number_of_samples),
-              H5T_NATIVE_UINT16);
+    H5Tinsert(parts[1], "number_of_samples", HOFFSET(acq_head, number_of_samples), H5T_NATIVE_UINT16);
     H5Tinsert(parts[1], "active_channels", HOFFSET(acq_head, active_channels), H5T_NATIVE_UINT16);
     H5Tinsert(parts[1], "idx", HOFFSET(acq_head, idx), parts[0]);
     parts[2] = H5Tvlen_create(H5T_NATIVE_FLOAT);
@@ -134,16 +132,15 @@ typedef struct geometry {
 } geometry;
 
 /* Checks every image acquisition of the repetition and finds the geometry. */
-static mrb_status scan(const char *path, const acq_mem *acq, size_t n, unsigned rep, long xml_y,
-                       geometry *g)
+static mrb_status scan(const char *path, const acq_mem *acq, size_t n, unsigned rep, long xml_y, geometry *g)
 {
     size_t used = 0, max_y = 0, max_slice = 0;
     for (size_t i = 0; i < n; i++) {
         const acq_head *h = &acq[i].head;
         if ((h->flags & ACQ_NOT_IMAGE) || h->idx.repetition != rep) continue;
         if (h->number_of_samples == 0 || h->active_channels == 0)
-            return mrb_error(MRB_ERR_INVALID, "%s: acquisition %zu has %u samples and %u channels",
-                             path, i, h->number_of_samples, h->active_channels);
+            return mrb_error(MRB_ERR_INVALID, "%s: acquisition %zu has %u samples and %u channels", path, i,
+                             h->number_of_samples, h->active_channels);
         if (used == 0) {
             g->nx = h->number_of_samples;
             g->nc = h->active_channels;
@@ -154,28 +151,23 @@ static mrb_status scan(const char *path, const acq_mem *acq, size_t n, unsigned 
                              path, i, h->number_of_samples, h->active_channels, g->nx, g->nc);
         }
         if ((uint64_t)acq[i].data.len != 2u * (uint64_t)g->nx * g->nc || !acq[i].data.p)
-            return mrb_error(MRB_ERR_INVALID,
-                             "%s: acquisition %zu holds %zu floats, its header needs %zu", path, i,
+            return mrb_error(MRB_ERR_INVALID, "%s: acquisition %zu holds %zu floats, its header needs %zu", path, i,
                              (size_t)acq[i].data.len, 2 * g->nx * g->nc);
         if (h->idx.step2 != 0)
-            return mrb_error(MRB_ERR_UNSUPPORTED,
-                             "%s: acquisition %zu: 3-D encoding (kspace_encode_step_2 = %u)", path,
+            return mrb_error(MRB_ERR_UNSUPPORTED, "%s: acquisition %zu: 3-D encoding (kspace_encode_step_2 = %u)", path,
                              i, h->idx.step2);
         if (h->idx.step1 > max_y) max_y = h->idx.step1;
         if (h->idx.slice > max_slice) max_slice = h->idx.slice;
         used++;
     }
-    if (used == 0)
-        return mrb_error(MRB_ERR_INVALID, "%s: no image acquisitions with repetition %u", path,
-                         rep);
+    if (used == 0) return mrb_error(MRB_ERR_INVALID, "%s: no image acquisitions with repetition %u", path, rep);
     if (xml_y > ISMRMRD_MATRIX_MAX)
-        return mrb_error(MRB_ERR_INVALID, "%s: XML header: encodedSpace matrixSize y = %ld (at most %d)", path,
-                         xml_y, ISMRMRD_MATRIX_MAX);
+        return mrb_error(MRB_ERR_INVALID, "%s: XML header: encodedSpace matrixSize y = %ld (at most %d)", path, xml_y,
+                         ISMRMRD_MATRIX_MAX);
     g->ny = xml_y > 0 ? (size_t)xml_y : max_y + 1;
     if (max_y >= g->ny)
-        return mrb_error(MRB_ERR_INVALID,
-                         "%s: kspace_encode_step_1 = %zu outside the encoded matrix (y = %zu)",
-                         path, max_y, g->ny);
+        return mrb_error(MRB_ERR_INVALID, "%s: kspace_encode_step_1 = %zu outside the encoded matrix (y = %zu)", path,
+                         max_y, g->ny);
     g->nslices = max_slice + 1;
     if ((double)g->ny * (double)g->nslices > (double)used * ISMRMRD_MAX_LINES_PER_ACQUIRED)
         return mrb_error(MRB_ERR_INVALID,
@@ -185,8 +177,7 @@ static mrb_status scan(const char *path, const acq_mem *acq, size_t n, unsigned 
     return MRB_OK;
 }
 
-mrb_status mrb_ismrmrd_read(const char *path, unsigned repetition, mrb_array **kspace,
-                            mrb_array **mask)
+mrb_status mrb_ismrmrd_read(const char *path, unsigned repetition, mrb_array **kspace, mrb_array **mask)
 {
     *kspace = NULL;
     if (mask) *mask = NULL;
@@ -209,33 +200,28 @@ mrb_status mrb_ismrmrd_read(const char *path, unsigned repetition, mrb_array **k
         st = mrb_error(MRB_ERR_INVALID, "%s: cannot open as HDF5 (corrupt?)", path);
         goto done;
     }
-    if (H5Lexists(file, ISMRMRD_GROUP, H5P_DEFAULT) <= 0 ||
-        H5Lexists(file, ISMRMRD_DATA, H5P_DEFAULT) <= 0) {
+    if (H5Lexists(file, ISMRMRD_GROUP, H5P_DEFAULT) <= 0 || H5Lexists(file, ISMRMRD_DATA, H5P_DEFAULT) <= 0) {
         st = mrb_error(MRB_ERR_INVALID, "%s: no ISMRMRD dataset %s", path, ISMRMRD_DATA);
         goto done;
     }
     d = H5Dopen2(file, ISMRMRD_DATA, H5P_DEFAULT);
     ft = d >= 0 ? H5Dget_type(d) : -1;
     sp = d >= 0 ? H5Dget_space(d) : -1;
-    if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_COMPOUND ||
-        H5Sget_simple_extent_ndims(sp) != 1) {
-        st = mrb_error(MRB_ERR_INVALID, "%s: %s is not a 1-D compound dataset of acquisitions",
-                       path, ISMRMRD_DATA);
+    if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_COMPOUND || H5Sget_simple_extent_ndims(sp) != 1) {
+        st = mrb_error(MRB_ERR_INVALID, "%s: %s is not a 1-D compound dataset of acquisitions", path, ISMRMRD_DATA);
         goto done;
     }
     if (!mrb_io_h5_type_sane(ft)) {
-        st = mrb_error(MRB_ERR_INVALID, "%s: %s: corrupt compound type (a member lies outside it)", path,
-                       ISMRMRD_DATA);
+        st = mrb_error(MRB_ERR_INVALID, "%s: %s: corrupt compound type (a member lies outside it)", path, ISMRMRD_DATA);
         goto done;
     }
     hssize_t npts = H5Sget_simple_extent_npoints(sp);
     /* the extent is just a number in the header: the acquisitions must be
      * stored (at most deflate's maximum ratio) before they are allocated */
     double stored = (double)H5Dget_storage_size(d) * MRB_IO_DEFLATE_MAX_RATIO;
-    if (npts <= 0 || (uint64_t)npts > SIZE_MAX / sizeof(acq_mem) ||
-        (double)npts * (double)H5Tget_size(ft) > stored) {
-        st = mrb_error(MRB_ERR_INVALID, "%s: %s declares %lld acquisitions in %.0f stored bytes", path,
-                       ISMRMRD_DATA, (long long)npts, (double)H5Dget_storage_size(d));
+    if (npts <= 0 || (uint64_t)npts > SIZE_MAX / sizeof(acq_mem) || (double)npts * (double)H5Tget_size(ft) > stored) {
+        st = mrb_error(MRB_ERR_INVALID, "%s: %s declares %lld acquisitions in %.0f stored bytes", path, ISMRMRD_DATA,
+                       (long long)npts, (double)H5Dget_storage_size(d));
         goto done;
     }
     size_t n = (size_t)npts;
@@ -246,8 +232,7 @@ mrb_status mrb_ismrmrd_read(const char *path, unsigned repetition, mrb_array **k
         goto done;
     }
     if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, acq) < 0) {
-        st = mrb_error(MRB_ERR_INVALID,
-                       "%s: %s: cannot read acquisitions (not ISMRMRD headers, or corrupt)", path,
+        st = mrb_error(MRB_ERR_INVALID, "%s: %s: cannot read acquisitions (not ISMRMRD headers, or corrupt)", path,
                        ISMRMRD_DATA);
         goto done;
     }

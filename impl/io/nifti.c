@@ -263,8 +263,8 @@ typedef struct parsed_hdr {
     double slope, inter;
 } parsed_hdr;
 
-static mrb_status parse_header(const char *name, const unsigned char *b, int version, int swap,
-                               parsed_hdr *p, mrb_nifti_meta *m)
+static mrb_status parse_header(const char *name, const unsigned char *b, int version, int swap, parsed_hdr *p,
+                               mrb_nifti_meta *m)
 {
     hdr_view h = {b, swap};
     memset(m, 0, sizeof *m);
@@ -274,28 +274,23 @@ static mrb_status parse_header(const char *name, const unsigned char *b, int ver
 
     if (version == 1) {
         if (memcmp(b + N1_MAGIC, n1_pair_magic, 4) == 0)
-            return mrb_error(MRB_ERR_UNSUPPORTED,
-                             "%s: magic 'ni1' marks a separate .hdr/.img pair (not supported)",
+            return mrb_error(MRB_ERR_UNSUPPORTED, "%s: magic 'ni1' marks a separate .hdr/.img pair (not supported)",
                              name);
         if (memcmp(b + N1_MAGIC, n1_magic, 4) != 0)
             return mrb_error(MRB_ERR_INVALID, "%s: bad magic (expected 'n+1')", name);
     } else {
         if (memcmp(b + N2_MAGIC, n2_pair_magic, 4) == 0)
-            return mrb_error(MRB_ERR_UNSUPPORTED,
-                             "%s: magic 'ni2' marks a separate .hdr/.img pair (not supported)",
+            return mrb_error(MRB_ERR_UNSUPPORTED, "%s: magic 'ni2' marks a separate .hdr/.img pair (not supported)",
                              name);
         if (memcmp(b + N2_MAGIC, n2_magic, 8) != 0)
-            return mrb_error(MRB_ERR_INVALID, "%s: bad magic (expected 'n+2' and its signature)",
-                             name);
+            return mrb_error(MRB_ERR_INVALID, "%s: bad magic (expected 'n+2' and its signature)", name);
     }
 
     int datatype = version == 1 ? get_i16(&h, N1_DATATYPE) : get_i16(&h, N2_DATATYPE);
     int bitpix = version == 1 ? get_i16(&h, N1_BITPIX) : get_i16(&h, N2_BITPIX);
+    for (int i = 0; i < 8; i++) m->dim[i] = version == 1 ? get_i16(&h, N1_DIM + 2 * i) : get_i64(&h, N2_DIM + 8 * i);
     for (int i = 0; i < 8; i++)
-        m->dim[i] = version == 1 ? get_i16(&h, N1_DIM + 2 * i) : get_i64(&h, N2_DIM + 8 * i);
-    for (int i = 0; i < 8; i++)
-        m->pixdim[i] =
-            version == 1 ? get_f32(&h, N1_PIXDIM + 4 * i) : get_f64(&h, N2_PIXDIM + 8 * i);
+        m->pixdim[i] = version == 1 ? get_f32(&h, N1_PIXDIM + 4 * i) : get_f64(&h, N2_PIXDIM + 8 * i);
     double vox = version == 1 ? get_f32(&h, N1_VOX_OFFSET) : (double)get_i64(&h, N2_VOX_OFFSET);
     int64_t vox_i64 = version == 1 ? 0 : get_i64(&h, N2_VOX_OFFSET);
     m->scl_slope = version == 1 ? get_f32(&h, N1_SCL_SLOPE) : get_f64(&h, N2_SCL_SLOPE);
@@ -303,16 +298,14 @@ static mrb_status parse_header(const char *name, const unsigned char *b, int ver
     m->qform_code = version == 1 ? get_i16(&h, N1_QFORM_CODE) : get_i32(&h, N2_QFORM_CODE);
     m->sform_code = version == 1 ? get_i16(&h, N1_SFORM_CODE) : get_i32(&h, N2_SFORM_CODE);
     for (int i = 0; i < 3; i++) {
-        m->quatern[i] =
-            version == 1 ? get_f32(&h, N1_QUATERN_B + 4 * i) : get_f64(&h, N2_QUATERN_B + 8 * i);
-        m->qoffset[i] =
-            version == 1 ? get_f32(&h, N1_QOFFSET_X + 4 * i) : get_f64(&h, N2_QOFFSET_X + 8 * i);
+        m->quatern[i] = version == 1 ? get_f32(&h, N1_QUATERN_B + 4 * i) : get_f64(&h, N2_QUATERN_B + 8 * i);
+        m->qoffset[i] = version == 1 ? get_f32(&h, N1_QOFFSET_X + 4 * i) : get_f64(&h, N2_QOFFSET_X + 8 * i);
     }
     identity4(m->sform);
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < 4; c++)
-            m->sform[r][c] = version == 1 ? get_f32(&h, N1_SROW_X + 16 * r + 4 * c)
-                                          : get_f64(&h, N2_SROW_X + 32 * r + 8 * c);
+            m->sform[r][c] =
+                version == 1 ? get_f32(&h, N1_SROW_X + 16 * r + 4 * c) : get_f64(&h, N2_SROW_X + 32 * r + 8 * c);
     m->xyzt_units = version == 1 ? b[N1_XYZT_UNITS] : get_i32(&h, N2_XYZT_UNITS);
     m->intent_code = version == 1 ? get_i16(&h, N1_INTENT_CODE) : get_i32(&h, N2_INTENT_CODE);
     memcpy(m->descrip, b + (version == 1 ? N1_DESCRIP : N2_DESCRIP), 80);
@@ -324,23 +317,21 @@ static mrb_status parse_header(const char *name, const unsigned char *b, int ver
     const dtype_info *t = dtype_lookup(datatype);
     if (!t) return mrb_error(MRB_ERR_INVALID, "%s: unknown datatype code %d", name, datatype);
     if (!t->supported)
-        return mrb_error(MRB_ERR_UNSUPPORTED, "%s: datatype %s (code %d) is not supported", name,
-                         t->name, datatype);
+        return mrb_error(MRB_ERR_UNSUPPORTED, "%s: datatype %s (code %d) is not supported", name, t->name, datatype);
     if (bitpix != t->bitpix)
-        return mrb_error(MRB_ERR_INVALID, "%s: bitpix %d does not match datatype %s (%d bits)",
-                         name, bitpix, t->name, t->bitpix);
+        return mrb_error(MRB_ERR_INVALID, "%s: bitpix %d does not match datatype %s (%d bits)", name, bitpix, t->name,
+                         t->bitpix);
     p->type = t;
 
     /* dims */
     if (m->dim[0] < 1 || m->dim[0] > NIFTI_MAX_DIMS)
-        return mrb_error(MRB_ERR_INVALID, "%s: dim[0] = %lld (1 to %d allowed)", name,
-                         (long long)m->dim[0], NIFTI_MAX_DIMS);
+        return mrb_error(MRB_ERR_INVALID, "%s: dim[0] = %lld (1 to %d allowed)", name, (long long)m->dim[0],
+                         NIFTI_MAX_DIMS);
     p->ndim = (int)m->dim[0];
     uint64_t count = 1;
     for (int i = 1; i <= p->ndim; i++) {
         if (m->dim[i] <= 0)
-            return mrb_error(MRB_ERR_INVALID, "%s: dim[%d] = %lld is not positive", name, i,
-                             (long long)m->dim[i]);
+            return mrb_error(MRB_ERR_INVALID, "%s: dim[%d] = %lld is not positive", name, i, (long long)m->dim[i]);
         uint64_t d = (uint64_t)m->dim[i];
         if (d > SIZE_MAX || count > UINT64_MAX / d || count * d > SIZE_MAX)
             return mrb_error(MRB_ERR_INVALID, "%s: dims overflow the addressable size", name);
@@ -362,15 +353,14 @@ static mrb_status parse_header(const char *name, const unsigned char *b, int ver
          * (nifti1_io.c, nifti_read_header). */
         if (p->vox_offset == 0) p->vox_offset = NIFTI1_MIN_VOX_OFFSET;
         if (p->vox_offset < NIFTI1_MIN_VOX_OFFSET)
-            return mrb_error(MRB_ERR_INVALID, "%s: bad vox_offset %g (at least %d in a .nii)", name,
-                             vox, NIFTI1_MIN_VOX_OFFSET);
+            return mrb_error(MRB_ERR_INVALID, "%s: bad vox_offset %g (at least %d in a .nii)", name, vox,
+                             NIFTI1_MIN_VOX_OFFSET);
     } else {
-        if (vox_i64 < 0)
-            return mrb_error(MRB_ERR_INVALID, "%s: bad vox_offset %lld", name, (long long)vox_i64);
+        if (vox_i64 < 0) return mrb_error(MRB_ERR_INVALID, "%s: bad vox_offset %lld", name, (long long)vox_i64);
         p->vox_offset = vox_i64 == 0 ? NIFTI2_MIN_VOX_OFFSET : (uint64_t)vox_i64;
         if (p->vox_offset < NIFTI2_MIN_VOX_OFFSET)
-            return mrb_error(MRB_ERR_INVALID, "%s: bad vox_offset %lld (at least %d in a .nii)",
-                             name, (long long)vox_i64, NIFTI2_MIN_VOX_OFFSET);
+            return mrb_error(MRB_ERR_INVALID, "%s: bad vox_offset %lld (at least %d in a .nii)", name,
+                             (long long)vox_i64, NIFTI2_MIN_VOX_OFFSET);
     }
 
     /* scaling: nifti1.h, "if the scl_slope field is nonzero" */
@@ -383,8 +373,7 @@ static mrb_status parse_header(const char *name, const unsigned char *b, int ver
     if (!isfinite(p->inter)) p->inter = 0.0;
 
     for (int i = 1; i < 8; i++)
-        if (!isfinite(m->pixdim[i]))
-            return mrb_error(MRB_ERR_INVALID, "%s: pixdim[%d] is not finite", name, i);
+        if (!isfinite(m->pixdim[i])) return mrb_error(MRB_ERR_INVALID, "%s: pixdim[%d] is not finite", name, i);
     if (!isfinite(m->pixdim[0])) m->pixdim[0] = 1.0;
     quatern_to_mat(m, m->qform);
     return MRB_OK;
@@ -400,8 +389,7 @@ static mrb_status convert(const char *name, const parsed_hdr *p, mrb_array *raw,
         *out = raw;
         return MRB_OK;
     }
-    mrb_dtype target =
-        scaled ? (p->type->code == DT_FLOAT64 ? MRB_F64 : MRB_F32) : p->type->storage;
+    mrb_dtype target = scaled ? (p->type->code == DT_FLOAT64 ? MRB_F64 : MRB_F32) : p->type->storage;
     mrb_array *res = mrb_array_create(target, p->ndim, p->dims);
     if (!res) {
         mrb_array_free(raw);
@@ -442,8 +430,7 @@ static mrb_status read_stream(mrb_io_stream *s, mrb_array **out, mrb_nifti_meta 
     MRB_TRY(mrb_io_stream_read(s, b, NIFTI1_HDR_SIZE, &got));
     if (got == 0) return mrb_error(MRB_ERR_INVALID, "%s: empty file", name);
     if (got < 4)
-        return mrb_error(MRB_ERR_INVALID, "%s: header truncated (%zu of %d bytes present)", name,
-                         got, NIFTI1_HDR_SIZE);
+        return mrb_error(MRB_ERR_INVALID, "%s: header truncated (%zu of %d bytes present)", name, got, NIFTI1_HDR_SIZE);
     int32_t sizeof_hdr, swapped;
     memcpy(&sizeof_hdr, b, 4);
     swapped = sizeof_hdr;
@@ -456,21 +443,18 @@ static mrb_status read_stream(mrb_io_stream *s, mrb_array **out, mrb_nifti_meta 
         version = 2;
         swap = sizeof_hdr != NIFTI2_HDR_SIZE;
     } else {
-        return mrb_error(MRB_ERR_INVALID,
-                         "%s: not a NIfTI file (sizeof_hdr %d, expected 348 or 540)", name,
+        return mrb_error(MRB_ERR_INVALID, "%s: not a NIfTI file (sizeof_hdr %d, expected 348 or 540)", name,
                          (int)sizeof_hdr);
     }
     int hdr_size = version == 1 ? NIFTI1_HDR_SIZE : NIFTI2_HDR_SIZE;
     if (got < NIFTI1_HDR_SIZE)
-        return mrb_error(MRB_ERR_INVALID, "%s: header truncated (%zu of %d bytes present)", name,
-                         got, hdr_size);
+        return mrb_error(MRB_ERR_INVALID, "%s: header truncated (%zu of %d bytes present)", name, got, hdr_size);
     if (version == 2) {
         size_t more = 0;
-        MRB_TRY(
-            mrb_io_stream_read(s, b + NIFTI1_HDR_SIZE, NIFTI2_HDR_SIZE - NIFTI1_HDR_SIZE, &more));
+        MRB_TRY(mrb_io_stream_read(s, b + NIFTI1_HDR_SIZE, NIFTI2_HDR_SIZE - NIFTI1_HDR_SIZE, &more));
         if (more < NIFTI2_HDR_SIZE - NIFTI1_HDR_SIZE)
-            return mrb_error(MRB_ERR_INVALID, "%s: header truncated (%zu of %d bytes present)",
-                             name, got + more, hdr_size);
+            return mrb_error(MRB_ERR_INVALID, "%s: header truncated (%zu of %d bytes present)", name, got + more,
+                             hdr_size);
     }
     parsed_hdr p;
     mrb_nifti_meta meta;
@@ -510,8 +494,7 @@ static mrb_status read_stream(mrb_io_stream *s, mrb_array **out, mrb_nifti_meta 
     return MRB_OK;
 }
 
-mrb_status mrb_nifti_read_mem(const void *buf, size_t len, const char *name, mrb_array **out,
-                              mrb_nifti_meta *meta)
+mrb_status mrb_nifti_read_mem(const void *buf, size_t len, const char *name, mrb_array **out, mrb_nifti_meta *meta)
 {
     *out = NULL;
     if (!name) name = "(memory)";
@@ -573,22 +556,18 @@ mrb_status mrb_nifti_write(const char *path, const mrb_array *a, const mrb_nifti
         mrb_nifti_meta_default(&meta, NULL);
     int version = meta.version == 2 ? 2 : 1;
     if (meta.version != 0 && meta.version != 1 && meta.version != 2)
-        return mrb_error(MRB_ERR_INVALID, "%s: NIfTI version %d (1 or 2 allowed)", path,
-                         meta.version);
+        return mrb_error(MRB_ERR_INVALID, "%s: NIfTI version %d (1 or 2 allowed)", path, meta.version);
     if (!a || !a->data) return mrb_error(MRB_ERR_INVALID, "%s: no array to write", path);
     int ndim = a->ndim;
     while (ndim > NIFTI_MAX_DIMS && a->dims[ndim - 1] == 1) ndim--;
     if (ndim < 1 || ndim > NIFTI_MAX_DIMS)
-        return mrb_error(MRB_ERR_INVALID, "%s: %d axes (NIfTI holds at most %d)", path, a->ndim,
-                         NIFTI_MAX_DIMS);
+        return mrb_error(MRB_ERR_INVALID, "%s: %d axes (NIfTI holds at most %d)", path, a->ndim, NIFTI_MAX_DIMS);
     for (int i = 0; i < ndim; i++)
-        if (a->dims[i] == 0 || (version == 1 && a->dims[i] > INT16_MAX) ||
-            (uint64_t)a->dims[i] > (uint64_t)INT64_MAX)
-            return mrb_error(MRB_ERR_INVALID, "%s: dim %d = %zu does not fit NIfTI-%d%s", path, i,
-                             a->dims[i], version, version == 1 ? " (max 32767; use NIfTI-2)" : "");
+        if (a->dims[i] == 0 || (version == 1 && a->dims[i] > INT16_MAX) || (uint64_t)a->dims[i] > (uint64_t)INT64_MAX)
+            return mrb_error(MRB_ERR_INVALID, "%s: dim %d = %zu does not fit NIfTI-%d%s", path, i, a->dims[i], version,
+                             version == 1 ? " (max 32767; use NIfTI-2)" : "");
     for (int i = 0; i < 8; i++)
-        if (!isfinite(meta.pixdim[i]))
-            return mrb_error(MRB_ERR_INVALID, "%s: pixdim[%d] is not finite", path, i);
+        if (!isfinite(meta.pixdim[i])) return mrb_error(MRB_ERR_INVALID, "%s: pixdim[%d] is not finite", path, i);
     int code = dtype_code(a->dtype);
     const dtype_info *t = dtype_lookup(code);
     if (!t) return mrb_error(MRB_ERR_INVALID, "%s: dtype %d cannot be written", path, a->dtype);
@@ -602,8 +581,7 @@ mrb_status mrb_nifti_write(const char *path, const mrb_array *a, const mrb_nifti
         put_i32(hdr, N1_SIZEOF_HDR, NIFTI1_HDR_SIZE);
         hdr[38] = 'r'; /* "regular", Analyze 7.5 compatibility (nifti1.h) */
         put_i16(hdr, N1_DIM, ndim);
-        for (int i = 1; i < 8; i++)
-            put_i16(hdr, N1_DIM + 2 * i, i <= ndim ? (int)a->dims[i - 1] : 1);
+        for (int i = 1; i < 8; i++) put_i16(hdr, N1_DIM + 2 * i, i <= ndim ? (int)a->dims[i - 1] : 1);
         put_i16(hdr, N1_INTENT_CODE, meta.intent_code);
         put_i16(hdr, N1_DATATYPE, code);
         put_i16(hdr, N1_BITPIX, t->bitpix);
@@ -628,8 +606,7 @@ mrb_status mrb_nifti_write(const char *path, const mrb_array *a, const mrb_nifti
         put_i16(hdr, N2_DATATYPE, code);
         put_i16(hdr, N2_BITPIX, t->bitpix);
         put_i64(hdr, N2_DIM, ndim);
-        for (int i = 1; i < 8; i++)
-            put_i64(hdr, N2_DIM + 8 * i, i <= ndim ? (int64_t)a->dims[i - 1] : 1);
+        for (int i = 1; i < 8; i++) put_i64(hdr, N2_DIM + 8 * i, i <= ndim ? (int64_t)a->dims[i - 1] : 1);
         put_f64(hdr, N2_PIXDIM, qfac);
         for (int i = 1; i < 8; i++) put_f64(hdr, N2_PIXDIM + 8 * i, meta.pixdim[i]);
         put_i64(hdr, N2_VOX_OFFSET, NIFTI2_MIN_VOX_OFFSET);

@@ -92,19 +92,16 @@ static mrb_status write_png(const char *path, const uint8_t *pix, size_t w, size
     memcpy(iend + 4, "IEND", 4);
     be32(iend + 8, (uint32_t)crc32(crc32(0, NULL, 0), iend + 4, 4));
 
-    mrb_io_piece pieces[4] = {
-        {png_signature, 8}, {ihdr, sizeof ihdr}, {z, (size_t)zlen + 12}, {iend, sizeof iend}};
+    mrb_io_piece pieces[4] = {{png_signature, 8}, {ihdr, sizeof ihdr}, {z, (size_t)zlen + 12}, {iend, sizeof iend}};
     mrb_status st = mrb_io_write_file(path, pieces, 4, 0);
     free(z);
     return st;
 }
 
-static mrb_status window(const char *path, const float *img, size_t n, float lo, float hi,
-                         uint8_t *grey)
+static mrb_status window(const char *path, const float *img, size_t n, float lo, float hi, uint8_t *grey)
 {
     if (!(hi > lo) || !isfinite(lo) || !isfinite(hi))
-        return mrb_error(MRB_ERR_INVALID, "%s: window [%g, %g] is empty or not finite", path,
-                         (double)lo, (double)hi);
+        return mrb_error(MRB_ERR_INVALID, "%s: window [%g, %g] is empty or not finite", path, (double)lo, (double)hi);
     double scale = 255.0 / ((double)hi - (double)lo);
     for (size_t i = 0; i < n; i++) {
         double v = ((double)img[i] - lo) * scale;
@@ -123,8 +120,7 @@ static mrb_status check_size(const char *path, size_t w, size_t h, size_t channe
     return MRB_OK;
 }
 
-mrb_status mrb_png_write_gray(const char *path, const float *img, size_t w, size_t h, float lo,
-                              float hi)
+mrb_status mrb_png_write_gray(const char *path, const float *img, size_t w, size_t h, float lo, float hi)
 {
     MRB_TRY(check_size(path, w, h, 1));
     if (!img) return mrb_error(MRB_ERR_INVALID, "%s: no image", path);
@@ -142,8 +138,8 @@ mrb_status mrb_png_write_rgb(const char *path, const uint8_t *rgb, size_t w, siz
     return write_png(path, rgb, w, h, 3);
 }
 
-mrb_status mrb_png_overlay_labels(const char *path, const float *img, const uint8_t *labels,
-                                  size_t w, size_t h, float lo, float hi, float alpha)
+mrb_status mrb_png_overlay_labels(const char *path, const float *img, const uint8_t *labels, size_t w, size_t h,
+                                  float lo, float hi, float alpha)
 {
     MRB_TRY(check_size(path, w, h, 3));
     if (!img || !labels) return mrb_error(MRB_ERR_INVALID, "%s: no image or labels", path);

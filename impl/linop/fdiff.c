@@ -82,8 +82,7 @@ static mrb_status fdiff_adjoint(void *p, float *dst, const float *src)
 mrb_linop *mrb_linop_fdiff_create(int ndim, const size_t *dims, unsigned axes, int nthreads)
 {
     if (ndim < 1 || ndim >= MRB_MAX_DIMS) {
-        mrb_error(MRB_ERR_INVALID, "linop fdiff: %d dimensions (1..%d allowed)", ndim,
-                  MRB_MAX_DIMS - 1);
+        mrb_error(MRB_ERR_INVALID, "linop fdiff: %d dimensions (1..%d allowed)", ndim, MRB_MAX_DIMS - 1);
         return NULL;
     }
     fdiff_data *d = calloc(1, sizeof *d);
@@ -99,14 +98,12 @@ mrb_linop *mrb_linop_fdiff_create(int ndim, const size_t *dims, unsigned axes, i
         if (axes & (1u << a)) d->axes[d->naxes++] = a;
     if (d->naxes == 0 || (axes >> ndim) != 0) {
         free(d);
-        mrb_error(MRB_ERR_INVALID, "linop fdiff: axes 0x%x do not select axes of a %d-D array",
-                  axes, ndim);
+        mrb_error(MRB_ERR_INVALID, "linop fdiff: axes 0x%x do not select axes of a %d-D array", axes, ndim);
         return NULL;
     }
     d->nthreads = nthreads > 0 ? nthreads : 1;
     size_t cod[MRB_MAX_DIMS];
     memcpy(cod, dims, sizeof(size_t) * (size_t)ndim);
     cod[ndim] = (size_t)d->naxes;
-    return mrb_linop_create("fdiff", ndim, dims, ndim + 1, cod, fdiff_forward, fdiff_adjoint, NULL,
-                            d, fdiff_free);
+    return mrb_linop_create("fdiff", ndim, dims, ndim + 1, cod, fdiff_forward, fdiff_adjoint, NULL, d, fdiff_free);
 }

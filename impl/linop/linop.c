@@ -18,13 +18,13 @@ static size_t count_dims(int ndim, const size_t *dims)
 }
 
 mrb_linop *mrb_linop_create(const char *name, int dom_ndim, const size_t *dom_dims, int cod_ndim,
-                            const size_t *cod_dims, mrb_linop_fn forward, mrb_linop_fn adjoint,
-                            mrb_linop_fn normal, void *data, void (*free_data)(void *data))
+                            const size_t *cod_dims, mrb_linop_fn forward, mrb_linop_fn adjoint, mrb_linop_fn normal,
+                            void *data, void (*free_data)(void *data))
 {
     if (dom_ndim < 1 || dom_ndim > MRB_MAX_DIMS || cod_ndim < 1 || cod_ndim > MRB_MAX_DIMS) {
         if (free_data) free_data(data);
-        mrb_error(MRB_ERR_INVALID, "linop %s: %d/%d dimensions (1..%d allowed)", name, dom_ndim,
-                  cod_ndim, MRB_MAX_DIMS);
+        mrb_error(MRB_ERR_INVALID, "linop %s: %d/%d dimensions (1..%d allowed)", name, dom_ndim, cod_ndim,
+                  MRB_MAX_DIMS);
         return NULL;
     }
     mrb_linop *op = calloc(1, sizeof *op);
@@ -128,13 +128,11 @@ static mrb_status mask_normal(void *p, float *dst, const float *src)
     return mask_multiply(p, dst, src, 1);
 }
 
-mrb_linop *mrb_linop_mask_create(int ndim, const size_t *dims, const float *mask, size_t count,
-                                 int nthreads)
+mrb_linop *mrb_linop_mask_create(int ndim, const size_t *dims, const float *mask, size_t count, int nthreads)
 {
     size_t total = count_dims(ndim, dims);
     if (count == 0 || total % count != 0) {
-        mrb_error(MRB_ERR_INVALID, "linop mask: %zu mask values do not tile %zu elements", count,
-                  total);
+        mrb_error(MRB_ERR_INVALID, "linop mask: %zu mask values do not tile %zu elements", count, total);
         return NULL;
     }
     mask_data *d = calloc(1, sizeof *d);
@@ -150,8 +148,7 @@ mrb_linop *mrb_linop_mask_create(int ndim, const size_t *dims, const float *mask
     d->count = count;
     d->total = total;
     d->nthreads = nthreads > 0 ? nthreads : 1;
-    return mrb_linop_create("mask", ndim, dims, ndim, dims, mask_apply, mask_apply, mask_normal, d,
-                            mask_free);
+    return mrb_linop_create("mask", ndim, dims, ndim, dims, mask_apply, mask_apply, mask_normal, d, mask_free);
 }
 
 /* ---- 2-D FFT --------------------------------------------------------------- */
@@ -172,8 +169,7 @@ static void fft_free(void *p)
     free(d);
 }
 
-static void transpose(float complex *dst, const float complex *src, size_t rows, size_t cols,
-                      size_t nb, int nthreads);
+static void transpose(float complex *dst, const float complex *src, size_t rows, size_t cols, size_t nb, int nthreads);
 
 /* The 2-D transform as two passes of contiguous 1-D transforms with tiled
  * transposes between them: FFTW_ESTIMATE plans (which the fft module uses
@@ -212,12 +208,10 @@ static mrb_status fft_normal(void *p, float *dst, const float *src)
     return MRB_OK;
 }
 
-static fft_data *fft_data_new(const char *name, int ndim, const size_t *dims, int nthreads,
-                              int min_ndim)
+static fft_data *fft_data_new(const char *name, int ndim, const size_t *dims, int nthreads, int min_ndim)
 {
     if (ndim < min_ndim || ndim > MRB_MAX_DIMS) {
-        mrb_error(MRB_ERR_INVALID, "linop %s: needs %d..%d dimensions, got %d", name, min_ndim,
-                  MRB_MAX_DIMS, ndim);
+        mrb_error(MRB_ERR_INVALID, "linop %s: needs %d..%d dimensions, got %d", name, min_ndim, MRB_MAX_DIMS, ndim);
         return NULL;
     }
     fft_data *d = calloc(1, sizeof *d);
@@ -242,8 +236,7 @@ mrb_linop *mrb_linop_fft2_create(int ndim, const size_t *dims, int nthreads)
         mrb_error(MRB_ERR_NOMEM, "linop fft2: out of memory");
         return NULL;
     }
-    return mrb_linop_create("fft2", ndim, dims, ndim, dims, fft2_forward, fft2_adjoint, fft_normal,
-                            d, fft_free);
+    return mrb_linop_create("fft2", ndim, dims, ndim, dims, fft2_forward, fft2_adjoint, fft_normal, d, fft_free);
 }
 
 /* ---- temporal FFT ------------------------------------------------------------
@@ -257,8 +250,7 @@ mrb_linop *mrb_linop_fft2_create(int ndim, const size_t *dims, int nthreads)
 
 /* nb row-major [rows][cols] blocks of src into [cols][rows] blocks of dst,
  * in one parallel loop (one fork/join for the whole batch). */
-static void transpose(float complex *dst, const float complex *src, size_t rows, size_t cols,
-                      size_t nb, int nthreads)
+static void transpose(float complex *dst, const float complex *src, size_t rows, size_t cols, size_t nb, int nthreads)
 {
     size_t ctiles = (cols + FFTT_TILE - 1) / FFTT_TILE, plane = rows * cols;
 #pragma omp parallel for collapse(2) num_threads(nthreads) schedule(static) if (nb * plane >= LINOP_PARALLEL_MIN)
@@ -312,8 +304,7 @@ mrb_linop *mrb_linop_fftt_create(int ndim, const size_t *dims, int nthreads)
         mrb_error(MRB_ERR_NOMEM, "linop fftt: out of memory");
         return NULL;
     }
-    return mrb_linop_create("fftt", ndim, dims, ndim, dims, fftt_forward, fftt_adjoint, fft_normal,
-                            d, fft_free);
+    return mrb_linop_create("fftt", ndim, dims, ndim, dims, fftt_forward, fftt_adjoint, fft_normal, d, fft_free);
 }
 
 /* ---- SENSE ------------------------------------------------------------------- */
@@ -405,8 +396,7 @@ static void sense_load(sense_data *d, const float *sens)
     }
 }
 
-mrb_linop *mrb_linop_sense_create(size_t nx, size_t ny, size_t nt, size_t nc, const float *sens,
-                                  int nthreads)
+mrb_linop *mrb_linop_sense_create(size_t nx, size_t ny, size_t nt, size_t nc, const float *sens, int nthreads)
 {
     if (nx == 0 || ny == 0 || nt == 0 || nc == 0) {
         mrb_error(MRB_ERR_INVALID, "linop sense: empty shape %zux%zux%zux%zu", nx, ny, nt, nc);
@@ -431,8 +421,7 @@ mrb_linop *mrb_linop_sense_create(size_t nx, size_t ny, size_t nt, size_t nc, co
     sense_load(d, sens);
     d->nthreads = nthreads > 0 ? nthreads : 1;
     size_t dom[3] = {nx, ny, nt}, cod[4] = {nx, ny, nt, nc};
-    return mrb_linop_create("sense", 3, dom, 4, cod, sense_forward, sense_adjoint, sense_normal, d,
-                            sense_free);
+    return mrb_linop_create("sense", 3, dom, 4, cod, sense_forward, sense_adjoint, sense_normal, d, sense_free);
 }
 
 /* ---- chain ------------------------------------------------------------------- */
@@ -474,8 +463,7 @@ static mrb_status chain_normal(void *p, float *dst, const float *src)
     MRB_TRY(mrb_linop_forward(d->first, d->mid, src));
     float *tmp = d->first->scratch;
     if (!tmp) {
-        tmp = d->first->scratch =
-            mrb_malloc(mrb_linop_codomain_count(d->first) * 2 * sizeof(float));
+        tmp = d->first->scratch = mrb_malloc(mrb_linop_codomain_count(d->first) * 2 * sizeof(float));
         if (!tmp) return mrb_error(MRB_ERR_NOMEM, "linop chain: out of memory");
     }
     MRB_TRY(mrb_linop_normal(d->second, tmp, d->mid));
@@ -491,8 +479,8 @@ mrb_linop *mrb_linop_chain_create(mrb_linop *first, mrb_linop *second)
     }
     if (first->cod_ndim != second->dom_ndim ||
         memcmp(first->cod_dims, second->dom_dims, sizeof(size_t) * (size_t)first->cod_ndim) != 0) {
-        mrb_error(MRB_ERR_INVALID, "linop chain: codomain of %s does not match domain of %s",
-                  first->name, second->name);
+        mrb_error(MRB_ERR_INVALID, "linop chain: codomain of %s does not match domain of %s", first->name,
+                  second->name);
         mrb_linop_free(first);
         mrb_linop_free(second);
         return NULL;
@@ -510,9 +498,8 @@ mrb_linop *mrb_linop_chain_create(mrb_linop *first, mrb_linop *second)
     d->first = first;
     d->second = second;
     d->mid = mid;
-    return mrb_linop_create("chain", first->dom_ndim, first->dom_dims, second->cod_ndim,
-                            second->cod_dims, chain_forward, chain_adjoint, chain_normal, d,
-                            chain_free);
+    return mrb_linop_create("chain", first->dom_ndim, first->dom_dims, second->cod_ndim, second->cod_dims,
+                            chain_forward, chain_adjoint, chain_normal, d, chain_free);
 }
 
 mrb_status mrb_linop_sense_set_maps(mrb_linop *op, const float *sens)

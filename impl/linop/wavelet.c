@@ -16,10 +16,10 @@
 #include "mrbench/linop.h"
 
 /* Daubechies 4-tap low-pass analysis filter h; high-pass g[m] = (-1)^m h[3 - m]. */
-static const float DB2_H[MRB_WAVELET_TAPS] = {0.48296291314453414f, 0.83651630373780790f,
-                                               0.22414386804201339f, -0.12940952255126037f};
-static const float DB2_G[MRB_WAVELET_TAPS] = {-0.12940952255126037f, -0.22414386804201339f,
-                                               0.83651630373780790f, -0.48296291314453414f};
+static const float DB2_H[MRB_WAVELET_TAPS] = {0.48296291314453414f, 0.83651630373780790f, 0.22414386804201339f,
+                                              -0.12940952255126037f};
+static const float DB2_G[MRB_WAVELET_TAPS] = {-0.12940952255126037f, -0.22414386804201339f, 0.83651630373780790f,
+                                              -0.48296291314453414f};
 
 #define WAVELET_PARALLEL_MIN 8192
 
@@ -42,8 +42,7 @@ static void wavelet_free(void *p)
 }
 
 /* One analysis level on the wx x wy block of buf (row stride nx), via tmp. */
-static void analysis_level(float complex *buf, float complex *tmp, size_t nx, size_t wx, size_t wy,
-                           int nthreads)
+static void analysis_level(float complex *buf, float complex *tmp, size_t nx, size_t wx, size_t wy, int nthreads)
 {
     size_t hx = wx / 2, hy = wy / 2;
     /* along x: buf rows -> tmp rows (stride wx) */
@@ -53,10 +52,8 @@ static void analysis_level(float complex *buf, float complex *tmp, size_t nx, si
         float complex *out = tmp + j * wx;
         for (size_t k = 0; k < hx; k++) {
             size_t i0 = 2 * k, i1 = i0 + 1, i2 = (i0 + 2) % wx, i3 = (i0 + 3) % wx;
-            out[k] = DB2_H[0] * row[i0] + DB2_H[1] * row[i1] + DB2_H[2] * row[i2] +
-                     DB2_H[3] * row[i3];
-            out[hx + k] = DB2_G[0] * row[i0] + DB2_G[1] * row[i1] + DB2_G[2] * row[i2] +
-                          DB2_G[3] * row[i3];
+            out[k] = DB2_H[0] * row[i0] + DB2_H[1] * row[i1] + DB2_H[2] * row[i2] + DB2_H[3] * row[i3];
+            out[hx + k] = DB2_G[0] * row[i0] + DB2_G[1] * row[i1] + DB2_G[2] * row[i2] + DB2_G[3] * row[i3];
         }
     }
     /* along y: tmp rows -> buf rows, whole rows at a time (contiguous) */
@@ -77,8 +74,7 @@ static void analysis_level(float complex *buf, float complex *tmp, size_t nx, si
 
 /* The transpose of analysis_level. Output sample 2i takes taps 0 (from i)
  * and 2 (from i - 1); sample 2i + 1 takes taps 1 (from i) and 3 (from i - 1). */
-static void synthesis_level(float complex *buf, float complex *tmp, size_t nx, size_t wx, size_t wy,
-                            int nthreads)
+static void synthesis_level(float complex *buf, float complex *tmp, size_t nx, size_t wx, size_t wy, int nthreads)
 {
     size_t hx = wx / 2, hy = wy / 2;
     /* along y: buf rows (stride nx) -> tmp rows (stride wx) */
@@ -100,16 +96,14 @@ static void synthesis_level(float complex *buf, float complex *tmp, size_t nx, s
         float complex *out = buf + j * nx;
         for (size_t i = 0; i < hx; i++) {
             size_t ip = (i + hx - 1) % hx;
-            out[2 * i] = DB2_H[0] * row[i] + DB2_G[0] * row[hx + i] + DB2_H[2] * row[ip] +
-                         DB2_G[2] * row[hx + ip];
-            out[2 * i + 1] = DB2_H[1] * row[i] + DB2_G[1] * row[hx + i] + DB2_H[3] * row[ip] +
-                             DB2_G[3] * row[hx + ip];
+            out[2 * i] = DB2_H[0] * row[i] + DB2_G[0] * row[hx + i] + DB2_H[2] * row[ip] + DB2_G[2] * row[hx + ip];
+            out[2 * i + 1] = DB2_H[1] * row[i] + DB2_G[1] * row[hx + i] + DB2_H[3] * row[ip] + DB2_G[3] * row[hx + ip];
         }
     }
 }
 
-static void shift_copy(float complex *dst, const float complex *src, size_t nx, size_t ny,
-                       size_t sx, size_t sy, int forward, int nthreads)
+static void shift_copy(float complex *dst, const float complex *src, size_t nx, size_t ny, size_t sx, size_t sy,
+                       int forward, int nthreads)
 {
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nx * ny >= WAVELET_PARALLEL_MIN)
     for (size_t j = 0; j < ny; j++) {
@@ -135,8 +129,7 @@ static mrb_status wavelet_forward(void *p, float *dst, const float *src)
         float complex *out = (float complex *)dst + b * frame;
         const float complex *in = (const float complex *)src + b * frame;
         shift_copy(out, in, nx, ny, d->shift_x, d->shift_y, 1, d->nthreads);
-        for (int l = 0; l < d->levels; l++)
-            analysis_level(out, d->tmp, nx, nx >> l, ny >> l, d->nthreads);
+        for (int l = 0; l < d->levels; l++) analysis_level(out, d->tmp, nx, nx >> l, ny >> l, d->nthreads);
     }
     return MRB_OK;
 }
@@ -151,8 +144,7 @@ static mrb_status wavelet_adjoint(void *p, float *dst, const float *src)
         const float complex *in = (const float complex *)src + b * frame;
         float complex *buf = shifted ? d->work : out;
         memcpy(buf, in, frame * sizeof *buf);
-        for (int l = d->levels - 1; l >= 0; l--)
-            synthesis_level(buf, d->tmp, nx, nx >> l, ny >> l, d->nthreads);
+        for (int l = d->levels - 1; l >= 0; l--) synthesis_level(buf, d->tmp, nx, nx >> l, ny >> l, d->nthreads);
         if (shifted) shift_copy(out, buf, nx, ny, d->shift_x, d->shift_y, 0, d->nthreads);
     }
     return MRB_OK;
@@ -168,8 +160,7 @@ static mrb_status wavelet_normal(void *p, float *dst, const float *src)
 mrb_linop *mrb_linop_wavelet_create(int ndim, const size_t *dims, size_t minsize, int nthreads)
 {
     if (ndim < 2 || ndim > MRB_MAX_DIMS || dims[0] == 0 || dims[1] == 0) {
-        mrb_error(MRB_ERR_INVALID, "linop wavelet: needs a non-empty array of 2..%d dimensions",
-                  MRB_MAX_DIMS);
+        mrb_error(MRB_ERR_INVALID, "linop wavelet: needs a non-empty array of 2..%d dimensions", MRB_MAX_DIMS);
         return NULL;
     }
     if (minsize < 2) minsize = 2;
@@ -198,8 +189,8 @@ mrb_linop *mrb_linop_wavelet_create(int ndim, const size_t *dims, size_t minsize
         mrb_error(MRB_ERR_NOMEM, "linop wavelet: out of memory");
         return NULL;
     }
-    return mrb_linop_create("wavelet", ndim, dims, ndim, dims, wavelet_forward, wavelet_adjoint,
-                            wavelet_normal, d, wavelet_free);
+    return mrb_linop_create("wavelet", ndim, dims, ndim, dims, wavelet_forward, wavelet_adjoint, wavelet_normal, d,
+                            wavelet_free);
 }
 
 static wavelet_data *as_wavelet(const mrb_linop *op)

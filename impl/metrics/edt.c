@@ -40,8 +40,7 @@ static void edt_line_binary(const uint8_t *feat, size_t n, double step2, double 
  * the boundaries between envelope pieces. The test of a new parabola against
  * the last boundary is done by multiplication (the denominator is positive),
  * keeping the division off the dependency chain: one division per push. */
-static void edt_line_envelope(const double *f, size_t n, double step2, double *d, size_t *v,
-                              double *h, double *z)
+static void edt_line_envelope(const double *f, size_t n, double step2, double *d, size_t *v, double *h, double *z)
 {
     long k = -1;
     for (size_t q = 0; q < n; q++) {
@@ -72,8 +71,8 @@ static void edt_line_envelope(const double *f, size_t n, double step2, double *d
 
 /* Envelope pass along an axis of extent n with element stride `stride`;
  * lines are enumerated by (inner, outer) with inner < stride. */
-static mrb_status edt_pass(double *data, size_t n, size_t stride, size_t nouter,
-                           size_t outer_stride, double step2, int nthreads, const uint8_t *query)
+static mrb_status edt_pass(double *data, size_t n, size_t stride, size_t nouter, size_t outer_stride, double step2,
+                           int nthreads, const uint8_t *query)
 {
     size_t nlines = stride * nouter;
     int failed = 0;
@@ -118,18 +117,16 @@ static mrb_status edt_pass(double *data, size_t n, size_t stride, size_t nouter,
     return failed ? mrb_error(MRB_ERR_NOMEM, "edt: out of memory for line buffers") : MRB_OK;
 }
 
-mrb_status mrb_edt_squared(const uint8_t *feature, int ndim, const size_t *dims,
-                           const double *spacing, int nthreads, double *out_sq)
+mrb_status mrb_edt_squared(const uint8_t *feature, int ndim, const size_t *dims, const double *spacing, int nthreads,
+                           double *out_sq)
 {
     return mrb_edt_squared_query(feature, NULL, ndim, dims, spacing, nthreads, out_sq);
 }
 
-mrb_status mrb_edt_squared_query(const uint8_t *feature, const uint8_t *query, int ndim,
-                                 const size_t *dims, const double *spacing, int nthreads,
-                                 double *out_sq)
+mrb_status mrb_edt_squared_query(const uint8_t *feature, const uint8_t *query, int ndim, const size_t *dims,
+                                 const double *spacing, int nthreads, double *out_sq)
 {
-    if (ndim < 1 || ndim > 3)
-        return mrb_error(MRB_ERR_INVALID, "edt: ndim must be 1..3, got %d", ndim);
+    if (ndim < 1 || ndim > 3) return mrb_error(MRB_ERR_INVALID, "edt: ndim must be 1..3, got %d", ndim);
     size_t n[3] = {1, 1, 1};
     double s[3] = {1.0, 1.0, 1.0};
     for (int d = 0; d < ndim; d++) {
@@ -137,20 +134,16 @@ mrb_status mrb_edt_squared_query(const uint8_t *feature, const uint8_t *query, i
         if (n[d] == 0) return mrb_error(MRB_ERR_INVALID, "edt: axis %d has extent 0", d);
         if (spacing) s[d] = spacing[d];
         if (!(s[d] > 0.0) || !isfinite(s[d]))
-            return mrb_error(MRB_ERR_INVALID, "edt: spacing along axis %d must be > 0, got %g", d,
-                             s[d]);
+            return mrb_error(MRB_ERR_INVALID, "edt: spacing along axis %d must be > 0, got %g", d, s[d]);
     }
     int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
     size_t nrows = n[1] * n[2];
-#pragma omp parallel for schedule(static)                                                          \
-    num_threads(nt) if (nrows * n[0] >= EDT_PARALLEL_MIN_VOXELS)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nrows * n[0] >= EDT_PARALLEL_MIN_VOXELS)
     for (size_t row = 0; row < nrows; row++)
         edt_line_binary(feature + row * n[0], n[0], s[0] * s[0], out_sq + row * n[0]);
     /* The query mask restricts the last pass to the lines that hold a query voxel. */
     int last = n[2] > 1 ? 2 : n[1] > 1 ? 1 : 0;
-    if (n[1] > 1)
-        MRB_TRY(edt_pass(out_sq, n[1], n[0], n[2], n[0] * n[1], s[1] * s[1], nt,
-                         last == 1 ? query : NULL));
+    if (n[1] > 1) MRB_TRY(edt_pass(out_sq, n[1], n[0], n[2], n[0] * n[1], s[1] * s[1], nt, last == 1 ? query : NULL));
     if (n[2] > 1) MRB_TRY(edt_pass(out_sq, n[2], n[0] * n[1], 1, 0, s[2] * s[2], nt, query));
     return MRB_OK;
 }

@@ -10,8 +10,7 @@
 /* As mrb_edt_squared, but exact only at voxels where query != 0 (query NULL:
  * everywhere): the last axis pass skips the lines without a query voxel,
  * leaving partial values there. */
-mrb_status mrb_edt_squared_query(const uint8_t *feature, const uint8_t *query, int ndim,
-                                 const size_t *dims, const double *spacing, int nthreads,
-                                 double *out_sq);
+mrb_status mrb_edt_squared_query(const uint8_t *feature, const uint8_t *query, int ndim, const size_t *dims,
+                                 const double *spacing, int nthreads, double *out_sq);
 
 #endif

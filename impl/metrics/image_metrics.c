@@ -49,24 +49,21 @@ void mrb_ssim_opts_gaussian(mrb_ssim_opts *o)
 
 static mrb_status check_pair(const mrb_array *ref, const mrb_array *x, const char *metric)
 {
-    if (!ref || !x)
-        return mrb_error(MRB_ERR_INVALID, "%s: reference or test image is NULL", metric);
+    if (!ref || !x) return mrb_error(MRB_ERR_INVALID, "%s: reference or test image is NULL", metric);
     const mrb_array *both[2] = {ref, x};
     const char *names[2] = {"reference", "test image"};
     for (int k = 0; k < 2; k++) {
         if (both[k]->dtype != MRB_F32)
-            return mrb_error(MRB_ERR_INVALID, "%s: %s must be MRB_F32 magnitudes, got %s", metric,
-                             names[k], mrb_dtype_name(both[k]->dtype));
+            return mrb_error(MRB_ERR_INVALID, "%s: %s must be MRB_F32 magnitudes, got %s", metric, names[k],
+                             mrb_dtype_name(both[k]->dtype));
         if (both[k]->ndim != 2 && both[k]->ndim != 3)
-            return mrb_error(MRB_ERR_INVALID,
-                             "%s: %s must be [nx, ny] or [nx, ny, nslices], got %d axes", metric,
+            return mrb_error(MRB_ERR_INVALID, "%s: %s must be [nx, ny] or [nx, ny, nslices], got %d axes", metric,
                              names[k], both[k]->ndim);
     }
     if (!mrb_array_same_shape(ref, x)) {
         char a[64], b[64];
-        return mrb_error(MRB_ERR_INVALID, "%s: shape mismatch, reference %s vs test image %s",
-                         metric, mrb_array_shape_str(ref, a, sizeof a),
-                         mrb_array_shape_str(x, b, sizeof b));
+        return mrb_error(MRB_ERR_INVALID, "%s: shape mismatch, reference %s vs test image %s", metric,
+                         mrb_array_shape_str(ref, a, sizeof a), mrb_array_shape_str(x, b, sizeof b));
     }
     if (mrb_array_count(ref) == 0) return mrb_error(MRB_ERR_INVALID, "%s: empty images", metric);
     mrb_status st = mrb_array_check_finite(ref, "reference");
@@ -137,22 +134,18 @@ mrb_status mrb_metric_nmse(const mrb_array *ref, const mrb_array *x, double *out
     double num = 0.0, den = 0.0;
     MRB_TRY(block_sum(ref->data, x->data, n, SUM_SQDIFF, &num));
     MRB_TRY(block_sum(ref->data, x->data, n, SUM_SQREF, &den));
-    if (den == 0.0)
-        return mrb_error(MRB_ERR_INVALID, "nmse: the reference is all zero (||ref||^2 = 0)");
+    if (den == 0.0) return mrb_error(MRB_ERR_INVALID, "nmse: the reference is all zero (||ref||^2 = 0)");
     *out = num / den;
     return MRB_OK;
 }
 
-static mrb_status resolve_range(const mrb_array *ref, double data_range, const char *metric,
-                                double *range)
+static mrb_status resolve_range(const mrb_array *ref, double data_range, const char *metric, double *range)
 {
     if (!isfinite(data_range))
-        return mrb_error(MRB_ERR_INVALID, "%s: data_range must be finite, got %g", metric,
-                         data_range);
+        return mrb_error(MRB_ERR_INVALID, "%s: data_range must be finite, got %g", metric, data_range);
     *range = data_range > 0.0 ? data_range : max_of(ref->data, mrb_array_count(ref));
     if (!(*range > 0.0))
-        return mrb_error(MRB_ERR_INVALID,
-                         "%s: data range is %g (max of the reference); it must be > 0", metric,
+        return mrb_error(MRB_ERR_INVALID, "%s: data range is %g (max of the reference); it must be > 0", metric,
                          *range);
     return MRB_OK;
 }
@@ -206,8 +199,8 @@ static inline void load5(const float *a, const float *b, size_t i, double v[5])
 
 /* Sum of the SSIM map over output rows [j0, j1) of one slice, uniform window:
  * running column sums down y, running window sums along x. col holds 5*nx. */
-static void ssim_rows_uniform(const ssim_plan *p, const float *a, const float *b, size_t j0,
-                              size_t j1, double *col, double *row_sum)
+static void ssim_rows_uniform(const ssim_plan *p, const float *a, const float *b, size_t j0, size_t j1, double *col,
+                              double *row_sum)
 {
     size_t nx = p->nx, w = (size_t)p->win, nvx = nx - w + 1;
     double v[5];
@@ -239,8 +232,8 @@ static void ssim_rows_uniform(const ssim_plan *p, const float *a, const float *b
 }
 
 /* As above with separable Gaussian weights (O(win) per pixel and pass). */
-static void ssim_rows_gauss(const ssim_plan *p, const float *a, const float *b, size_t j0,
-                            size_t j1, double *col, double *row_sum)
+static void ssim_rows_gauss(const ssim_plan *p, const float *a, const float *b, size_t j0, size_t j1, double *col,
+                            double *row_sum)
 {
     size_t nx = p->nx, w = (size_t)p->win, nvx = nx - w + 1;
     const double *g = p->weight;
@@ -263,8 +256,8 @@ static void ssim_rows_gauss(const ssim_plan *p, const float *a, const float *b, 
     }
 }
 
-mrb_status mrb_metric_ssim_slices(const mrb_array *ref, const mrb_array *x,
-                                  const mrb_ssim_opts *opts, double *per_slice, double *out)
+mrb_status mrb_metric_ssim_slices(const mrb_array *ref, const mrb_array *x, const mrb_ssim_opts *opts,
+                                  double *per_slice, double *out)
 {
     MRB_TRY(check_pair(ref, x, "ssim"));
     mrb_ssim_opts o;
@@ -273,16 +266,14 @@ mrb_status mrb_metric_ssim_slices(const mrb_array *ref, const mrb_array *x,
     else
         mrb_ssim_opts_default(&o);
     if (!(o.k1 >= 0.0) || !(o.k2 >= 0.0) || !isfinite(o.k1) || !isfinite(o.k2))
-        return mrb_error(MRB_ERR_INVALID, "ssim: k1 and k2 must be finite and >= 0, got %g, %g",
-                         o.k1, o.k2);
+        return mrb_error(MRB_ERR_INVALID, "ssim: k1 and k2 must be finite and >= 0, got %g, %g", o.k1, o.k2);
     ssim_plan p = {0};
     p.nx = ref->dims[0];
     p.ny = ref->dims[1];
     p.nslices = ref->ndim == 3 ? ref->dims[2] : 1;
     if (o.gaussian) {
         if (!(o.sigma > 0.0) || !(o.sigma <= SSIM_SIGMA_MAX))
-            return mrb_error(MRB_ERR_INVALID, "ssim: sigma must be in (0, %g], got %g",
-                             SSIM_SIGMA_MAX, o.sigma);
+            return mrb_error(MRB_ERR_INVALID, "ssim: sigma must be in (0, %g], got %g", SSIM_SIGMA_MAX, o.sigma);
         /* scipy.ndimage radius: int(truncate * sigma + 0.5). */
         int r = (int)(SSIM_GAUSS_TRUNCATE * o.sigma + 0.5);
         if (o.win_size != 0 && o.win_size != 2 * r + 1)
@@ -293,13 +284,11 @@ mrb_status mrb_metric_ssim_slices(const mrb_array *ref, const mrb_array *x,
         p.win = 2 * r + 1;
     } else {
         if (o.win_size < 3 || o.win_size % 2 == 0)
-            return mrb_error(MRB_ERR_INVALID, "ssim: window must be odd and >= 3, got %d",
-                             o.win_size);
+            return mrb_error(MRB_ERR_INVALID, "ssim: window must be odd and >= 3, got %d", o.win_size);
         p.win = o.win_size;
     }
     if (p.nx < (size_t)p.win || p.ny < (size_t)p.win)
-        return mrb_error(MRB_ERR_INVALID,
-                         "ssim: slices of %zux%zu are smaller than the %dx%d window", p.nx, p.ny,
+        return mrb_error(MRB_ERR_INVALID, "ssim: slices of %zux%zu are smaller than the %dx%d window", p.nx, p.ny,
                          p.win, p.win);
     double range = 0.0;
     MRB_TRY(resolve_range(ref, o.data_range, "ssim", &range));
@@ -368,8 +357,7 @@ mrb_status mrb_metric_ssim_slices(const mrb_array *ref, const mrb_array *x,
     return MRB_OK;
 }
 
-mrb_status mrb_metric_ssim(const mrb_array *ref, const mrb_array *x, const mrb_ssim_opts *opts,
-                           double *out)
+mrb_status mrb_metric_ssim(const mrb_array *ref, const mrb_array *x, const mrb_ssim_opts *opts, double *out)
 {
     return mrb_metric_ssim_slices(ref, x, opts, NULL, out);
 }

@@ -18,15 +18,15 @@
 /* -------------------------------------------------------- image metrics -- */
 
 /* A descriptor with designated fields; IMAGE or LABELS is NULL. */
-#define METRIC_DESC(VAR, NAME, DESCRIPTION, UNIT, HIGHER, PARAMS, NPARAMS, DEF, IMAGE, LABELS)     \
-    static const mrb_metric_desc VAR = {.name = NAME,                                              \
-                                        .description = DESCRIPTION,                                \
-                                        .unit = UNIT,                                              \
-                                        .higher_is_better = HIGHER,                                \
-                                        .params = PARAMS,                                          \
-                                        .nparams = NPARAMS,                                        \
-                                        .definition = DEF,                                         \
-                                        .image = IMAGE,                                            \
+#define METRIC_DESC(VAR, NAME, DESCRIPTION, UNIT, HIGHER, PARAMS, NPARAMS, DEF, IMAGE, LABELS)                         \
+    static const mrb_metric_desc VAR = {.name = NAME,                                                                  \
+                                        .description = DESCRIPTION,                                                    \
+                                        .unit = UNIT,                                                                  \
+                                        .higher_is_better = HIGHER,                                                    \
+                                        .params = PARAMS,                                                              \
+                                        .nparams = NPARAMS,                                                            \
+                                        .definition = DEF,                                                             \
+                                        .image = IMAGE,                                                                \
                                         .labels = LABELS}
 
 static const mrb_param_spec range_params[] = {
@@ -62,8 +62,7 @@ static void def_psnr(const mrb_params *p, char *buf, size_t len)
 {
     char r[96];
     range_text(p, r, sizeof r);
-    snprintf(buf, len,
-             "PSNR = 10 log10(R^2 / MSE) in dB over the whole volume, %s; +inf when MSE = 0", r);
+    snprintf(buf, len, "PSNR = 10 log10(R^2 / MSE) in dB over the whole volume, %s; +inf when MSE = 0", r);
 }
 
 static void def_ssim(const mrb_params *p, char *buf, size_t len)
@@ -112,8 +111,7 @@ static mrb_status run_ssim(const mrb_params *p, const mrb_array *ref, const mrb_
         mrb_ssim_opts_gaussian(&o);
         o.sigma = mrb_params_num(p, "sigma");
         for (size_t i = 0; i < p->count; i++)
-            if (strcmp(p->v[i].name, "window") == 0 && p->v[i].given)
-                o.win_size = (int)mrb_params_int(p, "window");
+            if (strcmp(p->v[i].name, "window") == 0 && p->v[i].given) o.win_size = (int)mrb_params_int(p, "window");
     } else {
         mrb_ssim_opts_default(&o);
         o.win_size = (int)mrb_params_int(p, "window");
@@ -141,26 +139,23 @@ static mrb_status run_mae(const mrb_params *p, const mrb_array *ref, const mrb_a
 
 METRIC_DESC(metric_psnr, "psnr", "peak signal-to-noise ratio of magnitudes", "dB", 1, range_params,
             COUNT_OF(range_params), def_psnr, run_psnr, NULL);
-METRIC_DESC(metric_ssim, "ssim", "structural similarity (scikit-image), mean over slices", "", 1,
-            ssim_params, COUNT_OF(ssim_params), def_ssim, run_ssim, NULL);
-METRIC_DESC(metric_nmse, "nmse", "normalised mean squared error (fastMRI)", "", 0, NULL, 0,
-            def_nmse, run_nmse, NULL);
-METRIC_DESC(metric_mse, "mse", "mean squared error of magnitudes", "intensity^2", 0, NULL, 0,
-            def_mse, run_mse, NULL);
-METRIC_DESC(metric_mae, "mae", "mean absolute error of magnitudes", "intensity", 0, NULL, 0,
-            def_mae, run_mae, NULL);
+METRIC_DESC(metric_ssim, "ssim", "structural similarity (scikit-image), mean over slices", "", 1, ssim_params,
+            COUNT_OF(ssim_params), def_ssim, run_ssim, NULL);
+METRIC_DESC(metric_nmse, "nmse", "normalised mean squared error (fastMRI)", "", 0, NULL, 0, def_nmse, run_nmse, NULL);
+METRIC_DESC(metric_mse, "mse", "mean squared error of magnitudes", "intensity^2", 0, NULL, 0, def_mse, run_mse, NULL);
+METRIC_DESC(metric_mae, "mae", "mean absolute error of magnitudes", "intensity", 0, NULL, 0, def_mae, run_mae, NULL);
 
 /* -------------------------------------------------------- label metrics -- */
 
-#define LABELS_PARAM                                                                               \
-    {                                                                                              \
-        "labels", MRB_PARAM_STRING, 0, 0, 0, "1", NULL,                                            \
-            "label group treated as foreground, e.g. 1,2,4 (BraTS whole tumour), 1,4 (core), 4"    \
+#define LABELS_PARAM                                                                                                   \
+    {                                                                                                                  \
+        "labels", MRB_PARAM_STRING, 0, 0, 0, "1", NULL,                                                                \
+            "label group treated as foreground, e.g. 1,2,4 (BraTS whole tumour), 1,4 (core), 4"                        \
     }
-#define EMPTY_PARAM                                                                                \
-    {                                                                                              \
-        "empty", MRB_PARAM_STRING, 0, 0, 0, "brats", "brats|nan|worst",                            \
-            "empty-mask policy: brats (both empty 1/0 mm, one empty 0/373.13 mm), nan, worst"      \
+#define EMPTY_PARAM                                                                                                    \
+    {                                                                                                                  \
+        "empty", MRB_PARAM_STRING, 0, 0, 0, "brats", "brats|nan|worst",                                                \
+            "empty-mask policy: brats (both empty 1/0 mm, one empty 0/373.13 mm), nan, worst"                          \
     }
 
 static const mrb_param_spec overlap_params[] = {LABELS_PARAM, EMPTY_PARAM};
@@ -211,8 +206,8 @@ static mrb_status seg_opts_from(const mrb_params *p, int distances, mrb_seg_opts
     return MRB_OK;
 }
 
-static mrb_status seg_run(const mrb_params *p, const mrb_array *ref, const mrb_array *pred,
-                          const double spacing[3], int distances, mrb_seg_result *r)
+static mrb_status seg_run(const mrb_params *p, const mrb_array *ref, const mrb_array *pred, const double spacing[3],
+                          int distances, mrb_seg_result *r)
 {
     mrb_seg_opts o;
     MRB_TRY(seg_opts_from(p, distances, &o));
@@ -227,35 +222,31 @@ static const char *empty_text(const mrb_params *p)
     return "empty policy worst";
 }
 
-#define OVERLAP_METRIC(NAME, FIELD, DESC, FORMULA, BRATS_TEXT)                                     \
-    static void def_##NAME(const mrb_params *p, char *buf, size_t len)                             \
-    {                                                                                              \
-        snprintf(buf, len, FORMULA " for labels {%s} counted over the volume; 0/0: %s%s",          \
-                 mrb_params_str(p, "labels"),                                                      \
-                 strcmp(mrb_params_str(p, "empty"), "brats") == 0 ? BRATS_TEXT                     \
-                 : strcmp(mrb_params_str(p, "empty"), "nan") == 0 ? "NaN"                          \
-                                                                  : "0 (worst)",                   \
-                 strcmp(mrb_params_str(p, "empty"), "brats") == 0 ? " (brats)" : "");              \
-    }                                                                                              \
-    static mrb_status run_##NAME(const mrb_params *p, const mrb_array *ref, const mrb_array *pred, \
-                                 const double spacing[3], double *v)                               \
-    {                                                                                              \
-        mrb_seg_result r;                                                                          \
-        MRB_TRY(seg_run(p, ref, pred, spacing, 0, &r));                                            \
-        *v = r.FIELD;                                                                              \
-        return MRB_OK;                                                                             \
-    }                                                                                              \
-    METRIC_DESC(metric_##NAME, #NAME, DESC, "", 1, overlap_params, COUNT_OF(overlap_params),       \
-                def_##NAME, NULL, run_##NAME);
+#define OVERLAP_METRIC(NAME, FIELD, DESC, FORMULA, BRATS_TEXT)                                                         \
+    static void def_##NAME(const mrb_params *p, char *buf, size_t len)                                                 \
+    {                                                                                                                  \
+        snprintf(buf, len, FORMULA " for labels {%s} counted over the volume; 0/0: %s%s", mrb_params_str(p, "labels"), \
+                 strcmp(mrb_params_str(p, "empty"), "brats") == 0 ? BRATS_TEXT                                         \
+                 : strcmp(mrb_params_str(p, "empty"), "nan") == 0 ? "NaN"                                              \
+                                                                  : "0 (worst)",                                       \
+                 strcmp(mrb_params_str(p, "empty"), "brats") == 0 ? " (brats)" : "");                                  \
+    }                                                                                                                  \
+    static mrb_status run_##NAME(const mrb_params *p, const mrb_array *ref, const mrb_array *pred,                     \
+                                 const double spacing[3], double *v)                                                   \
+    {                                                                                                                  \
+        mrb_seg_result r;                                                                                              \
+        MRB_TRY(seg_run(p, ref, pred, spacing, 0, &r));                                                                \
+        *v = r.FIELD;                                                                                                  \
+        return MRB_OK;                                                                                                 \
+    }                                                                                                                  \
+    METRIC_DESC(metric_##NAME, #NAME, DESC, "", 1, overlap_params, COUNT_OF(overlap_params), def_##NAME, NULL,         \
+                run_##NAME);
 
 #define AGREE "1 when both masks agree everywhere, else 0"
 OVERLAP_METRIC(dice, dice, "Dice overlap of a label group", "Dice = 2TP / (2TP + FP + FN)", AGREE)
-OVERLAP_METRIC(jaccard, jaccard, "Jaccard index (IoU) of a label group",
-               "Jaccard = TP / (TP + FP + FN)", AGREE)
-OVERLAP_METRIC(sensitivity, sensitivity, "sensitivity (recall) of a label group",
-               "sensitivity = TP / (TP + FN)", AGREE)
-OVERLAP_METRIC(specificity, specificity, "specificity of a label group",
-               "specificity = TN / (TN + FP)", AGREE)
+OVERLAP_METRIC(jaccard, jaccard, "Jaccard index (IoU) of a label group", "Jaccard = TP / (TP + FP + FN)", AGREE)
+OVERLAP_METRIC(sensitivity, sensitivity, "sensitivity (recall) of a label group", "sensitivity = TP / (TP + FN)", AGREE)
+OVERLAP_METRIC(specificity, specificity, "specificity of a label group", "specificity = TN / (TN + FP)", AGREE)
 OVERLAP_METRIC(precision, precision, "precision (positive predictive value) of a label group",
                "precision = TP / (TP + FP)", AGREE)
 
@@ -267,8 +258,8 @@ static void def_voldiff(const mrb_params *p, char *buf, size_t len)
              mrb_params_str(p, "labels"));
 }
 
-static mrb_status run_voldiff(const mrb_params *p, const mrb_array *ref, const mrb_array *pred,
-                              const double spacing[3], double *v)
+static mrb_status run_voldiff(const mrb_params *p, const mrb_array *ref, const mrb_array *pred, const double spacing[3],
+                              double *v)
 {
     mrb_seg_result r;
     MRB_TRY(seg_run(p, ref, pred, spacing, 0, &r));
@@ -276,12 +267,12 @@ static mrb_status run_voldiff(const mrb_params *p, const mrb_array *ref, const m
     return MRB_OK;
 }
 
-METRIC_DESC(metric_voldiff, "voldiff", "absolute volume difference of a label group", "ml", 0,
-            voldiff_params, COUNT_OF(voldiff_params), def_voldiff, NULL, run_voldiff);
+METRIC_DESC(metric_voldiff, "voldiff", "absolute volume difference of a label group", "ml", 0, voldiff_params,
+            COUNT_OF(voldiff_params), def_voldiff, NULL, run_voldiff);
 
-#define SURFACE_TEXT                                                                               \
-    "surfaces = mask XOR binary_erosion(mask, face-connected cross), array border "                \
-    "voxels are surface (MedPy/SciPy border_value=0); distances in mm from each surface "          \
+#define SURFACE_TEXT                                                                                                   \
+    "surfaces = mask XOR binary_erosion(mask, face-connected cross), array border "                                    \
+    "voxels are surface (MedPy/SciPy border_value=0); distances in mm from each surface "                              \
     "voxel to the nearest surface voxel of the other mask (exact EDT, spacing applied)"
 
 static void def_hd(const mrb_params *p, char *buf, size_t len)
@@ -293,15 +284,13 @@ static void def_hd(const mrb_params *p, char *buf, size_t len)
 static void def_hd95(const mrb_params *p, char *buf, size_t len)
 {
     const char *v = mrb_params_str(p, "hd95");
-    const char *how = strcmp(v, "max") == 0 ? "max of the two directed percentiles (MONAI, BraTS)"
-                      : strcmp(v, "pooled") == 0
-                          ? "percentile of both directed distance sets pooled (MedPy hd95)"
-                          : "mean of the two directed percentiles (plastimatch-style)";
-    const char *pct = strcmp(mrb_params_str(p, "percentile"), "linear") == 0
-                          ? "linear interpolation (numpy default)"
-                          : "nearest rank";
-    snprintf(buf, len, "HD%g = %s, %s percentile, labels {%s}; %s; %s", mrb_params_num(p, "q"), how,
-             pct, mrb_params_str(p, "labels"), SURFACE_TEXT, empty_text(p));
+    const char *how = strcmp(v, "max") == 0      ? "max of the two directed percentiles (MONAI, BraTS)"
+                      : strcmp(v, "pooled") == 0 ? "percentile of both directed distance sets pooled (MedPy hd95)"
+                                                 : "mean of the two directed percentiles (plastimatch-style)";
+    const char *pct = strcmp(mrb_params_str(p, "percentile"), "linear") == 0 ? "linear interpolation (numpy default)"
+                                                                             : "nearest rank";
+    snprintf(buf, len, "HD%g = %s, %s percentile, labels {%s}; %s; %s", mrb_params_num(p, "q"), how, pct,
+             mrb_params_str(p, "labels"), SURFACE_TEXT, empty_text(p));
 }
 
 static void def_assd(const mrb_params *p, char *buf, size_t len)
@@ -309,8 +298,7 @@ static void def_assd(const mrb_params *p, char *buf, size_t len)
     const char *how = strcmp(mrb_params_str(p, "assd"), "pooled") == 0
                           ? "ASSD = mean of both directed distance sets pooled"
                           : "ASD = mean of the two directed mean distances (MedPy assd)";
-    snprintf(buf, len, "%s, labels {%s}; %s; %s", how, mrb_params_str(p, "labels"), SURFACE_TEXT,
-             empty_text(p));
+    snprintf(buf, len, "%s, labels {%s}; %s; %s", how, mrb_params_str(p, "labels"), SURFACE_TEXT, empty_text(p));
 }
 
 static void def_nsd(const mrb_params *p, char *buf, size_t len)
@@ -322,8 +310,8 @@ static void def_nsd(const mrb_params *p, char *buf, size_t len)
              mrb_params_num(p, "tau"), mrb_params_str(p, "labels"), SURFACE_TEXT, empty_text(p));
 }
 
-static mrb_status run_hd(const mrb_params *p, const mrb_array *ref, const mrb_array *pred,
-                         const double spacing[3], double *v)
+static mrb_status run_hd(const mrb_params *p, const mrb_array *ref, const mrb_array *pred, const double spacing[3],
+                         double *v)
 {
     mrb_seg_result r;
     MRB_TRY(seg_run(p, ref, pred, spacing, 1, &r));
@@ -331,8 +319,8 @@ static mrb_status run_hd(const mrb_params *p, const mrb_array *ref, const mrb_ar
     return MRB_OK;
 }
 
-static mrb_status run_hd95(const mrb_params *p, const mrb_array *ref, const mrb_array *pred,
-                           const double spacing[3], double *v)
+static mrb_status run_hd95(const mrb_params *p, const mrb_array *ref, const mrb_array *pred, const double spacing[3],
+                           double *v)
 {
     mrb_seg_result r;
     MRB_TRY(seg_run(p, ref, pred, spacing, 1, &r));
@@ -340,8 +328,8 @@ static mrb_status run_hd95(const mrb_params *p, const mrb_array *ref, const mrb_
     return MRB_OK;
 }
 
-static mrb_status run_assd(const mrb_params *p, const mrb_array *ref, const mrb_array *pred,
-                           const double spacing[3], double *v)
+static mrb_status run_assd(const mrb_params *p, const mrb_array *ref, const mrb_array *pred, const double spacing[3],
+                           double *v)
 {
     mrb_seg_result r;
     MRB_TRY(seg_run(p, ref, pred, spacing, 1, &r));
@@ -349,8 +337,8 @@ static mrb_status run_assd(const mrb_params *p, const mrb_array *ref, const mrb_
     return MRB_OK;
 }
 
-static mrb_status run_nsd(const mrb_params *p, const mrb_array *ref, const mrb_array *pred,
-                          const double spacing[3], double *v)
+static mrb_status run_nsd(const mrb_params *p, const mrb_array *ref, const mrb_array *pred, const double spacing[3],
+                          double *v)
 {
     mrb_seg_result r;
     MRB_TRY(seg_run(p, ref, pred, spacing, 1, &r));
@@ -358,14 +346,14 @@ static mrb_status run_nsd(const mrb_params *p, const mrb_array *ref, const mrb_a
     return MRB_OK;
 }
 
-METRIC_DESC(metric_hd, "hd", "Hausdorff distance between label-group surfaces", "mm", 0, hd_params,
-            COUNT_OF(hd_params), def_hd, NULL, run_hd);
-METRIC_DESC(metric_hd95, "hd95", "95th-percentile Hausdorff distance (variant is a parameter)",
-            "mm", 0, hd95_params, COUNT_OF(hd95_params), def_hd95, NULL, run_hd95);
-METRIC_DESC(metric_assd, "assd", "average symmetric surface distance", "mm", 0, assd_params,
-            COUNT_OF(assd_params), def_assd, NULL, run_assd);
-METRIC_DESC(metric_nsd, "nsd", "normalised surface Dice at tolerance tau", "", 1, nsd_params,
-            COUNT_OF(nsd_params), def_nsd, NULL, run_nsd);
+METRIC_DESC(metric_hd, "hd", "Hausdorff distance between label-group surfaces", "mm", 0, hd_params, COUNT_OF(hd_params),
+            def_hd, NULL, run_hd);
+METRIC_DESC(metric_hd95, "hd95", "95th-percentile Hausdorff distance (variant is a parameter)", "mm", 0, hd95_params,
+            COUNT_OF(hd95_params), def_hd95, NULL, run_hd95);
+METRIC_DESC(metric_assd, "assd", "average symmetric surface distance", "mm", 0, assd_params, COUNT_OF(assd_params),
+            def_assd, NULL, run_assd);
+METRIC_DESC(metric_nsd, "nsd", "normalised surface Dice at tolerance tau", "", 1, nsd_params, COUNT_OF(nsd_params),
+            def_nsd, NULL, run_nsd);
 
 const mrb_metric_desc *const mrb_metric_table[] = {
     &metric_psnr,        &metric_ssim,      &metric_nmse,    &metric_mse,

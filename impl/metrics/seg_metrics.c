@@ -54,8 +54,7 @@ mrb_status mrb_seg_opts_set_group(mrb_seg_opts *o, const char *labels)
         errno = 0;
         long v = strtol(c, &end, 10);
         if (end == c || errno || v < 0 || v > 255)
-            return mrb_error(MRB_ERR_INVALID,
-                             "labels: '%s' is not a comma-separated list of label values 0..255",
+            return mrb_error(MRB_ERR_INVALID, "labels: '%s' is not a comma-separated list of label values 0..255",
                              labels);
         group[v] = 1;
         count++;
@@ -63,8 +62,7 @@ mrb_status mrb_seg_opts_set_group(mrb_seg_opts *o, const char *labels)
         while (*c == ' ') c++;
         if (*c == '\0') break;
         if (*c != ',')
-            return mrb_error(MRB_ERR_INVALID,
-                             "labels: '%s' is not a comma-separated list of label values 0..255",
+            return mrb_error(MRB_ERR_INVALID, "labels: '%s' is not a comma-separated list of label values 0..255",
                              labels);
         c++;
     }
@@ -82,8 +80,7 @@ mrb_status mrb_seg_parse_hd95(const char *text, mrb_hd95_variant *out)
     else if (text && strcmp(text, "mean") == 0)
         *out = MRB_HD95_MEAN;
     else
-        return mrb_error(MRB_ERR_INVALID, "hd95: expected max, pooled or mean, got '%s'",
-                         text ? text : "(null)");
+        return mrb_error(MRB_ERR_INVALID, "hd95: expected max, pooled or mean, got '%s'", text ? text : "(null)");
     return MRB_OK;
 }
 
@@ -96,8 +93,7 @@ mrb_status mrb_seg_parse_empty(const char *text, mrb_empty_policy *out)
     else if (text && strcmp(text, "worst") == 0)
         *out = MRB_EMPTY_WORST;
     else
-        return mrb_error(MRB_ERR_INVALID, "empty: expected brats, nan or worst, got '%s'",
-                         text ? text : "(null)");
+        return mrb_error(MRB_ERR_INVALID, "empty: expected brats, nan or worst, got '%s'", text ? text : "(null)");
     return MRB_OK;
 }
 
@@ -108,8 +104,7 @@ mrb_status mrb_seg_parse_percentile(const char *text, mrb_percentile_mode *out)
     else if (text && strcmp(text, "nearest") == 0)
         *out = MRB_PERCENTILE_NEAREST;
     else
-        return mrb_error(MRB_ERR_INVALID, "percentile: expected linear or nearest, got '%s'",
-                         text ? text : "(null)");
+        return mrb_error(MRB_ERR_INVALID, "percentile: expected linear or nearest, got '%s'", text ? text : "(null)");
     return MRB_OK;
 }
 
@@ -124,8 +119,7 @@ static double select_kth(double *a, size_t n, size_t k)
     while (l < m) {
         ptrdiff_t mid = l + (m - l) / 2;
         double p0 = a[l], p1 = a[mid], p2 = a[m];
-        double x =
-            p0 < p1 ? (p1 < p2 ? p1 : (p0 < p2 ? p2 : p0)) : (p0 < p2 ? p0 : (p1 < p2 ? p2 : p1));
+        double x = p0 < p1 ? (p1 < p2 ? p1 : (p0 < p2 ? p2 : p0)) : (p0 < p2 ? p0 : (p1 < p2 ? p2 : p1));
         ptrdiff_t i = l, j = m;
         do {
             while (a[i] < x) i++;
@@ -201,8 +195,7 @@ typedef struct slice_stats {
 
 /* 0/0 under the empty-mask policy: brats scores agreement (1 when the masks
  * are identical, 0 otherwise), worst scores 0, nan gives NaN. */
-static double ratio(uint64_t num, uint64_t den, int identical, mrb_empty_policy policy,
-                    int *applied)
+static double ratio(uint64_t num, uint64_t den, int identical, mrb_empty_policy policy, int *applied)
 {
     if (den > 0) return (double)num / (double)den;
     *applied = 1;
@@ -237,8 +230,8 @@ static void surface_in_box(const uint8_t *m, const size_t n[3], int twod, uint8_
                     surf[i] = 0;
                     continue;
                 }
-                int interior = x > 0 && x + 1 < n[0] && m[i - sx] && m[i + sx] && y > 0 &&
-                               y + 1 < n[1] && m[i - sy] && m[i + sy];
+                int interior =
+                    x > 0 && x + 1 < n[0] && m[i - sx] && m[i + sx] && y > 0 && y + 1 < n[1] && m[i - sy] && m[i + sy];
                 if (interior && !twod) interior = z > 0 && z + 1 < n[2] && m[i - sz] && m[i + sz];
                 surf[i] = (uint8_t)!interior;
             }
@@ -252,8 +245,7 @@ typedef struct directed {
 
 /* Distances from the voxels of `from` to the nearest feature of `to_sq`
  * (the squared EDT of the other surface). */
-static void collect(const uint8_t *from, const double *to_sq, size_t count, double tau,
-                    directed *out)
+static void collect(const uint8_t *from, const double *to_sq, size_t count, double tau, directed *out)
 {
     size_t k = 0;
     double mx = 0.0, sum = 0.0, within = 0.0;
@@ -271,9 +263,8 @@ static void collect(const uint8_t *from, const double *to_sq, size_t count, doub
     out->within_tau = within;
 }
 
-static mrb_status surface_distances(const mrb_array *ref, const mrb_array *pred, const double sp[3],
-                                    int twod, const bbox *box, const mrb_seg_opts *o, int nt,
-                                    mrb_seg_result *r)
+static mrb_status surface_distances(const mrb_array *ref, const mrb_array *pred, const double sp[3], int twod,
+                                    const bbox *box, const mrb_seg_opts *o, int nt, mrb_seg_result *r)
 {
     size_t nx = ref->dims[0], ny = ref->dims[1];
     size_t n[3];
@@ -284,8 +275,7 @@ static mrb_status surface_distances(const mrb_array *ref, const mrb_array *pred,
     double *pool = NULL;
     mrb_status st = MRB_OK;
     if (!ma || !mb || !sa || !sb || !dsq) {
-        st = mrb_error(MRB_ERR_NOMEM, "surface distances: out of memory for a %zux%zux%zu box",
-                       n[0], n[1], n[2]);
+        st = mrb_error(MRB_ERR_NOMEM, "surface distances: out of memory for a %zux%zux%zu box", n[0], n[1], n[2]);
         goto done;
     }
     const uint8_t *la = ref->data, *lb = pred->data;
@@ -331,8 +321,7 @@ static mrb_status surface_distances(const mrb_array *ref, const mrb_array *pred,
     r->hd95_ref_to_pred = percentile(ab.d, na, o->percentile, o->percentile_mode);
     r->hd95_pred_to_ref = percentile(ba.d, nb, o->percentile, o->percentile_mode);
     r->hd95_pooled = percentile(pool, na + nb, o->percentile, o->percentile_mode);
-    r->hd95_max =
-        r->hd95_ref_to_pred > r->hd95_pred_to_ref ? r->hd95_ref_to_pred : r->hd95_pred_to_ref;
+    r->hd95_max = r->hd95_ref_to_pred > r->hd95_pred_to_ref ? r->hd95_ref_to_pred : r->hd95_pred_to_ref;
     r->hd95_mean = 0.5 * (r->hd95_ref_to_pred + r->hd95_pred_to_ref);
 done:
     free(ma);
@@ -346,28 +335,23 @@ done:
 
 static mrb_status check_labels(const mrb_array *ref, const mrb_array *pred)
 {
-    if (!ref || !pred)
-        return mrb_error(MRB_ERR_INVALID, "label metrics: reference or prediction is NULL");
+    if (!ref || !pred) return mrb_error(MRB_ERR_INVALID, "label metrics: reference or prediction is NULL");
     const mrb_array *both[2] = {ref, pred};
     const char *names[2] = {"reference", "prediction"};
     for (int k = 0; k < 2; k++) {
         if (both[k]->dtype != MRB_U8)
-            return mrb_error(MRB_ERR_INVALID,
-                             "label metrics: %s must be an MRB_U8 label map, got %s", names[k],
+            return mrb_error(MRB_ERR_INVALID, "label metrics: %s must be an MRB_U8 label map, got %s", names[k],
                              mrb_dtype_name(both[k]->dtype));
         if (both[k]->ndim != 2 && both[k]->ndim != 3)
-            return mrb_error(MRB_ERR_INVALID,
-                             "label metrics: %s must be [nx, ny] or [nx, ny, nz], got %d axes",
+            return mrb_error(MRB_ERR_INVALID, "label metrics: %s must be [nx, ny] or [nx, ny, nz], got %d axes",
                              names[k], both[k]->ndim);
     }
     if (!mrb_array_same_shape(ref, pred)) {
         char a[64], b[64];
-        return mrb_error(
-            MRB_ERR_INVALID, "label metrics: shape mismatch, reference %s vs prediction %s",
-            mrb_array_shape_str(ref, a, sizeof a), mrb_array_shape_str(pred, b, sizeof b));
+        return mrb_error(MRB_ERR_INVALID, "label metrics: shape mismatch, reference %s vs prediction %s",
+                         mrb_array_shape_str(ref, a, sizeof a), mrb_array_shape_str(pred, b, sizeof b));
     }
-    if (mrb_array_count(ref) == 0)
-        return mrb_error(MRB_ERR_INVALID, "label metrics: empty label maps");
+    if (mrb_array_count(ref) == 0) return mrb_error(MRB_ERR_INVALID, "label metrics: empty label maps");
     return MRB_OK;
 }
 
@@ -384,20 +368,16 @@ mrb_status mrb_seg_evaluate(const mrb_array *ref, const mrb_array *pred, const d
     for (int d = 0; d < 3; d++) {
         if (spacing) sp[d] = spacing[d];
         if (!(sp[d] > 0.0) || !isfinite(sp[d]))
-            return mrb_error(MRB_ERR_INVALID,
-                             "label metrics: spacing[%d] must be a finite number > 0 mm, got %g", d,
+            return mrb_error(MRB_ERR_INVALID, "label metrics: spacing[%d] must be a finite number > 0 mm, got %g", d,
                              sp[d]);
     }
     if (!(o.percentile >= 0.0 && o.percentile <= 100.0))
-        return mrb_error(MRB_ERR_INVALID, "label metrics: percentile must be in [0, 100], got %g",
-                         o.percentile);
+        return mrb_error(MRB_ERR_INVALID, "label metrics: percentile must be in [0, 100], got %g", o.percentile);
     if (!(o.tau >= 0.0) || !isfinite(o.tau))
-        return mrb_error(MRB_ERR_INVALID,
-                         "label metrics: tau must be a finite number >= 0 mm, got %g", o.tau);
+        return mrb_error(MRB_ERR_INVALID, "label metrics: tau must be a finite number >= 0 mm, got %g", o.tau);
     if ((unsigned)o.hd95 > MRB_HD95_MEAN || (unsigned)o.empty > MRB_EMPTY_WORST ||
         (unsigned)o.percentile_mode > MRB_PERCENTILE_NEAREST)
-        return mrb_error(MRB_ERR_INVALID,
-                         "label metrics: unknown HD95 variant, empty policy or percentile mode");
+        return mrb_error(MRB_ERR_INVALID, "label metrics: unknown HD95 variant, empty policy or percentile mode");
     int nt = o.nthreads > 0 ? o.nthreads : omp_get_max_threads();
 
     size_t nx = ref->dims[0], ny = ref->dims[1], nz = ref->ndim == 3 ? ref->dims[2] : 1;
@@ -407,8 +387,7 @@ mrb_status mrb_seg_evaluate(const mrb_array *ref, const mrb_array *pred, const d
     const uint8_t *la = ref->data, *lb = pred->data;
     uint8_t g[256]; /* 0/1 membership, whatever nonzero values opts used */
     for (int v = 0; v < 256; v++) g[v] = o.group[v] != 0;
-#pragma omp parallel for schedule(static)                                                          \
-    num_threads(nt) if (nx * ny * nz >= SEG_PARALLEL_MIN_VOXELS)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nx * ny * nz >= SEG_PARALLEL_MIN_VOXELS)
     for (size_t z = 0; z < nz; z++) {
         slice_stats s;
         memset(&s, 0, sizeof s);
@@ -489,9 +468,7 @@ mrb_status mrb_seg_evaluate(const mrb_array *ref, const mrb_array *pred, const d
         out->nsd = NAN;
     } else if (out->ref_empty && out->pred_empty) {
         applied = 1;
-        set_distances(out, o.empty == MRB_EMPTY_BRATS   ? 0.0
-                           : o.empty == MRB_EMPTY_WORST ? out->diagonal_mm
-                                                        : NAN);
+        set_distances(out, o.empty == MRB_EMPTY_BRATS ? 0.0 : o.empty == MRB_EMPTY_WORST ? out->diagonal_mm : NAN);
         out->nsd = o.empty == MRB_EMPTY_BRATS ? 1.0 : o.empty == MRB_EMPTY_WORST ? 0.0 : NAN;
     } else if (out->ref_empty || out->pred_empty) {
         /* Surface voxels are still counted; distances follow the policy. */

@@ -31,15 +31,15 @@
 
 typedef struct geom {
     size_t cin, cout;
-    size_t d, h, w;       /* input */
-    size_t od, oh, ow;    /* output */
+    size_t d, h, w;    /* input */
+    size_t od, oh, ow; /* output */
     size_t kd, kh, kw;
     size_t sd, sh, sw;
     long pd, ph, pw;
     size_t dd, dh, dw;
-    size_t k;             /* cin * kd * kh * kw */
-    size_t p;             /* od * oh * ow */
-    size_t in_vol;        /* d * h * w */
+    size_t k;      /* cin * kd * kh * kw */
+    size_t p;      /* od * oh * ow */
+    size_t in_vol; /* d * h * w */
 } geom;
 
 mrb_conv_cfg mrb_conv_cfg_same(int rank, size_t cin, size_t cout, size_t k, mrb_act act)
@@ -67,8 +67,7 @@ mrb_status mrb_conv_create(const mrb_conv_cfg *cfg, mrb_conv **out)
     if (cfg->rank != 2 && cfg->rank != 3)
         return mrb_error(MRB_ERR_INVALID, "conv: rank %d (expected 2 or 3)", cfg->rank);
     if (cfg->cin == 0 || cfg->cout == 0)
-        return mrb_error(MRB_ERR_INVALID, "conv: zero channels (cin %zu, cout %zu)", cfg->cin,
-                         cfg->cout);
+        return mrb_error(MRB_ERR_INVALID, "conv: zero channels (cin %zu, cout %zu)", cfg->cin, cfg->cout);
     for (int i = 0; i < 3; i++)
         if (cfg->k[i] == 0 || cfg->stride[i] == 0 || cfg->dil[i] == 0)
             return mrb_error(MRB_ERR_INVALID, "conv: kernel, stride and dilation must be >= 1");
@@ -128,7 +127,8 @@ static mrb_status make_geom(const mrb_conv *c, const mrb_tensor *x, geom *g)
     char buf[64];
     int want = f->rank + 2;
     if (x->ndim != want || x->shape[1] != f->cin)
-        return mrb_error(MRB_ERR_INVALID, "conv: input tensor %s does not fit a %dD convolution with %zu input channels",
+        return mrb_error(MRB_ERR_INVALID,
+                         "conv: input tensor %s does not fit a %dD convolution with %zu input channels",
                          mrb_tensor_shape_str(x, buf, sizeof buf), f->rank, f->cin);
     memset(g, 0, sizeof *g);
     g->cin = f->cin;
@@ -172,8 +172,8 @@ mrb_status mrb_conv_out_shape(const mrb_conv *c, const mrb_tensor *x, size_t sha
 
 static int is_pointwise(const geom *g)
 {
-    return g->kd == 1 && g->kh == 1 && g->kw == 1 && g->sd == 1 && g->sh == 1 && g->sw == 1 &&
-           g->pd == 0 && g->ph == 0 && g->pw == 0;
+    return g->kd == 1 && g->kh == 1 && g->kw == 1 && g->sd == 1 && g->sh == 1 && g->sw == 1 && g->pd == 0 &&
+           g->ph == 0 && g->pw == 0;
 }
 
 /* col[r][j] = x at the input position that kernel tap r sees from output
@@ -280,8 +280,8 @@ static mrb_status ensure_buf(float **buf, size_t *cap, size_t floats)
  * parallel over (item, chunk of output positions); each thread runs its own
  * im2col block and a single-threaded sgemm, then the bias and activation on
  * the block while it is in cache. */
-static void conv_apply(const geom *g, size_t nb, const float *x, const float *w, const float *bias,
-                       mrb_act act, float leak, float beta, float *out, float *work, size_t np)
+static void conv_apply(const geom *g, size_t nb, const float *x, const float *w, const float *bias, mrb_act act,
+                       float leak, float beta, float *out, float *work, size_t np)
 {
     int pointwise = is_pointwise(g);
     size_t nchunks = (g->p + np - 1) / np;
@@ -300,12 +300,12 @@ static void conv_apply(const geom *g, size_t nb, const float *x, const float *w,
             const float *xn = x + n * g->cin * g->in_vol;
             float *yn = out + n * g->cout * g->p + p0;
             if (pointwise) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)cnt,
-                            (int)g->k, 1.0f, w, (int)g->k, xn + p0, (int)g->p, beta, yn, (int)g->p);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)cnt, (int)g->k, 1.0f, w,
+                            (int)g->k, xn + p0, (int)g->p, beta, yn, (int)g->p);
             } else {
                 im2col(g, xn, p0, cnt, col);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)cnt,
-                            (int)g->k, 1.0f, w, (int)g->k, col, (int)cnt, beta, yn, (int)g->p);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cout, (int)cnt, (int)g->k, 1.0f, w,
+                            (int)g->k, col, (int)cnt, beta, yn, (int)g->p);
             }
             if (bias || act != MRB_ACT_NONE)
                 for (size_t co = 0; co < g->cout; co++) {
@@ -321,7 +321,6 @@ static void conv_apply(const geom *g, size_t nb, const float *x, const float *w,
         }
     }
 }
-
 
 /* ---- Winograd F(2x2, 3x3) for 3x3 in-plane, stride 1, dilation 1, padding 1 ----
  * Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016:
@@ -398,8 +397,7 @@ static void wino_weights(const float *w, size_t cout, size_t cin, size_t kd, flo
             t[3][c] = g[6 + c];
         }
         for (int r = 0; r < 4; r++) {
-            float v[4] = {t[r][0], 0.5f * (t[r][0] + t[r][1] + t[r][2]),
-                          0.5f * (t[r][0] - t[r][1] + t[r][2]), t[r][2]};
+            float v[4] = {t[r][0], 0.5f * (t[r][0] + t[r][1] + t[r][2]), 0.5f * (t[r][0] - t[r][1] + t[r][2]), t[r][2]};
             for (int c = 0; c < 4; c++) u[(size_t)(4 * r + c) * n + col] = v[c];
         }
     }
@@ -417,8 +415,7 @@ static void wino_weights(const float *w, size_t cout, size_t cin, size_t kd, flo
  * reads padded input columns 2tx .. 2tx+3 of rows rows[0..3] (NULL: a zero
  * row); v[e * vstride + tx] receives element e. */
 MRB_SIMD_CLONES
-static void wino_in_row(const float *const rows[4], size_t w, size_t tw, float *scratch, float *v,
-                        size_t vstride)
+static void wino_in_row(const float *const rows[4], size_t w, size_t tw, float *scratch, float *v, size_t vstride)
 {
     float *ev = scratch, *od = scratch + (tw + 1), *h = scratch + 2 * (tw + 1);
     for (int r = 0; r < 4; r++) {
@@ -441,7 +438,7 @@ static void wino_in_row(const float *const rows[4], size_t w, size_t tw, float *
             }
         }
         float *restrict h0 = h + (4 * r + 0) * tw, *restrict h1 = h + (4 * r + 1) * tw,
-                       *restrict h2 = h + (4 * r + 2) * tw, *restrict h3 = h + (4 * r + 3) * tw;
+                        *restrict h2 = h + (4 * r + 2) * tw, *restrict h3 = h + (4 * r + 3) * tw;
         const float *restrict e_ = ev, *restrict o_ = od;
 #pragma omp simd
         for (size_t t = 0; t < tw; t++) {
@@ -452,8 +449,8 @@ static void wino_in_row(const float *const rows[4], size_t w, size_t tw, float *
         }
     }
     for (int c = 0; c < 4; c++) {
-        const float *restrict r0 = h + c * tw, *restrict r1 = h + (4 + c) * tw,
-                          *restrict r2 = h + (8 + c) * tw, *restrict r3 = h + (12 + c) * tw;
+        const float *restrict r0 = h + c * tw, *restrict r1 = h + (4 + c) * tw, *restrict r2 = h + (8 + c) * tw,
+                              *restrict r3 = h + (12 + c) * tw;
         float *restrict v0 = v + (size_t)c * vstride, *restrict v1 = v + (size_t)(4 + c) * vstride;
         float *restrict v2 = v + (size_t)(8 + c) * vstride, *restrict v3 = v + (size_t)(12 + c) * vstride;
 #pragma omp simd
@@ -470,18 +467,17 @@ static void wino_in_row(const float *const rows[4], size_t w, size_t tw, float *
  * at m[e * mstride + tx]), plus bias and activation, into output rows
  * out0 and out1 (out1 NULL past the bottom edge) of width ow. */
 MRB_SIMD_CLONES
-static void wino_out_row(const float *m, size_t mstride, size_t tw, float bias, int relu, float leak,
-                         int accumulate, float *scratch, float *out0, float *out1, size_t ow)
+static void wino_out_row(const float *m, size_t mstride, size_t tw, float bias, int relu, float leak, int accumulate,
+                         float *scratch, float *out0, float *out1, size_t ow)
 {
     float *a = scratch; /* 4 rows of tw: o00, o01, o10, o11 */
-    const float *restrict q0 = m, *restrict q1 = m + mstride, *restrict q2 = m + 2 * mstride,
-                          *restrict q3 = m + 3 * mstride, *restrict q4 = m + 4 * mstride,
-                          *restrict q5 = m + 5 * mstride, *restrict q6 = m + 6 * mstride,
-                          *restrict q7 = m + 7 * mstride, *restrict q8 = m + 8 * mstride,
-                          *restrict q9 = m + 9 * mstride, *restrict q10 = m + 10 * mstride,
-                          *restrict q11 = m + 11 * mstride, *restrict q12 = m + 12 * mstride,
-                          *restrict q13 = m + 13 * mstride, *restrict q14 = m + 14 * mstride,
-                          *restrict q15 = m + 15 * mstride;
+    const float
+        *restrict q0 = m,
+                  *restrict q1 = m + mstride, *restrict q2 = m + 2 * mstride, *restrict q3 = m + 3 * mstride,
+                  *restrict q4 = m + 4 * mstride, *restrict q5 = m + 5 * mstride, *restrict q6 = m + 6 * mstride,
+                  *restrict q7 = m + 7 * mstride, *restrict q8 = m + 8 * mstride, *restrict q9 = m + 9 * mstride,
+                  *restrict q10 = m + 10 * mstride, *restrict q11 = m + 11 * mstride, *restrict q12 = m + 12 * mstride,
+                  *restrict q13 = m + 13 * mstride, *restrict q14 = m + 14 * mstride, *restrict q15 = m + 15 * mstride;
     float *restrict a0 = a, *restrict a1 = a + tw, *restrict a2 = a + 2 * tw, *restrict a3 = a + 3 * tw;
 #pragma omp simd
     for (size_t t = 0; t < tw; t++) {
@@ -560,8 +556,8 @@ static size_t wino_nchunks(const geom *g)
 /* 2D: transformed input of tile rows r0 .. r0 + nrows - 1 of item xn (row R:
  * plane R / th, tile row R % th): element e of channel ci at
  * v[(e cin + ci) tchunk + rr tw + tx]. */
-static void wino_gather_rows(const geom *g, const float *xn, size_t r0, size_t nrows, size_t tchunk,
-                             float *scratch, float *v)
+static void wino_gather_rows(const geom *g, const float *xn, size_t r0, size_t nrows, size_t tchunk, float *scratch,
+                             float *v)
 {
     size_t th = (g->oh + 1) / 2, tw = (g->ow + 1) / 2, plane = g->h * g->w;
     for (size_t ci = 0; ci < g->cin; ci++)
@@ -582,8 +578,8 @@ static void wino_gather_rows(const geom *g, const float *xn, size_t r0, size_t n
  * v[((e P + p) cin + ci) tchunk + rr tw + tx] (P padded planes), so that the
  * kd cin rows of output plane z (planes z .. z + kd - 1) lie at stride tchunk
  * from ((e P + z) cin) tchunk. */
-static void wino_gather_band(const geom *g, const float *xn, size_t ty0, size_t nrows, size_t tchunk,
-                             float *scratch, float *v)
+static void wino_gather_band(const geom *g, const float *xn, size_t ty0, size_t nrows, size_t tchunk, float *scratch,
+                             float *v)
 {
     size_t tw = (g->ow + 1) / 2, plane = g->h * g->w, P = wino_planes(g), cin = g->cin;
     for (size_t p = 0; p < P; p++)
@@ -607,8 +603,7 @@ static void wino_gather_band(const geom *g, const float *xn, size_t ty0, size_t 
 
 /* One chunk's products m[e][co][tile] = U[e] V[e] for output plane z (3D)
  * or the chunk's rows (2D). */
-static void wino_products(const geom *g, const float *u, const float *v, size_t z, size_t cnt, size_t tchunk,
-                          float *m)
+static void wino_products(const geom *g, const float *u, const float *v, size_t z, size_t cnt, size_t tchunk, float *m)
 {
     size_t K = wino_k(g), cout = g->cout, P = wino_planes(g);
     for (size_t e = 0; e < 16; e++) {
@@ -635,8 +630,8 @@ static void wino_scatter(const geom *g, const float *m, size_t R0, size_t nrows,
 
 /* out[n] (+)= act(conv(x[n]) + b) with U from wino_weights; parallel over
  * (item, chunk). */
-static void wino_apply(const geom *g, size_t nb, const float *x, const float *u, const float *bias,
-                       mrb_act act, float leak, float beta, float *out, float *work)
+static void wino_apply(const geom *g, size_t nb, const float *x, const float *u, const float *bias, mrb_act act,
+                       float leak, float beta, float *out, float *work)
 {
     size_t th = (g->oh + 1) / 2, tw = (g->ow + 1) / 2, rows_per = wino_rows(g), tchunk = rows_per * tw;
     size_t nchunks = wino_nchunks(g), cin = g->cin, cout = g->cout, oplane = g->oh * g->ow;
@@ -757,8 +752,8 @@ static void wino_products_grad(const geom *g, const float *m, const float *v, si
     size_t K = wino_k(g), cout = g->cout, P = wino_planes(g);
     for (size_t e = 0; e < 16; e++) {
         const float *b = wino_planar(g) ? v + (e * P + z) * g->cin * tchunk : v + e * K * tchunk;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)K, (int)cnt, 1.0f,
-                    m + e * cout * tchunk, (int)tchunk, b, (int)tchunk, 1.0f, du + e * cout * K, (int)K);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)K, (int)cnt, 1.0f, m + e * cout * tchunk,
+                    (int)tchunk, b, (int)tchunk, 1.0f, du + e * cout * K, (int)K);
     }
 }
 
@@ -841,15 +836,15 @@ mrb_status mrb_conv_forward(mrb_conv *c, const mrb_tensor *x, mrb_tensor *y)
         MRB_TRY(ensure_buf(&c->wino, &c->wino_cap, 16 * wino_k(&g) * g.cout));
         wino_weights(c->weight->data, g.cout, g.cin, g.kd, c->wino);
         int prev = blas_single_begin();
-        wino_apply(&g, x->shape[0], x->data, c->wino, c->bias ? c->bias->data : NULL, act, leak, 0.0f,
-                   y->data, c->work);
+        wino_apply(&g, x->shape[0], x->data, c->wino, c->bias ? c->bias->data : NULL, act, leak, 0.0f, y->data,
+                   c->work);
         blas_single_end(prev);
         return MRB_OK;
     }
     if (!is_pointwise(&g)) MRB_TRY(ensure_buf(&c->work, &c->work_cap, nt * g.k * np));
     int prev = blas_single_begin();
-    conv_apply(&g, x->shape[0], x->data, c->weight->data, c->bias ? c->bias->data : NULL, act, leak,
-               0.0f, y->data, c->work, np);
+    conv_apply(&g, x->shape[0], x->data, c->weight->data, c->bias ? c->bias->data : NULL, act, leak, 0.0f, y->data,
+               c->work, np);
     blas_single_end(prev);
     return MRB_OK;
 }
@@ -935,8 +930,8 @@ static void conv_weight_grad(mrb_conv *c, const geom *g, size_t nb, const float 
                 src = col;
                 ld = (int)cnt;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout, (int)g->k, (int)cnt, 1.0f,
-                        dyn, (int)g->p, src, ld, 1.0f, dwp, (int)g->k);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->cout, (int)g->k, (int)cnt, 1.0f, dyn,
+                        (int)g->p, src, ld, 1.0f, dwp, (int)g->k);
         }
     }
 #pragma omp parallel for schedule(static) num_threads(mrb_nn_threads())
@@ -976,8 +971,8 @@ static void conv_data_grad(mrb_conv *c, const geom *g, size_t nb, const float *d
         float *dxn = dx + n * g->cin * g->in_vol;
         for (size_t p0 = 0; p0 < g->p; p0 += np) {
             size_t cnt = g->p - p0 < np ? g->p - p0 : np;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->k, (int)cnt, (int)g->cout, 1.0f, w,
-                        (int)g->k, dyn + p0, (int)g->p, 0.0f, c->work, (int)cnt);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->k, (int)cnt, (int)g->cout, 1.0f, w, (int)g->k,
+                        dyn + p0, (int)g->p, 0.0f, c->work, (int)cnt);
             col2im_add(g, c->work, p0, cnt, dxn);
         }
     }

@@ -16,16 +16,13 @@
 #define CMPLXF(x, y) __builtin_complex((float)(x), (float)(y))
 #endif
 
-static mrb_status check_dc(const mrb_tensor *x, const mrb_dc_data *d, size_t channels,
-                           const char *what)
+static mrb_status check_dc(const mrb_tensor *x, const mrb_dc_data *d, size_t channels, const char *what)
 {
     char buf[64];
-    int ok = x->ndim >= 4 && x->shape[0] == d->n && x->shape[1] == channels &&
-             x->shape[x->ndim - 1] == d->nx && x->shape[x->ndim - 2] == d->ny &&
-             (x->ndim == 4 ? d->nt == 1 : x->ndim == 5 && x->shape[2] == d->nt);
+    int ok = x->ndim >= 4 && x->shape[0] == d->n && x->shape[1] == channels && x->shape[x->ndim - 1] == d->nx &&
+             x->shape[x->ndim - 2] == d->ny && (x->ndim == 4 ? d->nt == 1 : x->ndim == 5 && x->shape[2] == d->nt);
     if (!ok)
-        return mrb_error(MRB_ERR_INVALID,
-                         "%s: tensor %s does not match k-space of %zu items of %zux%zux%zu", what,
+        return mrb_error(MRB_ERR_INVALID, "%s: tensor %s does not match k-space of %zu items of %zux%zux%zu", what,
                          mrb_tensor_shape_str(x, buf, sizeof buf), d->n, d->nx, d->ny, d->nt);
     if (!d->kspace || !d->mask) return mrb_error(MRB_ERR_INVALID, "%s: k-space or mask missing", what);
     return MRB_OK;
@@ -38,8 +35,7 @@ static mrb_status fft_batch(mrb_fft_dir dir, const mrb_dc_data *d, float complex
 }
 
 /* Channels (c, c+1) of a [N, C, ...] tensor's data or grad to complex. */
-static void channels_to_complex(const float *t, size_t n, size_t nchan, size_t c, size_t vol,
-                                float complex *out)
+static void channels_to_complex(const float *t, size_t n, size_t nchan, size_t c, size_t vol, float complex *out)
 {
     for (size_t b = 0; b < n; b++) {
         const float *re = t + (b * nchan + c) * vol, *im = re + vol;
@@ -48,8 +44,8 @@ static void channels_to_complex(const float *t, size_t n, size_t nchan, size_t c
     }
 }
 
-static void complex_to_channels(const float complex *in, size_t n, size_t nchan, size_t c,
-                                size_t vol, int accumulate, float *t)
+static void complex_to_channels(const float complex *in, size_t n, size_t nchan, size_t c, size_t vol, int accumulate,
+                                float *t)
 {
     for (size_t b = 0; b < n; b++) {
         float *re = t + (b * nchan + c) * vol, *im = re + vol;
@@ -74,8 +70,7 @@ static float complex *cbuf(size_t count)
     return p;
 }
 
-mrb_status mrb_nn_dc_forward(const mrb_tensor *x, const mrb_dc_data *d, double lambda,
-                             mrb_tensor *out)
+mrb_status mrb_nn_dc_forward(const mrb_tensor *x, const mrb_dc_data *d, double lambda, mrb_tensor *out)
 {
     MRB_TRY(check_dc(x, d, 2, "data consistency"));
     MRB_TRY(check_dc(out, d, 2, "data consistency output"));
@@ -97,8 +92,8 @@ mrb_status mrb_nn_dc_forward(const mrb_tensor *x, const mrb_dc_data *d, double l
     return st;
 }
 
-mrb_status mrb_nn_dc_backward(mrb_tensor *x, const mrb_dc_data *d, double lambda,
-                              const mrb_tensor *out, double *dlambda)
+mrb_status mrb_nn_dc_backward(mrb_tensor *x, const mrb_dc_data *d, double lambda, const mrb_tensor *out,
+                              double *dlambda)
 {
     MRB_TRY(check_dc(x, d, 2, "data consistency"));
     MRB_TRY(check_dc(out, d, 2, "data consistency output"));
@@ -164,8 +159,7 @@ static void window_divisors(const mrb_dc_data *d, int j, int divide_by_acquired,
         }
 }
 
-mrb_status mrb_nn_datashare_forward(const mrb_tensor *x, const mrb_dc_data *d,
-                                    int divide_by_acquired, mrb_tensor *y)
+mrb_status mrb_nn_datashare_forward(const mrb_tensor *x, const mrb_dc_data *d, int divide_by_acquired, mrb_tensor *y)
 {
     MRB_TRY(check_dc(x, d, 2, "data sharing"));
     MRB_TRY(check_dc(y, d, MRB_DS_CHANNELS, "data sharing output"));
@@ -175,8 +169,7 @@ mrb_status mrb_nn_datashare_forward(const mrb_tensor *x, const mrb_dc_data *d,
     if (st == MRB_OK) {
         channels_to_complex(x->data, d->n, 2, 0, vol, s);
         for (size_t b = 0; b < d->n; b++)
-            memcpy(y->data + b * MRB_DS_CHANNELS * vol, x->data + b * 2 * vol,
-                   2 * vol * sizeof(float));
+            memcpy(y->data + b * MRB_DS_CHANNELS * vol, x->data + b * 2 * vol, 2 * vol * sizeof(float));
         st = fft_batch(MRB_FFT_FORWARD, d, s);
     }
     const float complex *meas = (const float complex *)d->kspace;
@@ -200,8 +193,7 @@ mrb_status mrb_nn_datashare_forward(const mrb_tensor *x, const mrb_dc_data *d,
                     acc[i] = d->mask[base + i] != 0.0f ? meas[base + i] : acc[i] / div[base + i];
             }
         st = fft_batch(MRB_FFT_INVERSE, d, o);
-        if (st == MRB_OK)
-            complex_to_channels(o, d->n, MRB_DS_CHANNELS, 2 + 2 * (size_t)j, vol, 0, y->data);
+        if (st == MRB_OK) complex_to_channels(o, d->n, MRB_DS_CHANNELS, 2 + 2 * (size_t)j, vol, 0, y->data);
     }
     mrb_free(div);
     mrb_free(s);
@@ -209,8 +201,7 @@ mrb_status mrb_nn_datashare_forward(const mrb_tensor *x, const mrb_dc_data *d,
     return st;
 }
 
-mrb_status mrb_nn_datashare_backward(mrb_tensor *x, const mrb_dc_data *d, int divide_by_acquired,
-                                     const mrb_tensor *y)
+mrb_status mrb_nn_datashare_backward(mrb_tensor *x, const mrb_dc_data *d, int divide_by_acquired, const mrb_tensor *y)
 {
     MRB_TRY(check_dc(x, d, 2, "data sharing"));
     MRB_TRY(check_dc(y, d, MRB_DS_CHANNELS, "data sharing output"));

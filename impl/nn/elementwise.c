@@ -61,8 +61,7 @@ mrb_status mrb_nn_add_backward(mrb_tensor *a, mrb_tensor *b, const mrb_tensor *y
     return MRB_OK;
 }
 
-static mrb_status concat_check(const mrb_tensor *const *xs, size_t n, const mrb_tensor *y,
-                               size_t *inner)
+static mrb_status concat_check(const mrb_tensor *const *xs, size_t n, const mrb_tensor *y, size_t *inner)
 {
     size_t csum = 0;
     char buf[64];
@@ -77,8 +76,7 @@ static mrb_status concat_check(const mrb_tensor *const *xs, size_t n, const mrb_
         csum += xs[k]->shape[1];
     }
     if (csum != y->shape[1])
-        return mrb_error(MRB_ERR_INVALID, "concat: %zu input channels for an output of %zu", csum,
-                         y->shape[1]);
+        return mrb_error(MRB_ERR_INVALID, "concat: %zu input channels for an output of %zu", csum, y->shape[1]);
     *inner = 1;
     for (int i = 2; i < y->ndim; i++) *inner *= y->shape[i];
     return MRB_OK;

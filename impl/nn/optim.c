@@ -27,8 +27,7 @@ mrb_adam_cfg mrb_adam_defaults(void)
     return c;
 }
 
-static mrb_status optim_alloc(mrb_tensor *const *params, const int *decay_mask, size_t n, int nmom,
-                              mrb_optim **out)
+static mrb_status optim_alloc(mrb_tensor *const *params, const int *decay_mask, size_t n, int nmom, mrb_optim **out)
 {
     mrb_optim *o = calloc(1, sizeof *o);
     if (!o) return mrb_error(MRB_ERR_NOMEM, "optimiser: out of memory");
@@ -60,8 +59,8 @@ static mrb_status optim_alloc(mrb_tensor *const *params, const int *decay_mask, 
     return MRB_OK;
 }
 
-mrb_status mrb_optim_adam_create(mrb_tensor *const *params, const int *decay_mask, size_t n,
-                                 const mrb_adam_cfg *cfg, mrb_optim **out)
+mrb_status mrb_optim_adam_create(mrb_tensor *const *params, const int *decay_mask, size_t n, const mrb_adam_cfg *cfg,
+                                 mrb_optim **out)
 {
     *out = NULL;
     MRB_TRY(optim_alloc(params, decay_mask, n, 2, out));
@@ -70,8 +69,8 @@ mrb_status mrb_optim_adam_create(mrb_tensor *const *params, const int *decay_mas
     return MRB_OK;
 }
 
-mrb_status mrb_optim_sgd_create(mrb_tensor *const *params, const int *decay_mask, size_t n,
-                                const mrb_sgd_cfg *cfg, mrb_optim **out)
+mrb_status mrb_optim_sgd_create(mrb_tensor *const *params, const int *decay_mask, size_t n, const mrb_sgd_cfg *cfg,
+                                mrb_optim **out)
 {
     *out = NULL;
     MRB_TRY(optim_alloc(params, decay_mask, n, 1, out));

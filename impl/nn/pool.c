@@ -58,8 +58,8 @@ static mrb_status check_pool(const mrb_tensor *x, size_t k, size_t s, const mrb_
 }
 
 /* One window: index of the first maximum (max) or the mean (avg). */
-static void pool_plane(mrb_pool_kind kind, const float *x, sp in, sp out, size_t k, size_t s, float *y,
-                       const float *dy, float *dx)
+static void pool_plane(mrb_pool_kind kind, const float *x, sp in, sp out, size_t k, size_t s, float *y, const float *dy,
+                       float *dx)
 {
     size_t kd = in.d == 1 ? 1 : k;
     float inv = 1.0f / (float)(kd * k * k);

@@ -41,13 +41,12 @@ static void swap32(void *p, size_t count)
 
 static mrb_status write_all(FILE *f, const void *p, size_t n, const char *path)
 {
-    if (n && fwrite(p, 1, n, f) != n)
-        return mrb_error(MRB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (n && fwrite(p, 1, n, f) != n) return mrb_error(MRB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     return MRB_OK;
 }
 
-mrb_status mrb_safetensors_write(const char *path, const mrb_named_tensor *ts, size_t n,
-                                 const char *const *meta, size_t nmeta)
+mrb_status mrb_safetensors_write(const char *path, const mrb_named_tensor *ts, size_t n, const char *const *meta,
+                                 size_t nmeta)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) return mrb_error(MRB_ERR_NOMEM, "%s: out of memory", path);
@@ -116,8 +115,7 @@ mrb_status mrb_safetensors_write(const char *path, const mrb_named_tensor *ts, s
     }
     if (st == MRB_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
         st = mrb_error(MRB_ERR_IO, "%s: flush failed: %s", tmp, strerror(errno));
-    if (fclose(f) != 0 && st == MRB_OK)
-        st = mrb_error(MRB_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+    if (fclose(f) != 0 && st == MRB_OK) st = mrb_error(MRB_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
     if (st == MRB_OK && rename(tmp, path) != 0)
         st = mrb_error(MRB_ERR_IO, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
     if (st != MRB_OK) {
@@ -165,8 +163,8 @@ static mrb_status read_file(const char *path, uint8_t **buf, size_t *len)
     return MRB_OK;
 }
 
-static mrb_status read_tensor(const char *path, const cJSON *e, const mrb_named_tensor *nt,
-                              const uint8_t *data, uint64_t data_len)
+static mrb_status read_tensor(const char *path, const cJSON *e, const mrb_named_tensor *nt, const uint8_t *data,
+                              uint64_t data_len)
 {
     char want[64];
     mrb_tensor_shape_str(nt->t, want, sizeof want);
@@ -182,24 +180,24 @@ static mrb_status read_tensor(const char *path, const cJSON *e, const mrb_named_
     }
     if (!ok) {
         char *got = shape ? cJSON_PrintUnformatted(shape) : NULL;
-        mrb_status st = mrb_error(MRB_ERR_INVALID, "%s: tensor '%s' has shape %s (expected %s)", path,
-                                  nt->name, got ? got : "(missing)", want);
+        mrb_status st = mrb_error(MRB_ERR_INVALID, "%s: tensor '%s' has shape %s (expected %s)", path, nt->name,
+                                  got ? got : "(missing)", want);
         free(got);
         return st;
     }
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
-        !cJSON_IsNumber(cJSON_GetArrayItem(offs, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(offs, 1)))
+    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || !cJSON_IsNumber(cJSON_GetArrayItem(offs, 0)) ||
+        !cJSON_IsNumber(cJSON_GetArrayItem(offs, 1)))
         return mrb_error(MRB_ERR_INVALID, "%s: tensor '%s' has no valid data_offsets", path, nt->name);
     double b = cJSON_GetArrayItem(offs, 0)->valuedouble, en = cJSON_GetArrayItem(offs, 1)->valuedouble;
     size_t cnt = mrb_tensor_count(nt->t);
     if (b < 0 || en < b || en - b != (double)(cnt * sizeof(float)))
-        return mrb_error(MRB_ERR_INVALID, "%s: tensor '%s' data_offsets [%.0f, %.0f] do not hold %zu floats",
-                         path, nt->name, b, en, cnt);
+        return mrb_error(MRB_ERR_INVALID, "%s: tensor '%s' data_offsets [%.0f, %.0f] do not hold %zu floats", path,
+                         nt->name, b, en, cnt);
     if (en > (double)data_len)
         return mrb_error(MRB_ERR_INVALID,
-                         "%s: tensor '%s' ends at byte %.0f of a %" PRIu64 "-byte data section (truncated file?)",
-                         path, nt->name, en, data_len);
+                         "%s: tensor '%s' ends at byte %.0f of a %" PRIu64 "-byte data section (truncated file?)", path,
+                         nt->name, en, data_len);
     memcpy(nt->t->data, data + (uint64_t)b, cnt * sizeof(float));
     if (!host_is_little_endian()) swap32(nt->t->data, cnt);
     return MRB_OK;
@@ -219,8 +217,8 @@ static mrb_status st_read(const char *path, const mrb_named_tensor *ts, size_t n
     }
     for (int k = 0; k < 8; k++) hlen |= (uint64_t)buf[k] << (8 * k);
     if (hlen > ST_MAX_HEADER || hlen > len - 8) {
-        st = mrb_error(MRB_ERR_INVALID, "%s: header length %" PRIu64 " exceeds the file (%zu bytes; truncated?)",
-                       path, hlen, len);
+        st = mrb_error(MRB_ERR_INVALID, "%s: header length %" PRIu64 " exceeds the file (%zu bytes; truncated?)", path,
+                       hlen, len);
         goto done;
     }
     cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hlen);
@@ -239,8 +237,7 @@ static mrb_status st_read(const char *path, const mrb_named_tensor *ts, size_t n
             st = read_tensor(path, e, &ts[i], data, data_len);
     }
     const cJSON *item;
-    cJSON_ArrayForEach(item, root)
-    {
+    cJSON_ArrayForEach(item, root) {
         if (st != MRB_OK) break;
         if (strcmp(item->string, "__metadata__") == 0) {
             if (!cJSON_IsObject(item)) {
@@ -248,8 +245,7 @@ static mrb_status st_read(const char *path, const mrb_named_tensor *ts, size_t n
                 break;
             }
             const cJSON *m;
-            cJSON_ArrayForEach(m, item)
-            {
+            cJSON_ArrayForEach(m, item) {
                 if (!cJSON_IsString(m)) {
                     st = mrb_error(MRB_ERR_INVALID, "%s: metadata '%s' is not a string", path, m->string);
                     break;
@@ -270,14 +266,12 @@ done:
 }
 
 mrb_status mrb_safetensors_read(const char *path, const mrb_named_tensor *ts, size_t n,
-                                void (*get_meta)(void *ctx, const char *key, const char *value),
-                                void *ctx)
+                                void (*get_meta)(void *ctx, const char *key, const char *value), void *ctx)
 {
     return st_read(path, ts, n, 0, get_meta, ctx);
 }
 
-mrb_status mrb_safetensors_read_meta(const char *path,
-                                     void (*get_meta)(void *ctx, const char *key, const char *value),
+mrb_status mrb_safetensors_read_meta(const char *path, void (*get_meta)(void *ctx, const char *key, const char *value),
                                      void *ctx)
 {
     return st_read(path, NULL, 0, 1, get_meta, ctx);

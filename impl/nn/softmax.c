@@ -9,8 +9,8 @@ static mrb_status check_same(const mrb_tensor *a, const mrb_tensor *b, const cha
 {
     char sa[64], sb[64];
     if (a->ndim < 2 || !mrb_tensor_same_shape(a, b))
-        return mrb_error(MRB_ERR_INVALID, "%s: tensors %s and %s differ", what,
-                         mrb_tensor_shape_str(a, sa, sizeof sa), mrb_tensor_shape_str(b, sb, sizeof sb));
+        return mrb_error(MRB_ERR_INVALID, "%s: tensors %s and %s differ", what, mrb_tensor_shape_str(a, sa, sizeof sa),
+                         mrb_tensor_shape_str(b, sb, sizeof sb));
     return MRB_OK;
 }
 
@@ -79,7 +79,8 @@ mrb_status mrb_nn_softmax_cross_entropy(mrb_tensor *logits, const uint8_t *label
             size_t lab = labels[i * sp + k], base = i * c * sp + k;
             /* log softmax from the logits, for accuracy at small probabilities */
             float mx = logits->data[base];
-            for (size_t ch = 1; ch < c; ch++) mx = logits->data[base + ch * sp] > mx ? logits->data[base + ch * sp] : mx;
+            for (size_t ch = 1; ch < c; ch++)
+                mx = logits->data[base + ch * sp] > mx ? logits->data[base + ch * sp] : mx;
             double z = 0;
             for (size_t ch = 0; ch < c; ch++) z += exp((double)(logits->data[base + ch * sp] - mx));
             s -= (double)(logits->data[base + lab * sp] - mx) - log(z);
@@ -112,8 +113,9 @@ mrb_status mrb_nn_soft_dice_loss(mrb_tensor *prob, const uint8_t *labels, size_t
             }
         double den = sp_sum + sg + smooth, num = 2 * inter + smooth;
         if (!(den > 0))
-            return mrb_error(MRB_ERR_INVALID, "dice: class %zu: the denominator (probabilities + labels + smooth %g) "
-                                              "is %g (NaN probabilities, or a class in neither with smooth 0)",
+            return mrb_error(MRB_ERR_INVALID,
+                             "dice: class %zu: the denominator (probabilities + labels + smooth %g) "
+                             "is %g (NaN probabilities, or a class in neither with smooth 0)",
                              ch, smooth, den);
         total += num / den;
         if (prob->grad)

@@ -29,8 +29,7 @@ mrb_tensor *mrb_tensor_create(int ndim, const size_t *shape, int with_grad)
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] == 0 || count > SIZE_MAX / sizeof(float) / shape[i]) {
-            mrb_error(MRB_ERR_INVALID, "tensor: invalid or too large dimension %d (%zu)", i,
-                      shape[i]);
+            mrb_error(MRB_ERR_INVALID, "tensor: invalid or too large dimension %d (%zu)", i, shape[i]);
             return NULL;
         }
         count *= shape[i];

@@ -26,7 +26,7 @@ typedef struct tol_entry {
  * Dice to 3 decimals as on the fastMRI and BraTS leaderboards; NMSE to 4
  * decimals as on the fastMRI leaderboard; distances to 0.1 mm). */
 static const tol_entry default_tolerances[] = {
-    {"psnr", 0.05}, {"ssim", 0.0005}, {"nmse", 0.00005}, {"dice", 0.0005}, {"nsd", 0.0005},
+    {"psnr", 0.05}, {"ssim", 0.0005}, {"nmse", 0.00005}, {"dice", 0.0005},  {"nsd", 0.0005},
     {"hd", 0.05},   {"hd95", 0.05},   {"assd", 0.05},    {"voldiff", 0.05},
 };
 
@@ -76,14 +76,16 @@ static double tolerance_for(const mrb_compare_opts *o, const char *id, const cha
 static const cJSON *find_case(const cJSON *results, const char *key)
 {
     const cJSON *c;
-    cJSON_ArrayForEach(c, rp_get(results, "cases")) if (strcmp(rp_str(c, "key"), key) == 0) return c;
+    cJSON_ArrayForEach(c, rp_get(results, "cases"))
+        if (strcmp(rp_str(c, "key"), key) == 0) return c;
     return NULL;
 }
 
 static const cJSON *find_item(const cJSON *c, const char *id)
 {
     const cJSON *it;
-    cJSON_ArrayForEach(it, rp_get(c, "items")) if (strcmp(rp_str(it, "id"), id) == 0) return it;
+    cJSON_ArrayForEach(it, rp_get(c, "items"))
+        if (strcmp(rp_str(it, "id"), id) == 0) return it;
     return NULL;
 }
 
@@ -94,7 +96,8 @@ static double *number_array(const cJSON *a, size_t *n)
     double *v = malloc((cap ? cap : 1) * sizeof *v);
     if (!v) return NULL;
     const cJSON *x;
-    cJSON_ArrayForEach(x, a) if (cJSON_IsNumber(x) && !isnan(x->valuedouble)) v[(*n)++] = x->valuedouble;
+    cJSON_ArrayForEach(x, a)
+        if (cJSON_IsNumber(x) && !isnan(x->valuedouble)) v[(*n)++] = x->valuedouble;
     return v;
 }
 
@@ -103,22 +106,21 @@ static mrb_status check_same(const cJSON *base, const cJSON *now, int force, cJS
 {
     const cJSON *bs = rp_get(base, "suite"), *ns = rp_get(now, "suite");
     char msg[1024];
-    if (strcmp(rp_str(bs, "name"), rp_str(ns, "name")) != 0 || strcmp(rp_str(bs, "sha256"), rp_str(ns, "sha256")) != 0) {
+    if (strcmp(rp_str(bs, "name"), rp_str(ns, "name")) != 0 ||
+        strcmp(rp_str(bs, "sha256"), rp_str(ns, "sha256")) != 0) {
         snprintf(msg, sizeof msg, "runs of different suites: BASE '%s' (SHA-256 %.12s), NEW '%s' (SHA-256 %.12s)",
                  rp_str(bs, "name"), rp_str(bs, "sha256"), rp_str(ns, "name"), rp_str(ns, "sha256"));
         if (!force) return mrb_error(MRB_ERR_INVALID, "%s; use --force to compare anyway", msg);
         cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
     }
     const cJSON *bd;
-    cJSON_ArrayForEach(bd, rp_get(base, "datasets"))
-    {
+    cJSON_ArrayForEach(bd, rp_get(base, "datasets")) {
         const cJSON *nd;
-        cJSON_ArrayForEach(nd, rp_get(now, "datasets"))
-        {
+        cJSON_ArrayForEach(nd, rp_get(now, "datasets")) {
             if (strcmp(rp_str(bd, "id"), rp_str(nd, "id")) != 0) continue;
             if (strcmp(rp_str(bd, "data_sha256"), rp_str(nd, "data_sha256")) != 0) {
-                snprintf(msg, sizeof msg, "data set '%s' differs: data_sha256 %.12s in BASE, %.12s in NEW", rp_str(bd, "id"),
-                         rp_str(bd, "data_sha256"), rp_str(nd, "data_sha256"));
+                snprintf(msg, sizeof msg, "data set '%s' differs: data_sha256 %.12s in BASE, %.12s in NEW",
+                         rp_str(bd, "id"), rp_str(bd, "data_sha256"), rp_str(nd, "data_sha256"));
                 if (!force) return mrb_error(MRB_ERR_INVALID, "%s; use --force to compare anyway", msg);
                 cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
             }
@@ -137,8 +139,7 @@ static mrb_status accuracy_row(const mrb_compare_opts *o, acc_row *r)
         return mrb_error(MRB_ERR_NOMEM, "compare: out of memory");
     }
     const cJSON *it;
-    cJSON_ArrayForEach(it, rp_get(r->bc, "items"))
-    {
+    cJSON_ArrayForEach(it, rp_get(r->bc, "items")) {
         const cJSON *jt = find_item(r->nc, rp_str(it, "id"));
         const cJSON *a = rp_get2(it, "metrics", r->metric), *b = rp_get2(jt, "metrics", r->metric);
         if (!jt || !a) continue;
@@ -171,14 +172,18 @@ static mrb_status accuracy_row(const mrb_compare_opts *o, acc_row *r)
     for (size_t i = 0; i < r->n; i++) {
         int good = r->hib ? d[i] > 0 : d[i] < 0;
         if (fabs(d[i]) > r->tol) {
-            if (good) better++;
-            else worse++;
+            if (good)
+                better++;
+            else
+                worse++;
         }
     }
     r->all_beyond = r->n > 0 && (worse == r->n || better == r->n);
     free(d), free(bv), free(nv);
-    if (isnan(r->mean_diff) || r->mean_diff == 0) r->dir = 0;
-    else r->dir = (r->hib ? r->mean_diff > 0 : r->mean_diff < 0) ? 1 : -1;
+    if (isnan(r->mean_diff) || r->mean_diff == 0)
+        r->dir = 0;
+    else
+        r->dir = (r->hib ? r->mean_diff > 0 : r->mean_diff < 0) ? 1 : -1;
     return st;
 }
 
@@ -198,7 +203,8 @@ static void verdict_accuracy(acc_row *r, double alpha)
         r->reason = "beyond tolerance and significant (Wilcoxon, BH-adjusted)";
     } else if (r->w.min_pvalue >= alpha && r->all_beyond) {
         r->verdict = r->dir > 0 ? "BETTER" : "WORSE";
-        r->reason = "too few items for the test to reach significance; every item changed the same way beyond tolerance";
+        r->reason =
+            "too few items for the test to reach significance; every item changed the same way beyond tolerance";
     } else {
         r->verdict = "AMBIGUOUS";
         r->reason = "beyond tolerance but not significant";
@@ -207,10 +213,14 @@ static void verdict_accuracy(acc_row *r, double alpha)
 
 static void verdict_timing(time_row *t, double thr, double alpha)
 {
-    if (t->nb == 0 || t->nn == 0 || !(t->med_base > 0)) t->verdict = "NO DATA";
-    else if (t->ratio <= 1 + thr && t->ratio >= 1 / (1 + thr)) t->verdict = "SAME";
-    else if (t->q < alpha) t->verdict = t->ratio > 1 ? "SLOWER" : "FASTER";
-    else t->verdict = "AMBIGUOUS";
+    if (t->nb == 0 || t->nn == 0 || !(t->med_base > 0))
+        t->verdict = "NO DATA";
+    else if (t->ratio <= 1 + thr && t->ratio >= 1 / (1 + thr))
+        t->verdict = "SAME";
+    else if (t->q < alpha)
+        t->verdict = t->ratio > 1 ? "SLOWER" : "FASTER";
+    else
+        t->verdict = "AMBIGUOUS";
 }
 
 static void run_info(rp_buf *md, const char *which, const cJSON *r)
@@ -269,13 +279,13 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
     cJSON *only_base = cJSON_CreateArray(), *only_new = cJSON_CreateArray(), *not_ok = cJSON_CreateArray();
     if (!rows || !trows) {
         free(rows), free(trows);
-        cJSON_Delete(out), cJSON_Delete(warnings), cJSON_Delete(only_base), cJSON_Delete(only_new), cJSON_Delete(not_ok);
+        cJSON_Delete(out), cJSON_Delete(warnings), cJSON_Delete(only_base), cJSON_Delete(only_new),
+            cJSON_Delete(not_ok);
         return mrb_error(MRB_ERR_NOMEM, "out of memory");
     }
     size_t nrows = 0, ntrows = 0;
     const cJSON *bdefs = rp_get2(base, "suite", "metric_definitions");
-    cJSON_ArrayForEach(bc, rp_get(base, "cases"))
-    {
+    cJSON_ArrayForEach(bc, rp_get(base, "cases")) {
         const char *key = rp_str(bc, "key");
         const cJSON *nc = find_case(now, key);
         if (!nc) {
@@ -288,8 +298,7 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
         }
         oc->cases++;
         const cJSON *m;
-        cJSON_ArrayForEach(m, rp_get(bc, "metrics"))
-        {
+        cJSON_ArrayForEach(m, rp_get(bc, "metrics")) {
             if (!rp_get2(nc, "metrics", m->string) || st != MRB_OK) continue;
             const cJSON *def = rp_get(bdefs, m->string);
             const char *name = rp_str(def, "metric")[0] ? rp_str(def, "metric") : m->string;
@@ -319,8 +328,8 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
         free(sb), free(sn);
     }
     cJSON *nc;
-    cJSON_ArrayForEach(nc, rp_get(now, "cases")) if (!find_case(base, rp_str(nc, "key")))
-        cJSON_AddItemToArray(only_new, cJSON_CreateString(rp_str(nc, "key")));
+    cJSON_ArrayForEach(nc, rp_get(now, "cases"))
+        if (!find_case(base, rp_str(nc, "key"))) cJSON_AddItemToArray(only_new, cJSON_CreateString(rp_str(nc, "key")));
 
     /* Benjamini-Hochberg within each family: accuracy tests, timing tests. */
     double *p = malloc((nrows + ntrows + 1) * sizeof *p), *q = malloc((nrows + ntrows + 1) * sizeof *q);
@@ -350,16 +359,23 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
         oc->tests = nrows;
         for (size_t i = 0; i < nrows; i++) {
             const char *v = rows[i].verdict;
-            if (strcmp(v, "WORSE") == 0) oc->worse++;
-            else if (strcmp(v, "BETTER") == 0) oc->better++;
-            else if (strcmp(v, "AMBIGUOUS") == 0) oc->ambiguous++;
-            else oc->same++;
+            if (strcmp(v, "WORSE") == 0)
+                oc->worse++;
+            else if (strcmp(v, "BETTER") == 0)
+                oc->better++;
+            else if (strcmp(v, "AMBIGUOUS") == 0)
+                oc->ambiguous++;
+            else
+                oc->same++;
         }
         for (size_t i = 0; i < ntrows; i++) {
             const char *v = trows[i].verdict;
-            if (strcmp(v, "SLOWER") == 0) oc->slower++;
-            else if (strcmp(v, "FASTER") == 0) oc->faster++;
-            else if (strcmp(v, "AMBIGUOUS") == 0) oc->time_ambiguous++;
+            if (strcmp(v, "SLOWER") == 0)
+                oc->slower++;
+            else if (strcmp(v, "FASTER") == 0)
+                oc->faster++;
+            else if (strcmp(v, "AMBIGUOUS") == 0)
+                oc->time_ambiguous++;
         }
         oc->regressions = oc->worse + (o.time_gate ? oc->slower : 0);
 
@@ -370,20 +386,24 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
         const cJSON *w;
         cJSON_ArrayForEach(w, warnings) rp_printf(&md, "> warning (--force): %s\n", w->valuestring);
         if (cJSON_GetArraySize(warnings)) rp_printf(&md, "\n");
+        rp_printf(
+            &md,
+            "**%s**: %zu case(s) compared; accuracy: %zu worse, %zu better, %zu ambiguous, %zu same or identical "
+            "(%zu comparisons, %zu with a test, Benjamini-Hochberg at FDR %g); timing: %zu slower, %zu faster, %zu "
+            "ambiguous (threshold %g%%, Mann-Whitney BH q < %g)%s.\n\n",
+            oc->regressions ? "REGRESSION" : "no regression", oc->cases, oc->worse, oc->better, oc->ambiguous, oc->same,
+            nrows, ntests, o.alpha, oc->slower, oc->faster, oc->time_ambiguous, o.time_threshold * 100, o.time_alpha,
+            o.time_gate ? "; timing slow-downs count as regressions (--time-gate)" : "");
         rp_printf(&md,
-                  "**%s**: %zu case(s) compared; accuracy: %zu worse, %zu better, %zu ambiguous, %zu same or identical "
-                  "(%zu comparisons, %zu with a test, Benjamini-Hochberg at FDR %g); timing: %zu slower, %zu faster, %zu "
-                  "ambiguous (threshold %g%%, Mann-Whitney BH q < %g)%s.\n\n",
-                  oc->regressions ? "REGRESSION" : "no regression", oc->cases, oc->worse, oc->better, oc->ambiguous,
-                  oc->same, nrows, ntests, o.alpha, oc->slower, oc->faster, oc->time_ambiguous, o.time_threshold * 100,
-                  o.time_alpha, o.time_gate ? "; timing slow-downs count as regressions (--time-gate)" : "");
-        rp_printf(&md, "## Accuracy: NEW - BASE per item, paired by case key and item id\n\n"
-                       "| case | metric | n | BASE mean | NEW mean | mean diff [%g%% bootstrap CI] | tolerance | Wilcoxon p (mode) | BH q | verdict |\n"
-                       "|---|---|---:|---:|---:|---|---:|---|---:|---|\n",
+                  "## Accuracy: NEW - BASE per item, paired by case key and item id\n\n"
+                  "| case | metric | n | BASE mean | NEW mean | mean diff [%g%% bootstrap CI] | tolerance | Wilcoxon p "
+                  "(mode) | BH q | verdict |\n"
+                  "|---|---|---:|---:|---:|---|---:|---|---:|---|\n",
                   MRB_COMPARE_CI_LEVEL * 100);
         for (size_t i = 0; i < nrows; i++) {
             acc_row *r = &rows[i];
-            rp_printf(&md, "| %s | %s%s | %zu%s | %.6g | %.6g | %+.4g [%+.4g, %+.4g] | %.3g | %.3g (%s) | %.3g | **%s** |\n",
+            rp_printf(&md,
+                      "| %s | %s%s | %zu%s | %.6g | %.6g | %+.4g [%+.4g, %+.4g] | %.3g | %.3g (%s) | %.3g | **%s** |\n",
                       r->key, r->metric, r->hib ? " (higher better)" : " (lower better)", r->n,
                       r->n_nan ? " (+NaN)" : "", r->mean_base, r->mean_new, r->mean_diff, r->lo, r->hi, r->tol,
                       r->w.pvalue, mode_name(r->w.mode), r->q, r->verdict);
@@ -393,8 +413,9 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
                        "|---|---:|---:|---:|---|---:|---|\n");
         for (size_t i = 0; i < ntrows; i++) {
             time_row *t = &trows[i];
-            rp_printf(&md, "| %s | %.4g (n=%zu) | %.4g (n=%zu) | %.3f | %.3g (%s) | %.3g | **%s** |\n", t->key, t->med_base,
-                      t->nb, t->med_new, t->nn, t->ratio, t->u.pvalue, mode_name(t->u.mode), t->q, t->verdict);
+            rp_printf(&md, "| %s | %.4g (n=%zu) | %.4g (n=%zu) | %.3f | %.3g (%s) | %.3g | **%s** |\n", t->key,
+                      t->med_base, t->nb, t->med_new, t->nn, t->ratio, t->u.pvalue, mode_name(t->u.mode), t->q,
+                      t->verdict);
         }
         const cJSON *k;
         if (cJSON_GetArraySize(only_base) || cJSON_GetArraySize(only_new) || cJSON_GetArraySize(not_ok)) {

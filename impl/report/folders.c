@@ -33,7 +33,9 @@ static int cmp_str(const void *a, const void *b)
 static int item_id(const char *file, char *id, size_t cap)
 {
     size_t n = strlen(file);
-    size_t cut = n > 7 && strcmp(file + n - 7, ".nii.gz") == 0 ? n - 7 : n > 4 && strcmp(file + n - 4, ".nii") == 0 ? n - 4 : 0;
+    size_t cut = n > 7 && strcmp(file + n - 7, ".nii.gz") == 0 ? n - 7
+                 : n > 4 && strcmp(file + n - 4, ".nii") == 0  ? n - 4
+                                                               : 0;
     if (!cut || cut >= cap) return 0;
     snprintf(id, cap, "%.*s", (int)cut, file);
     return 1;
@@ -76,7 +78,7 @@ static mrb_status to_u8(const mrb_array *a, const char *path, mrb_array **out)
     size_t n = mrb_array_count(a);
     uint8_t *u = (*out)->data;
     for (size_t i = 0; i < n; i++) {
-        long v = a->dtype == MRB_U8 ? ((const uint8_t *)a->data)[i]
+        long v = a->dtype == MRB_U8    ? ((const uint8_t *)a->data)[i]
                  : a->dtype == MRB_I16 ? ((const int16_t *)a->data)[i]
                                        : ((const int32_t *)a->data)[i];
         if (v < 0 || v > 255) {
@@ -109,8 +111,8 @@ static mrb_status parse_regions(const char *text, const mrb_array *first_ref, re
         for (char *save = NULL, *tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
             char *eq = strchr(tok, '=');
             if (!eq || eq == tok || *n == FOLDER_MAX_REGIONS || (size_t)(eq - tok) >= sizeof r->name)
-                return mrb_error(MRB_ERR_INVALID, "regions '%s': expected 'brats' or NAME=L,L;NAME=L (at most %d)", text,
-                                 FOLDER_MAX_REGIONS);
+                return mrb_error(MRB_ERR_INVALID, "regions '%s': expected 'brats' or NAME=L,L;NAME=L (at most %d)",
+                                 text, FOLDER_MAX_REGIONS);
             snprintf(r[*n].name, sizeof r[*n].name, "%.*s", (int)(eq - tok), tok);
             snprintf(r[*n].labels, sizeof r[*n].labels, "%s", eq + 1);
             mrb_seg_opts probe;
@@ -185,8 +187,9 @@ static mrb_status score_item(const char *ref_path, const char *pred_path, int *l
     }
     if (*labels_mode) {
         st = to_u8(ref, ref_path, &ru);
-        if (st == MRB_OK) st = is_label(pred) ? to_u8(pred, pred_path, &pu)
-                                              : mrb_error(MRB_ERR_INVALID, "%s: expected a label map (integer file)", pred_path);
+        if (st == MRB_OK)
+            st = is_label(pred) ? to_u8(pred, pred_path, &pu)
+                                : mrb_error(MRB_ERR_INVALID, "%s: expected a label map (integer file)", pred_path);
         if (st == MRB_OK && *nrg_out == 0) st = parse_regions(regions_text, ru, rg_out, nrg_out);
         for (size_t k = 0; k < *nrg_out && st == MRB_OK; k++) {
             mrb_seg_opts o;
@@ -227,7 +230,9 @@ mrb_status mrb_folders_to_results(const char *ref_dir, const char *pred_dir, con
     char **files = NULL;
     size_t nf = 0;
     MRB_TRY(list_nifti(ref_dir, &files, &nf));
-    mrb_status st = nf ? MRB_OK : mrb_error(MRB_ERR_INVALID, "%s: no NIfTI files (*.nii, *.nii.gz) in the reference folder", ref_dir);
+    mrb_status st =
+        nf ? MRB_OK
+           : mrb_error(MRB_ERR_INVALID, "%s: no NIfTI files (*.nii, *.nii.gz) in the reference folder", ref_dir);
     DIR *pd = st == MRB_OK ? opendir(pred_dir) : NULL;
     if (st == MRB_OK && !pd) st = mrb_error(MRB_ERR_IO, "%s: cannot open the prediction folder", pred_dir);
     if (pd) closedir(pd);
@@ -276,11 +281,13 @@ mrb_status mrb_folders_to_results(const char *ref_dir, const char *pred_dir, con
         for (size_t k = 0; k < nrg; k++) {
             char id[64];
             snprintf(id, sizeof id, "dice_%.31s", rg[k].name);
-            add_def(defs, id, "dice", "Dice of the label group (mrb_seg_evaluate; both empty 1, one empty 0: BraTS policy)", "", 1,
+            add_def(defs, id, "dice",
+                    "Dice of the label group (mrb_seg_evaluate; both empty 1, one empty 0: BraTS policy)", "", 1,
                     rg[k].labels);
             snprintf(id, sizeof id, "hd95_%.31s", rg[k].name);
-            add_def(defs, id, "hd95", "95th-percentile Hausdorff distance, max of the two directed percentiles (MONAI, BraTS)", "mm",
-                    0, rg[k].labels);
+            add_def(defs, id, "hd95",
+                    "95th-percentile Hausdorff distance, max of the two directed percentiles (MONAI, BraTS)", "mm", 0,
+                    rg[k].labels);
         }
     } else {
         add_def(defs, "psnr", "psnr", "PSNR of magnitudes, R = max(reference) (fastMRI)", "dB", 1, NULL);
@@ -312,8 +319,7 @@ mrb_status mrb_folders_to_results(const char *ref_dir, const char *pred_dir, con
         cJSON_Delete(c), cJSON_Delete(r);
         return mrb_error(MRB_ERR_NOMEM, "out of memory");
     }
-    cJSON_ArrayForEach(def, defs)
-    {
+    cJSON_ArrayForEach(def, defs) {
         size_t k = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, items) v[k++] = rp_num(rp_get(it, "metrics"), def->string);

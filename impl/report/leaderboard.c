@@ -50,7 +50,8 @@ static int has_method(const lb *b, const cJSON *r, const char *m)
 static int item_index(const lb *b, const char *ds, const char *sm, const char *id)
 {
     for (size_t i = 0; i < b->ni; i++)
-        if (strcmp(b->items[i].dataset, ds) == 0 && strcmp(b->items[i].sampling, sm) == 0 && strcmp(b->items[i].id, id) == 0)
+        if (strcmp(b->items[i].dataset, ds) == 0 && strcmp(b->items[i].sampling, sm) == 0 &&
+            strcmp(b->items[i].id, id) == 0)
             return (int)i;
     return -1;
 }
@@ -61,11 +62,11 @@ static mrb_status collect(lb *b, const cJSON *const *subs, const char *const *na
     /* Entries. */
     for (size_t s = 0; s < n; s++) {
         const cJSON *c;
-        cJSON_ArrayForEach(c, rp_get(subs[s], "cases"))
-        {
+        cJSON_ArrayForEach(c, rp_get(subs[s], "cases")) {
             const char *m = rp_str(c, "method");
             if (has_method(b, subs[s], m)) continue;
-            if (b->ne == LB_MAX_ENTRIES) return mrb_error(MRB_ERR_INVALID, "leaderboard: more than %d entries", LB_MAX_ENTRIES);
+            if (b->ne == LB_MAX_ENTRIES)
+                return mrb_error(MRB_ERR_INVALID, "leaderboard: more than %d entries", LB_MAX_ENTRIES);
             lb_entry *e = &b->e[b->ne++];
             e->results = subs[s];
             e->submission = names[s];
@@ -76,32 +77,39 @@ static mrb_status collect(lb *b, const cJSON *const *subs, const char *const *na
     for (size_t i = 0; i < b->ne; i++) {
         int dup = 0;
         for (size_t j = 0; j < b->ne; j++) dup |= j != i && strcmp(b->e[i].method, b->e[j].method) == 0;
-        if (dup) snprintf(b->e[i].label, sizeof b->e[i].label, "%s [%s]", b->e[i].method, b->e[i].submission);
-        else snprintf(b->e[i].label, sizeof b->e[i].label, "%s", b->e[i].method);
+        if (dup)
+            snprintf(b->e[i].label, sizeof b->e[i].label, "%s [%s]", b->e[i].method, b->e[i].submission);
+        else
+            snprintf(b->e[i].label, sizeof b->e[i].label, "%s", b->e[i].method);
     }
     /* The same data set id must hold the same data in every submission. */
     for (size_t s = 0; s < n; s++)
         for (size_t t = s + 1; t < n; t++) {
             const cJSON *a, *d;
-            cJSON_ArrayForEach(a, rp_get(subs[s], "datasets")) cJSON_ArrayForEach(d, rp_get(subs[t], "datasets"))
-            {
-                if (strcmp(rp_str(a, "id"), rp_str(d, "id")) == 0 && strcmp(rp_str(a, "data_sha256"), rp_str(d, "data_sha256")) != 0)
-                    return mrb_error(MRB_ERR_INVALID, "leaderboard: %s and %s scored data set '%s' on different data (data_sha256 %.12s vs %.12s)",
-                                     names[s], names[t], rp_str(a, "id"), rp_str(a, "data_sha256"), rp_str(d, "data_sha256"));
-            }
+            cJSON_ArrayForEach(a, rp_get(subs[s], "datasets"))
+                cJSON_ArrayForEach(d, rp_get(subs[t], "datasets")) {
+                    if (strcmp(rp_str(a, "id"), rp_str(d, "id")) == 0 &&
+                        strcmp(rp_str(a, "data_sha256"), rp_str(d, "data_sha256")) != 0)
+                        return mrb_error(MRB_ERR_INVALID,
+                                         "leaderboard: %s and %s scored data set '%s' on different data (data_sha256 "
+                                         "%.12s vs %.12s)",
+                                         names[s], names[t], rp_str(a, "id"), rp_str(a, "data_sha256"),
+                                         rp_str(d, "data_sha256"));
+                }
         }
     /* Metrics: given, or every metric id that every submission defines. */
     if (o->metrics && o->nmetrics) {
         for (size_t k = 0; k < o->nmetrics; k++) {
-            if (b->nm == LB_MAX_METRICS) return mrb_error(MRB_ERR_INVALID, "leaderboard: more than %d metrics", LB_MAX_METRICS);
+            if (b->nm == LB_MAX_METRICS)
+                return mrb_error(MRB_ERR_INVALID, "leaderboard: more than %d metrics", LB_MAX_METRICS);
             b->metric[b->nm++] = o->metrics[k];
         }
     } else {
         const cJSON *m;
-        cJSON_ArrayForEach(m, rp_get2(subs[0], "suite", "metric_definitions"))
-        {
+        cJSON_ArrayForEach(m, rp_get2(subs[0], "suite", "metric_definitions")) {
             int all = 1;
-            for (size_t s = 1; s < n; s++) all &= rp_get(rp_get2(subs[s], "suite", "metric_definitions"), m->string) != NULL;
+            for (size_t s = 1; s < n; s++)
+                all &= rp_get(rp_get2(subs[s], "suite", "metric_definitions"), m->string) != NULL;
             if (all && b->nm < LB_MAX_METRICS) b->metric[b->nm++] = m->string;
         }
     }
@@ -112,7 +120,8 @@ static mrb_status collect(lb *b, const cJSON *const *subs, const char *const *na
             if (cJSON_IsObject(d)) b->def[k] = d;
         }
         if (!b->def[k])
-            return mrb_error(MRB_ERR_INVALID, "leaderboard: metric '%s' is not defined by any submission", b->metric[k]);
+            return mrb_error(MRB_ERR_INVALID, "leaderboard: metric '%s' is not defined by any submission",
+                             b->metric[k]);
         b->hib[k] = rp_higher_is_better(b->def[k]);
     }
     /* Items: the union over entries of (dataset, sampling, item id). */
@@ -125,11 +134,9 @@ static mrb_status collect(lb *b, const cJSON *const *subs, const char *const *na
     if (!b->items) return mrb_error(MRB_ERR_NOMEM, "out of memory");
     for (size_t s = 0; s < n; s++) {
         const cJSON *c;
-        cJSON_ArrayForEach(c, rp_get(subs[s], "cases"))
-        {
+        cJSON_ArrayForEach(c, rp_get(subs[s], "cases")) {
             const cJSON *it;
-            cJSON_ArrayForEach(it, rp_get(c, "items"))
-            {
+            cJSON_ArrayForEach(it, rp_get(c, "items")) {
                 if (item_index(b, rp_str(c, "dataset"), rp_str(c, "sampling"), rp_str(it, "id")) >= 0) continue;
                 b->items[b->ni++] = (lb_item){rp_str(c, "dataset"), rp_str(c, "sampling"), rp_str(it, "id")};
             }
@@ -141,12 +148,10 @@ static mrb_status collect(lb *b, const cJSON *const *subs, const char *const *na
     for (size_t x = 0; x < b->nm * b->ne * b->ni; x++) b->v[x] = NAN;
     for (size_t e = 0; e < b->ne; e++) {
         const cJSON *c;
-        cJSON_ArrayForEach(c, rp_get(b->e[e].results, "cases"))
-        {
+        cJSON_ArrayForEach(c, rp_get(b->e[e].results, "cases")) {
             if (strcmp(rp_str(c, "method"), b->e[e].method) != 0 || strcmp(rp_str(c, "status"), "ok") != 0) continue;
             const cJSON *it;
-            cJSON_ArrayForEach(it, rp_get(c, "items"))
-            {
+            cJSON_ArrayForEach(it, rp_get(c, "items")) {
                 int i = item_index(b, rp_str(c, "dataset"), rp_str(c, "sampling"), rp_str(it, "id"));
                 for (size_t k = 0; k < b->nm && i >= 0; k++) {
                     const cJSON *val = rp_get2(it, "metrics", b->metric[k]);
@@ -302,8 +307,10 @@ mrb_status mrb_leaderboard(const cJSON *const *subs, const char *const *names, s
                 if (sorted) {
                     memcpy(sorted, bs, B * sizeof *sorted);
                     qsort(sorted, B, sizeof *sorted, cmp_double);
-                    cJSON_AddItemToObject(y, "bootstrap_rank_low", num(mrb_percentile_sorted(sorted, B, (100 - LB_RANK_INTERVAL) / 2)));
-                    cJSON_AddItemToObject(y, "bootstrap_rank_high", num(mrb_percentile_sorted(sorted, B, 100 - (100 - LB_RANK_INTERVAL) / 2)));
+                    cJSON_AddItemToObject(y, "bootstrap_rank_low",
+                                          num(mrb_percentile_sorted(sorted, B, (100 - LB_RANK_INTERVAL) / 2)));
+                    cJSON_AddItemToObject(y, "bootstrap_rank_high",
+                                          num(mrb_percentile_sorted(sorted, B, 100 - (100 - LB_RANK_INTERVAL) / 2)));
                     free(sorted);
                 }
                 cJSON_AddItemToObject(y, "bootstrap_rank_mean", num(s.mean));

@@ -17,8 +17,10 @@
 static void cell_num(rp_buf *b, const cJSON *o, const char *key, int digits)
 {
     const cJSON *v = rp_get(o, key);
-    if (cJSON_IsNumber(v)) rp_num_text(b, v->valuedouble, digits);
-    else rp_printf(b, "-");
+    if (cJSON_IsNumber(v))
+        rp_num_text(b, v->valuedouble, digits);
+    else
+        rp_printf(b, "-");
 }
 
 static const char *scope_name(const cJSON *metric)
@@ -51,12 +53,16 @@ static void md_table(rp_buf *md, const cJSON *board, const cJSON *metric)
 {
     const char *scope = scope_name(metric);
     if (!metric)
-        rp_printf(md, "## Overall ranking\n\nRank-then-aggregate (BraTS): entries ranked on every item and metric, ranks "
-                      "averaged per metric, then over metrics. Aggregate-then-rank: ranked on each metric's mean, ranks "
-                      "averaged over metrics. Ties share the average rank.\n\n");
+        rp_printf(md,
+                  "## Overall ranking\n\nRank-then-aggregate (BraTS): entries ranked on every item and metric, ranks "
+                  "averaged per metric, then over metrics. Aggregate-then-rank: ranked on each metric's mean, ranks "
+                  "averaged over metrics. Ties share the average rank.\n\n");
     else
-        rp_printf(md, "## %s (%s is better)\n\n", scope, cJSON_IsTrue(rp_get(metric, "higher_is_better")) ? "higher" : "lower");
-    rp_printf(md, "| rank | entry | submission |%s mean rank | aggregate-then-rank | kept rank (bootstrap) | 95%% bootstrap rank range |\n",
+        rp_printf(md, "## %s (%s is better)\n\n", scope,
+                  cJSON_IsTrue(rp_get(metric, "higher_is_better")) ? "higher" : "lower");
+    rp_printf(md,
+              "| rank | entry | submission |%s mean rank | aggregate-then-rank | kept rank (bootstrap) | 95%% "
+              "bootstrap rank range |\n",
               metric ? " mean |" : "");
     rp_printf(md, "|---:|---|---|%s---:|---:|---:|---|\n", metric ? "---:|" : "");
     size_t n;
@@ -95,8 +101,7 @@ static void csv_rows(rp_buf *csv, const cJSON *board, const cJSON *metric)
 {
     const char *scope = scope_name(metric);
     const cJSON *e;
-    cJSON_ArrayForEach(e, rp_get(board, "entries"))
-    {
+    cJSON_ArrayForEach(e, rp_get(board, "entries")) {
         const cJSON *s = rp_get2(e, "scores", scope);
         rp_csv_cell(csv, scope);
         rp_printf(csv, ",");
@@ -105,8 +110,14 @@ static void csv_rows(rp_buf *csv, const cJSON *board, const cJSON *metric)
         rp_csv_cell(csv, rp_str(e, "submission"));
         rp_printf(csv, ",");
         rp_csv_cell(csv, rp_str(e, "method"));
-        static const char *keys[] = {"rank", "mean", "mean_rank", "aggregate_then_rank", "stability",
-                                     "bootstrap_rank_low", "bootstrap_rank_high", "bootstrap_rank_mean"};
+        static const char *keys[] = {"rank",
+                                     "mean",
+                                     "mean_rank",
+                                     "aggregate_then_rank",
+                                     "stability",
+                                     "bootstrap_rank_low",
+                                     "bootstrap_rank_high",
+                                     "bootstrap_rank_mean"};
         for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
             rp_printf(csv, ",");
             const cJSON *v = rp_get(s, keys[k]);
@@ -121,13 +132,16 @@ static void html_table(rp_buf *h, const cJSON *board, const cJSON *metric, int i
     const char *scope = scope_name(metric);
     rp_printf(h, "<h2>");
     rp_html_text(h, metric ? scope : "Overall ranking");
-    if (metric) rp_printf(h, " <small>(%s is better)</small>", cJSON_IsTrue(rp_get(metric, "higher_is_better")) ? "higher" : "lower");
+    if (metric)
+        rp_printf(h, " <small>(%s is better)</small>",
+                  cJSON_IsTrue(rp_get(metric, "higher_is_better")) ? "higher" : "lower");
     rp_printf(h, "</h2>\n<table class=\"sortable\" id=\"table-%d\" data-scope=\"", index);
     rp_html_text(h, scope);
-    rp_printf(h, "\">\n<thead><tr><th data-type=\"num\">rank</th><th>entry</th><th>submission</th>%s"
-                 "<th data-type=\"num\">mean rank</th><th data-type=\"num\">aggregate-then-rank</th>"
-                 "<th data-type=\"num\">kept rank (bootstrap, %%)</th><th data-type=\"num\">95%% bootstrap rank low</th>"
-                 "<th data-type=\"num\">high</th></tr></thead>\n<tbody>\n",
+    rp_printf(h,
+              "\">\n<thead><tr><th data-type=\"num\">rank</th><th>entry</th><th>submission</th>%s"
+              "<th data-type=\"num\">mean rank</th><th data-type=\"num\">aggregate-then-rank</th>"
+              "<th data-type=\"num\">kept rank (bootstrap, %%)</th><th data-type=\"num\">95%% bootstrap rank low</th>"
+              "<th data-type=\"num\">high</th></tr></thead>\n<tbody>\n",
               metric ? "<th data-type=\"num\">mean</th>" : "");
     size_t n;
     const cJSON **rows = rows_by_rank(board, scope, &n);
@@ -171,13 +185,14 @@ static void html_chart(rp_buf *h, const cJSON *board)
     double maxr = (double)(n ? n : 1);
     int height = (int)(n * LB_SVG_ROW) + 56;
     double scale = (LB_SVG_WIDTH - LB_SVG_LEFT - 20) / maxr;
-    rp_printf(h, "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"rank-chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                 "role=\"img\" aria-label=\"overall mean rank per entry with the 95%% bootstrap rank range\">\n",
-              LB_SVG_WIDTH, height, LB_SVG_WIDTH, height);
+    rp_printf(
+        h,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"rank-chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+        "role=\"img\" aria-label=\"overall mean rank per entry with the 95%% bootstrap rank range\">\n",
+        LB_SVG_WIDTH, height, LB_SVG_WIDTH, height);
     size_t i = 0;
     const cJSON *e;
-    cJSON_ArrayForEach(e, rp_get(board, "entries"))
-    {
+    cJSON_ArrayForEach(e, rp_get(board, "entries")) {
         const cJSON *s = rp_get2(e, "scores", "overall");
         double y = 10 + (double)i * LB_SVG_ROW;
         double mr = rp_num(s, "mean_rank"), lo = rp_num(s, "bootstrap_rank_low"), hi = rp_num(s, "bootstrap_rank_high");
@@ -185,7 +200,9 @@ static void html_chart(rp_buf *h, const cJSON *board)
         rp_html_text(h, rp_str(e, "label"));
         rp_printf(h, "</text>\n");
         if (isfinite(mr))
-            rp_printf(h, "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"#7aa6d6\"><title>mean rank %.3g</title></rect>\n",
+            rp_printf(h,
+                      "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"#7aa6d6\"><title>mean rank "
+                      "%.3g</title></rect>\n",
                       LB_SVG_LEFT, y + 3, mr * scale, LB_SVG_ROW - 8, mr);
         if (isfinite(lo) && isfinite(hi))
             rp_printf(h, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#222\" stroke-width=\"2\"/>\n",
@@ -198,8 +215,9 @@ static void html_chart(rp_buf *h, const cJSON *board)
     for (size_t r = 1; r <= n; r++)
         rp_printf(h, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"11\">%zu</text>\n",
                   LB_SVG_LEFT + (double)r * scale, axis + 16, r);
-    rp_printf(h, "<text x=\"%d\" y=\"%.1f\" font-size=\"12\">overall mean rank (bar, lower is better) and 95%% "
-                 "bootstrap rank range (line)</text>\n",
+    rp_printf(h,
+              "<text x=\"%d\" y=\"%.1f\" font-size=\"12\">overall mean rank (bar, lower is better) and 95%% "
+              "bootstrap rank range (line)</text>\n",
               LB_SVG_LEFT, axis + 34);
     rp_printf(h, "</svg>\n");
 }
@@ -208,13 +226,15 @@ static const char html_style[] =
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em;color:#222}"
     "table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #bbb;padding:0.25em 0.6em}"
     "td{text-align:right}td:nth-child(2),td:nth-child(3){text-align:left}"
-    "th{background:#eef2f7;cursor:pointer;user-select:none}th.asc::after{content:' \\25B2'}th.desc::after{content:' \\25BC'}"
+    "th{background:#eef2f7;cursor:pointer;user-select:none}th.asc::after{content:' \\25B2'}th.desc::after{content:' "
+    "\\25BC'}"
     "tbody tr:nth-child(odd){background:#fafafa}small{color:#555;font-weight:normal}.note{color:#444;max-width:60em}";
 
 /* Sorts a table by the clicked column; numbers numerically, '-' last. */
 static const char html_script[] =
     "(function(){\n"
-    "function key(td,num){var t=td.textContent.trim();if(!num)return t;var v=parseFloat(t);return isNaN(v)?Infinity:v;}\n"
+    "function key(td,num){var t=td.textContent.trim();if(!num)return t;var v=parseFloat(t);return "
+    "isNaN(v)?Infinity:v;}\n"
     "document.querySelectorAll('table.sortable').forEach(function(table){\n"
     " var ths=table.tHead.rows[0].cells;\n"
     " Array.prototype.forEach.call(ths,function(th,col){\n"
@@ -241,16 +261,19 @@ mrb_status mrb_leaderboard_write(const cJSON *board, const char *out_dir, mrb_le
     const cJSON *metrics = rp_get(board, "metrics"), *m;
     rp_buf md = {0}, csv = {0}, html = {0};
 
-    rp_printf(&md, "# %s\n\n%g entries from %d submission(s), %g items; bootstrap stability from %g resamples of items "
-                   "(seed %g).\n\n",
-              title, (double)cJSON_GetArraySize(rp_get(board, "entries")), cJSON_GetArraySize(rp_get(board, "submissions")),
-              rp_num(board, "items"), rp_num(board, "resamples"), rp_num(board, "seed"));
+    rp_printf(&md,
+              "# %s\n\n%g entries from %d submission(s), %g items; bootstrap stability from %g resamples of items "
+              "(seed %g).\n\n",
+              title, (double)cJSON_GetArraySize(rp_get(board, "entries")),
+              cJSON_GetArraySize(rp_get(board, "submissions")), rp_num(board, "items"), rp_num(board, "resamples"),
+              rp_num(board, "seed"));
     md_table(&md, board, NULL);
     cJSON_ArrayForEach(m, metrics) md_table(&md, board, m);
     rp_printf(&md, "Ranking rules: impl/report/README.md (mrbench leaderboard).\n");
 
-    rp_printf(&csv, "scope,entry,submission,method,rank,mean,mean_rank,aggregate_then_rank,stability,bootstrap_rank_low,"
-                    "bootstrap_rank_high,bootstrap_rank_mean,missing_items\n");
+    rp_printf(&csv,
+              "scope,entry,submission,method,rank,mean,mean_rank,aggregate_then_rank,stability,bootstrap_rank_low,"
+              "bootstrap_rank_high,bootstrap_rank_mean,missing_items\n");
     csv_rows(&csv, board, NULL);
     cJSON_ArrayForEach(m, metrics) csv_rows(&csv, board, m);
 
@@ -259,8 +282,9 @@ mrb_status mrb_leaderboard_write(const cJSON *board, const char *out_dir, mrb_le
     rp_html_text(&html, title);
     rp_printf(&html, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", html_style);
     rp_html_text(&html, title);
-    rp_printf(&html, "</h1>\n<p class=\"note\">%d entries, %g items; stability: share of %g bootstrap resamples of the "
-                     "items (seed %g) in which an entry keeps its rank. Click a column heading to sort.</p>\n",
+    rp_printf(&html,
+              "</h1>\n<p class=\"note\">%d entries, %g items; stability: share of %g bootstrap resamples of the "
+              "items (seed %g) in which an entry keeps its rank. Click a column heading to sort.</p>\n",
               cJSON_GetArraySize(rp_get(board, "entries")), rp_num(board, "items"), rp_num(board, "resamples"),
               rp_num(board, "seed"));
     html_chart(&html, board);
@@ -269,18 +293,18 @@ mrb_status mrb_leaderboard_write(const cJSON *board, const char *out_dir, mrb_le
     cJSON_ArrayForEach(m, metrics) html_table(&html, board, m, idx++);
     rp_printf(&html, "<h2>Submissions</h2>\n<ul>\n");
     const cJSON *s;
-    cJSON_ArrayForEach(s, rp_get(board, "submissions"))
-    {
+    cJSON_ArrayForEach(s, rp_get(board, "submissions")) {
         rp_printf(&html, "<li>");
         rp_html_text(&html, rp_str(s, "name"));
         rp_printf(&html, ": suite ");
         rp_html_text(&html, rp_str(s, "suite"));
         rp_printf(&html, " (SHA-256 %.12s), run %s</li>\n", rp_str(s, "suite_sha256"), rp_str(s, "started"));
     }
-    rp_printf(&html, "</ul>\n<p class=\"note\">Rank-then-aggregate as in BraTS: entries are ranked on every item and "
-                     "metric (ties share the average rank, a missing value ranks last), the ranks are averaged per "
-                     "metric and then over metrics. Aggregate-then-rank ranks each metric's mean over items. Generated by "
-                     "mrbench.</p>\n<script>\n%s</script>\n</body>\n</html>\n",
+    rp_printf(&html,
+              "</ul>\n<p class=\"note\">Rank-then-aggregate as in BraTS: entries are ranked on every item and "
+              "metric (ties share the average rank, a missing value ranks last), the ranks are averaged per "
+              "metric and then over metrics. Aggregate-then-rank ranks each metric's mean over items. Generated by "
+              "mrbench.</p>\n<script>\n%s</script>\n</body>\n</html>\n",
               html_script);
 
     char *json = cJSON_Print(board);
@@ -291,7 +315,8 @@ mrb_status mrb_leaderboard_write(const cJSON *board, const char *out_dir, mrb_le
     mrb_status st = rp_buf_write(&md, oc->markdown);
     if (st == MRB_OK) st = rp_buf_write(&csv, oc->csv);
     if (st == MRB_OK) st = rp_buf_write(&html, oc->html);
-    if (st == MRB_OK) st = json ? mrb_write_file_atomic(oc->json, json, strlen(json)) : mrb_error(MRB_ERR_NOMEM, "out of memory");
+    if (st == MRB_OK)
+        st = json ? mrb_write_file_atomic(oc->json, json, strlen(json)) : mrb_error(MRB_ERR_NOMEM, "out of memory");
     free(json);
     free(md.s), free(csv.s), free(html.s);
     return st;

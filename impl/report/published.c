@@ -29,7 +29,8 @@ static mrb_status check_entry(const char *path, size_t i, const cJSON *e)
     for (size_t k = 0; k < sizeof optional_numbers / sizeof *optional_numbers; k++) {
         const cJSON *v = rp_get(e, optional_numbers[k]);
         if (v && !cJSON_IsNumber(v) && !cJSON_IsNull(v))
-            return mrb_error(MRB_ERR_INVALID, "%s: entries[%zu].%s: expected a number or null", path, i, optional_numbers[k]);
+            return mrb_error(MRB_ERR_INVALID, "%s: entries[%zu].%s: expected a number or null", path, i,
+                             optional_numbers[k]);
     }
     if (!cJSON_IsArray(rp_get2(e, "match", "datasets")))
         return mrb_error(MRB_ERR_INVALID, "%s: entries[%zu].match.datasets: expected an array of names", path, i);
@@ -45,7 +46,8 @@ static mrb_status load_one(const char *path, cJSON *all)
     free(text);
     if (!doc) return mrb_error(MRB_ERR_INVALID, "%s: not valid JSON", path);
     mrb_status st = MRB_OK;
-    const cJSON *ver = rp_get(doc, "mrbench_published"), *source = rp_get(doc, "source"), *entries = rp_get(doc, "entries");
+    const cJSON *ver = rp_get(doc, "mrbench_published"), *source = rp_get(doc, "source"),
+                *entries = rp_get(doc, "entries");
     if (!cJSON_IsNumber(ver) || ver->valuedouble != PUBLISHED_FORMAT_VERSION)
         st = mrb_error(MRB_ERR_INVALID, "%s: mrbench_published: expected %d", path, PUBLISHED_FORMAT_VERSION);
     else if (!cJSON_IsString(rp_get(source, "citation")) || !cJSON_IsString(rp_get(source, "short")))
@@ -54,8 +56,7 @@ static mrb_status load_one(const char *path, cJSON *all)
         st = mrb_error(MRB_ERR_INVALID, "%s: entries: expected an array", path);
     size_t i = 0;
     const cJSON *e;
-    cJSON_ArrayForEach(e, entries)
-    {
+    cJSON_ArrayForEach(e, entries) {
         if (st != MRB_OK) break;
         st = check_entry(path, i++, e);
         if (st != MRB_OK) break;
@@ -65,7 +66,8 @@ static mrb_status load_one(const char *path, cJSON *all)
             break;
         }
         const cJSON *s;
-        cJSON_ArrayForEach(s, source) if (!rp_get(copy, s->string)) cJSON_AddItemToObject(copy, s->string, cJSON_Duplicate(s, 1));
+        cJSON_ArrayForEach(s, source)
+            if (!rp_get(copy, s->string)) cJSON_AddItemToObject(copy, s->string, cJSON_Duplicate(s, 1));
         cJSON_AddStringToObject(copy, "file", path);
         cJSON_AddItemToArray(all, copy);
     }

@@ -25,8 +25,8 @@ typedef struct report_ctx {
     size_t ncols;
 } report_ctx;
 
-static void csv_row_start(report_ctx *x, const char *table, const char *source, const char *method,
-                          const rp_case *col, const char *item, const char *metric)
+static void csv_row_start(report_ctx *x, const char *table, const char *source, const char *method, const rp_case *col,
+                          const char *item, const char *metric)
 {
     rp_csv_cell(&x->csv, table);
     rp_printf(&x->csv, ",");
@@ -86,7 +86,8 @@ typedef struct ref_rows {
 
 static int same_ref_row(const cJSON *a, const cJSON *b)
 {
-    return strcmp(rp_str(a, "citation"), rp_str(b, "citation")) == 0 && strcmp(rp_str(a, "method"), rp_str(b, "method")) == 0;
+    return strcmp(rp_str(a, "citation"), rp_str(b, "citation")) == 0 &&
+           strcmp(rp_str(a, "method"), rp_str(b, "method")) == 0;
 }
 
 static void refs_collect(report_ctx *x, const cJSON *def, const char *metric, ref_rows *rr)
@@ -128,23 +129,28 @@ static void ref_label(rp_buf *b, const cJSON *e, int tex)
 static void ref_value(rp_buf *b, const cJSON *e, int tex)
 {
     double v = rp_num(e, "value"), s = rp_num(e, "std");
-    if (tex) rp_printf(b, "\\textit{");
-    else rp_printf(b, "*");
+    if (tex)
+        rp_printf(b, "\\textit{");
+    else
+        rp_printf(b, "*");
     rp_num_text(b, v, RP_MEAN_DIGITS);
     if (!isnan(s)) {
         rp_printf(b, " (");
         rp_num_text(b, s, RP_STD_DIGITS);
         rp_printf(b, ")");
     }
-    if (tex) rp_printf(b, "}");
-    else rp_printf(b, "*");
+    if (tex)
+        rp_printf(b, "}");
+    else
+        rp_printf(b, "*");
 }
 
 static void refs_footnotes(report_ctx *x, const ref_rows *rr)
 {
     if (rr->nrows == 0) return;
-    rp_printf(&x->md, "\nReference rows (italic) are published numbers, not measured here; they are shown where the "
-                      "suite's data set, acceleration and metric match the publication's setting (impl/report/README.md):\n");
+    rp_printf(&x->md,
+              "\nReference rows (italic) are published numbers, not measured here; they are shown where the "
+              "suite's data set, acceleration and metric match the publication's setting (impl/report/README.md):\n");
     for (size_t r = 0; r < rr->nrows; r++) {
         const cJSON *e = rr->row[r];
         rp_printf(&x->md, "- %s [%s]: %s, %s; ", rp_str(e, "method"), rp_str(e, "short"), rp_str(e, "citation"),
@@ -225,7 +231,8 @@ static void metric_table(report_ctx *x, const char *metric)
     const char *unit = rp_str(def, "unit");
     rp_printf(&x->md, "## %s%s%s%s, mean (std) over items\n\n", metric, unit[0] ? " (" : "", unit, unit[0] ? ")" : "");
     if (def)
-        rp_printf(&x->md, "%s; %s is better.\n\n", rp_str(def, "definition"), rp_higher_is_better(def) ? "higher" : "lower");
+        rp_printf(&x->md, "%s; %s is better.\n\n", rp_str(def, "definition"),
+                  rp_higher_is_better(def) ? "higher" : "lower");
     ref_rows rr;
     refs_collect(x, def, metric, &rr);
 
@@ -246,7 +253,8 @@ static void metric_table(report_ctx *x, const char *metric)
         rp_tex_cell(&x->tex, unit);
         rp_printf(&x->tex, ")");
     }
-    rp_printf(&x->tex, ", mean (std) over items%s}\n\\begin{tabular}{l", rr.nrows ? "; $^\\dagger$ published, not measured here" : "");
+    rp_printf(&x->tex, ", mean (std) over items%s}\n\\begin{tabular}{l",
+              rr.nrows ? "; $^\\dagger$ published, not measured here" : "");
     for (size_t c = 0; c < x->ncols; c++) rp_printf(&x->tex, "r");
     rp_printf(&x->tex, "}\n\\toprule\nmethod");
     for (size_t c = 0; c < x->ncols; c++) {
@@ -308,7 +316,8 @@ static void per_case_tables(report_ctx *x, const char *metric)
     const rp_set *set = x->set;
     for (size_t c = 0; c < x->ncols; c++) {
         const rp_case *col = x->cols[c];
-        rp_printf(&x->md, "### %s per item: %s R=%g (%s)\n\n| item |", metric, col->dataset, col->acceleration, col->sampling);
+        rp_printf(&x->md, "### %s per item: %s R=%g (%s)\n\n| item |", metric, col->dataset, col->acceleration,
+                  col->sampling);
         const rp_case *present[256];
         size_t np = 0;
         for (size_t k = 0; k < set->nlabels && np < 256; k++) {
@@ -325,15 +334,16 @@ static void per_case_tables(report_ctx *x, const char *metric)
         rp_printf(&x->md, "\n");
         /* Items in the order of the first present case. */
         const cJSON *it;
-        if (np) cJSON_ArrayForEach(it, rp_get(present[0]->c, "items"))
-            {
+        if (np)
+            cJSON_ArrayForEach(it, rp_get(present[0]->c, "items")) {
                 const char *id = rp_str(it, "id");
                 rp_printf(&x->md, "| ");
                 rp_md_cell(&x->md, id);
                 rp_printf(&x->md, " |");
                 for (size_t k = 0; k < np; k++) {
                     const cJSON *jt, *found = NULL;
-                    cJSON_ArrayForEach(jt, rp_get(present[k]->c, "items")) if (strcmp(rp_str(jt, "id"), id) == 0) found = jt;
+                    cJSON_ArrayForEach(jt, rp_get(present[k]->c, "items"))
+                        if (strcmp(rp_str(jt, "id"), id) == 0) found = jt;
                     const cJSON *v = rp_get2(found, "metrics", metric);
                     rp_printf(&x->md, " ");
                     if (v) rp_num_text(&x->md, cJSON_IsNumber(v) ? v->valuedouble : NAN, RP_MEAN_DIGITS + 2);
@@ -382,8 +392,10 @@ static void phases_table(report_ctx *x)
             double v = rp_num(p, "median");
             rp_printf(&x->md, " ");
             rp_md_cell(&x->md, p->string);
-            if (total > 0) rp_printf(&x->md, " %.3g (%.0f%%);", v, 100.0 * v / total);
-            else rp_printf(&x->md, " %.3g;", v);
+            if (total > 0)
+                rp_printf(&x->md, " %.3g (%.0f%%);", v, 100.0 * v / total);
+            else
+                rp_printf(&x->md, " %.3g;", v);
         }
         rp_printf(&x->md, " |\n");
         for (const cJSON *p = ph->child; p; p = p->next) {
@@ -403,7 +415,8 @@ static void timing_tables(report_ctx *x)
 {
     const rp_set *set = x->set;
     const char *base = x->opts->baseline;
-    rp_printf(&x->md, "## Time per reconstruction (s): median [q1, q3] over items x repeats, warm-up excluded\n\n| method |");
+    rp_printf(&x->md,
+              "## Time per reconstruction (s): median [q1, q3] over items x repeats, warm-up excluded\n\n| method |");
     for (size_t c = 0; c < x->ncols; c++) {
         rp_printf(&x->md, " ");
         column_heading(&x->md, x->cols[c], 0);
@@ -412,7 +425,9 @@ static void timing_tables(report_ctx *x)
     rp_printf(&x->md, "\n|---|");
     for (size_t c = 0; c < x->ncols; c++) rp_printf(&x->md, "---:|");
     rp_printf(&x->md, "\n");
-    rp_printf(&x->tex, "\\begin{table}[ht]\n\\centering\n\\caption{Time per reconstruction (s), median [q1, q3]}\n\\begin{tabular}{l");
+    rp_printf(
+        &x->tex,
+        "\\begin{table}[ht]\n\\centering\n\\caption{Time per reconstruction (s), median [q1, q3]}\n\\begin{tabular}{l");
     for (size_t c = 0; c < x->ncols; c++) rp_printf(&x->tex, "r");
     rp_printf(&x->tex, "}\n\\toprule\nmethod");
     for (size_t c = 0; c < x->ncols; c++) {
@@ -436,7 +451,8 @@ static void timing_tables(report_ctx *x)
             rp_printf(&x->md, " %.3g [%.3g, %.3g] |", rp_num(t, "median"), rp_num(t, "q1"), rp_num(t, "q3"));
             rp_printf(&x->tex, "%.3g [%.3g, %.3g]", rp_num(t, "median"), rp_num(t, "q1"), rp_num(t, "q3"));
             double speedup = NAN;
-            const cJSON *bt = base ? run_summary(rp_set_find(set, base, x->cols[c]->dataset, x->cols[c]->sampling)) : NULL;
+            const cJSON *bt =
+                base ? run_summary(rp_set_find(set, base, x->cols[c]->dataset, x->cols[c]->sampling)) : NULL;
             if (bt) speedup = rp_num(bt, "median") / rp_num(t, "median");
             csv_row_start(x, "time_s", "measured", set->labels[k], rc, "", "time_s");
             csv_summary(x, t, speedup, "");
@@ -455,7 +471,9 @@ static void timing_tables(report_ctx *x)
         rp_printf(&x->md, "> speed-up: baseline method `%s` is not in these results.\n\n", base);
         return;
     }
-    rp_printf(&x->md, "## Speed-up against `%s`: its median time / the method's median time (> 1 is faster)\n\n| method |", base);
+    rp_printf(&x->md,
+              "## Speed-up against `%s`: its median time / the method's median time (> 1 is faster)\n\n| method |",
+              base);
     for (size_t c = 0; c < x->ncols; c++) {
         rp_printf(&x->md, " ");
         column_heading(&x->md, x->cols[c], 0);
@@ -471,8 +489,10 @@ static void timing_tables(report_ctx *x)
         for (size_t c = 0; c < x->ncols; c++) {
             const cJSON *t = run_summary(rp_set_find(set, set->labels[k], x->cols[c]->dataset, x->cols[c]->sampling));
             const cJSON *bt = run_summary(rp_set_find(set, base, x->cols[c]->dataset, x->cols[c]->sampling));
-            if (t && bt) rp_printf(&x->md, " %.3gx |", rp_num(bt, "median") / rp_num(t, "median"));
-            else rp_printf(&x->md, " |");
+            if (t && bt)
+                rp_printf(&x->md, " %.3gx |", rp_num(bt, "median") / rp_num(t, "median"));
+            else
+                rp_printf(&x->md, " |");
         }
         rp_printf(&x->md, "\n");
     }
@@ -486,15 +506,17 @@ static void provenance(report_ctx *x)
         const cJSON *suite = rp_get(r, "suite"), *ctx = rp_get(r, "context");
         const cJSON *build = rp_get(ctx, "build"), *machine = rp_get(ctx, "machine"), *run = rp_get(ctx, "run");
         if (x->set->nresults > 1) rp_printf(&x->md, "Run %zu: ", f + 1);
-        rp_printf(&x->md,
-                  "Suite `%s` (SHA-256 %.12s), seed %.0f. mrbench %s (commit %.12s%s), %s, %s. Run %s to %s on %s, %.0f "
-                  "thread(s).\n\n",
-                  rp_str(suite, "file"), rp_str(suite, "sha256"), rp_num(suite, "seed"), rp_str(build, "mrbench_version"),
-                  rp_str(build, "git_commit"), cJSON_IsTrue(rp_get(build, "git_dirty")) ? ", dirty" : "",
-                  rp_str(build, "build_type"), rp_str(machine, "cpu_model"), rp_str(ctx, "started"),
-                  rp_str(ctx, "finished"), rp_str(run, "device"), rp_num(run, "threads"));
+        rp_printf(
+            &x->md,
+            "Suite `%s` (SHA-256 %.12s), seed %.0f. mrbench %s (commit %.12s%s), %s, %s. Run %s to %s on %s, %.0f "
+            "thread(s).\n\n",
+            rp_str(suite, "file"), rp_str(suite, "sha256"), rp_num(suite, "seed"), rp_str(build, "mrbench_version"),
+            rp_str(build, "git_commit"), cJSON_IsTrue(rp_get(build, "git_dirty")) ? ", dirty" : "",
+            rp_str(build, "build_type"), rp_str(machine, "cpu_model"), rp_str(ctx, "started"), rp_str(ctx, "finished"),
+            rp_str(run, "device"), rp_num(run, "threads"));
         const cJSON *w;
-        cJSON_ArrayForEach(w, rp_get(ctx, "warnings")) rp_printf(&x->md, "> warning: %s\n", cJSON_IsString(w) ? w->valuestring : "");
+        cJSON_ArrayForEach(w, rp_get(ctx, "warnings"))
+            rp_printf(&x->md, "> warning: %s\n", cJSON_IsString(w) ? w->valuestring : "");
         if (cJSON_GetArraySize(rp_get(ctx, "warnings")) > 0) rp_printf(&x->md, "\n");
     }
 }
@@ -534,8 +556,9 @@ mrb_status mrb_report_write_many(const cJSON *const *results, size_t nresults, c
     rp_printf(&x.md, "\n\n");
     if (rp_str(suite0, "description")[0]) rp_printf(&x.md, "%s\n\n", rp_str(suite0, "description"));
     provenance(&x);
-    rp_printf(&x.csv, "table,source,method,dataset,sampling,acceleration,item,metric,n,n_nan,mean,std,median,q1,q3,min,max,"
-                      "speedup,citation\n");
+    rp_printf(&x.csv,
+              "table,source,method,dataset,sampling,acceleration,item,metric,n,n_nan,mean,std,median,q1,q3,min,max,"
+              "speedup,citation\n");
     rp_printf(&x.tex, "%% mrbench report tables; needs \\usepackage{booktabs}\n");
     for (size_t m = 0; m < set.nmetrics; m++) metric_table(&x, set.metrics[m]);
     timing_tables(&x);

@@ -19,9 +19,9 @@ void rp_printf(rp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Writes b to path atomically; MRB_ERR_NOMEM if b ran out of memory. */
 mrb_status rp_buf_write(const rp_buf *b, const char *path);
 
-const char *rp_str(const cJSON *o, const char *key);   /* "" when absent */
-double rp_num(const cJSON *o, const char *key);        /* NaN when absent */
-const cJSON *rp_get(const cJSON *o, const char *key);  /* NULL when absent */
+const char *rp_str(const cJSON *o, const char *key);  /* "" when absent */
+double rp_num(const cJSON *o, const char *key);       /* NaN when absent */
+const cJSON *rp_get(const cJSON *o, const char *key); /* NULL when absent */
 const cJSON *rp_get2(const cJSON *o, const char *k1, const char *k2);
 
 /* Text escaped for one cell of a table. */
@@ -42,7 +42,7 @@ typedef struct rp_case {
     const cJSON *results; /* the results tree that holds it */
     size_t file;          /* index of that tree */
     const char *dataset, *sampling, *method_id;
-    char label[160];      /* method label: the id, "<id> (run k)" when an earlier file has the same case */
+    char label[160]; /* method label: the id, "<id> (run k)" when an earlier file has the same case */
     double acceleration;
     int ok;
 } rp_case;
@@ -79,7 +79,7 @@ int rp_higher_is_better(const cJSON *def);
 
 /* Published reference rows that match (dataset, sampling column, metric);
  * see impl/report/README.md for the rule. Fills up to max pointers. */
-size_t rp_published_match(const cJSON *published, const rp_case *column, const cJSON *metric_def,
-                          const char *metric_id, const cJSON **out, size_t max);
+size_t rp_published_match(const cJSON *published, const rp_case *column, const cJSON *metric_def, const char *metric_id,
+                          const cJSON **out, size_t max);
 
 #endif

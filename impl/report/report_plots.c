@@ -85,8 +85,8 @@ static mrb_status emit(plot_ctx *p, const char *name, const char *title, const r
     gp_quote(&s, png);
     rp_printf(&s, "\nset title ");
     gp_quote(&s, title);
-    rp_printf(&s, "\n%s\nset terminal svg size %d,%d dynamic noenhanced\nset output ", body->s ? body->s : "", PLOT_WIDTH,
-              PLOT_HEIGHT);
+    rp_printf(&s, "\n%s\nset terminal svg size %d,%d dynamic noenhanced\nset output ", body->s ? body->s : "",
+              PLOT_WIDTH, PLOT_HEIGHT);
     gp_quote(&s, svg);
     rp_printf(&s, "\nreplot\nunset output\n");
     mrb_status st = body->oom ? mrb_error(MRB_ERR_NOMEM, "%s: out of memory", gp) : rp_buf_write(&s, gp);
@@ -105,7 +105,8 @@ static mrb_status emit(plot_ctx *p, const char *name, const char *title, const r
         return MRB_OK;
     }
     unlink(log);
-    if (p->oc->nplots < MRB_REPORT_MAX_PLOTS) snprintf(p->oc->plots[p->oc->nplots++], sizeof p->oc->plots[0], "%s", png);
+    if (p->oc->nplots < MRB_REPORT_MAX_PLOTS)
+        snprintf(p->oc->plots[p->oc->nplots++], sizeof p->oc->plots[0], "%s", png);
     rp_printf(p->md, "![%s](%s.png) ([SVG](%s.svg))\n\n", title, name, name);
     return MRB_OK;
 }
@@ -175,8 +176,10 @@ static mrb_status plot_time(plot_ctx *p, const char *ds)
     }
     mrb_status st = MRB_OK;
     if (rows) {
-        rp_printf(&body, "set logscale y\nset ylabel 'time per reconstruction (s), median [q1, q3]'\nset grid ytics\n"
-                         "set key outside right\nset xrange [-0.6:%zu.6]\nset xtics (", set->nsamplings - 1);
+        rp_printf(&body,
+                  "set logscale y\nset ylabel 'time per reconstruction (s), median [q1, q3]'\nset grid ytics\n"
+                  "set key outside right\nset xrange [-0.6:%zu.6]\nset xtics (",
+                  set->nsamplings - 1);
         for (size_t s = 0; s < set->nsamplings; s++) {
             rp_printf(&body, "%s", s ? ", " : "");
             gp_quote(&body, set->samplings[s]);
@@ -205,10 +208,13 @@ static mrb_status plot_boxes(plot_ctx *p, const char *metric, const char *ds)
     rp_buf data = {0}, body = {0};
     size_t nblocks = 0, nwritten = 0;
     double width = 0.8 / (double)(set->nlabels ? set->nlabels : 1);
-    rp_printf(&body, "set style fill solid 0.3 border -1\nset style boxplot outliers pointtype 7\nset style data boxplot\n"
-                     "set boxwidth %.4g\nset ylabel ", width * 0.8);
+    rp_printf(&body,
+              "set style fill solid 0.3 border -1\nset style boxplot outliers pointtype 7\nset style data boxplot\n"
+              "set boxwidth %.4g\nset ylabel ",
+              width * 0.8);
     gp_quote(&body, metric);
-    rp_printf(&body, "\nset grid ytics\nset key outside right\nset xrange [-0.6:%zu.6]\nset xtics (", set->nsamplings - 1);
+    rp_printf(&body, "\nset grid ytics\nset key outside right\nset xrange [-0.6:%zu.6]\nset xtics (",
+              set->nsamplings - 1);
     for (size_t s = 0; s < set->nsamplings; s++) {
         rp_printf(&body, "%s", s ? ", " : "");
         gp_quote(&body, set->samplings[s]);
@@ -223,8 +229,7 @@ static mrb_status plot_boxes(plot_ctx *p, const char *metric, const char *ds)
             size_t nv = 0;
             const cJSON *it;
             rp_printf(&data, "# %s %s\n", set->labels[k], set->samplings[s]);
-            cJSON_ArrayForEach(it, rp_get(c->c, "items"))
-            {
+            cJSON_ArrayForEach(it, rp_get(c->c, "items")) {
                 const cJSON *v = rp_get2(it, "metrics", metric);
                 if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
                     rp_printf(&data, "%.17g\n", v->valuedouble);
@@ -236,7 +241,8 @@ static mrb_status plot_boxes(plot_ctx *p, const char *metric, const char *ds)
             if (!nv) continue;
             double x = (double)s - 0.4 + width * ((double)k + 0.5);
             rp_printf(&body, "%sDATA index %zu using (%.6g):1 lc %zu ", nblocks ? ", " : "", blockno, x, k + 1);
-            if (titled) rp_printf(&body, "notitle");
+            if (titled)
+                rp_printf(&body, "notitle");
             else {
                 rp_printf(&body, "title ");
                 gp_quote(&body, set->labels[k]);
@@ -269,8 +275,10 @@ static mrb_status plot_scaling(plot_ctx *p)
     for (size_t k = 0; k < set->ncases; k++) {
         double sz = rp_case_size(&set->cases[k]);
         if (isnan(sz)) continue;
-        if (isnan(first)) first = sz;
-        else if (sz != first) differ = 1;
+        if (isnan(first))
+            first = sz;
+        else if (sz != first)
+            differ = 1;
     }
     if (!differ) return MRB_OK;
     rp_buf data = {0}, body = {0};

@@ -69,9 +69,12 @@ double rp_num(const cJSON *o, const char *key)
 void rp_md_cell(rp_buf *b, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '|') rp_printf(b, "\\|");
-        else if (*s == '\n') rp_printf(b, " ");
-        else rp_printf(b, "%c", *s);
+        if (*s == '|')
+            rp_printf(b, "\\|");
+        else if (*s == '\n')
+            rp_printf(b, " ");
+        else
+            rp_printf(b, "%c", *s);
     }
 }
 
@@ -90,7 +93,13 @@ void rp_tex_cell(rp_buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': case '%': case '$': case '#': case '_': case '{': case '}': rp_printf(b, "\\%c", *s); break;
+        case '&':
+        case '%':
+        case '$':
+        case '#':
+        case '_':
+        case '{':
+        case '}': rp_printf(b, "\\%c", *s); break;
         case '~': rp_printf(b, "\\textasciitilde{}"); break;
         case '^': rp_printf(b, "\\textasciicircum{}"); break;
         case '\\': rp_printf(b, "\\textbackslash{}"); break;
@@ -114,9 +123,12 @@ void rp_html_text(rp_buf *b, const char *s)
 
 void rp_num_text(rp_buf *b, double v, int digits)
 {
-    if (isnan(v)) rp_printf(b, "NaN");
-    else if (isinf(v)) rp_printf(b, v > 0 ? "inf" : "-inf");
-    else rp_printf(b, "%.*g", digits, v);
+    if (isnan(v))
+        rp_printf(b, "NaN");
+    else if (isinf(v))
+        rp_printf(b, v > 0 ? "inf" : "-inf");
+    else
+        rp_printf(b, "%.*g", digits, v);
 }
 
 int rp_run_gnuplot(const char *gnuplot, const char *script, const char *log)
@@ -174,8 +186,7 @@ mrb_status rp_set_build(rp_set *set, const cJSON *const *results, size_t n)
     int bad = 0;
     for (size_t f = 0; f < n; f++) {
         const cJSON *c;
-        cJSON_ArrayForEach(c, rp_get(results[f], "cases"))
-        {
+        cJSON_ArrayForEach(c, rp_get(results[f], "cases")) {
             rp_case *rc = &set->cases[set->ncases];
             rc->c = c;
             rc->results = results[f];
@@ -212,7 +223,8 @@ mrb_status rp_set_build(rp_set *set, const cJSON *const *results, size_t n)
     if (set->nmetrics == 0)
         for (size_t k = 0; k < set->ncases && !bad; k++) {
             const cJSON *m;
-            cJSON_ArrayForEach(m, rp_get(set->cases[k].c, "metrics")) bad |= add_unique(&set->metrics, &set->nmetrics, m->string);
+            cJSON_ArrayForEach(m, rp_get(set->cases[k].c, "metrics"))
+                bad |= add_unique(&set->metrics, &set->nmetrics, m->string);
         }
     if (bad) {
         rp_set_free(set);
@@ -252,7 +264,8 @@ const cJSON *rp_set_metric_def(const rp_set *set, const char *metric)
 const cJSON *rp_case_dataset(const rp_case *c)
 {
     const cJSON *d;
-    cJSON_ArrayForEach(d, rp_get(c->results, "datasets")) if (strcmp(rp_str(d, "id"), c->dataset) == 0) return d;
+    cJSON_ArrayForEach(d, rp_get(c->results, "datasets"))
+        if (strcmp(rp_str(d, "id"), c->dataset) == 0) return d;
     return NULL;
 }
 
@@ -275,8 +288,7 @@ double rp_case_size(const rp_case *c)
     if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) == 0) return NAN;
     double p = 1;
     const cJSON *s;
-    cJSON_ArrayForEach(s, shape)
-    {
+    cJSON_ArrayForEach(s, shape) {
         if (!cJSON_IsNumber(s)) return NAN;
         p *= s->valuedouble;
     }
@@ -308,10 +320,10 @@ static int dataset_matches(const cJSON *names, const rp_case *column)
     snprintf(base, sizeof base, "%s", slash ? slash + 1 : manifest);
     size_t blen = strlen(base);
     char stem[256];
-    snprintf(stem, sizeof stem, "%.*s", (int)(blen > 5 && strcmp(base + blen - 5, ".json") == 0 ? blen - 5 : blen), base);
+    snprintf(stem, sizeof stem, "%.*s", (int)(blen > 5 && strcmp(base + blen - 5, ".json") == 0 ? blen - 5 : blen),
+             base);
     const cJSON *n;
-    cJSON_ArrayForEach(n, names)
-    {
+    cJSON_ArrayForEach(n, names) {
         if (!cJSON_IsString(n)) continue;
         const char *v = n->valuestring;
         if (strcmp(v, "*") == 0 || (generator[0] && strcmp(v, generator) == 0) ||
@@ -321,15 +333,14 @@ static int dataset_matches(const cJSON *names, const rp_case *column)
     return 0;
 }
 
-size_t rp_published_match(const cJSON *published, const rp_case *column, const cJSON *metric_def,
-                          const char *metric_id, const cJSON **out, size_t max)
+size_t rp_published_match(const cJSON *published, const rp_case *column, const cJSON *metric_def, const char *metric_id,
+                          const cJSON **out, size_t max)
 {
     size_t n = 0;
     const char *metric_name = metric_def ? rp_str(metric_def, "metric") : metric_id;
     if (!metric_name[0]) metric_name = metric_id;
     const cJSON *e;
-    cJSON_ArrayForEach(e, published)
-    {
+    cJSON_ArrayForEach(e, published) {
         if (n >= max) break;
         if (strcmp(rp_str(e, "metric"), metric_name) != 0) continue;
         double acc = rp_num(e, "acceleration");

@@ -67,8 +67,10 @@ cJSON *mrb_provenance(const mrb_run_opts *opts)
     cJSON *build = cJSON_AddObjectToObject(ctx, "build");
     cJSON_AddStringToObject(build, "mrbench_version", MRB_VERSION);
     cJSON_AddStringToObject(build, "git_commit", MRB_GIT_COMMIT);
-    if (MRB_GIT_DIRTY < 0) cJSON_AddNullToObject(build, "git_dirty");
-    else cJSON_AddBoolToObject(build, "git_dirty", MRB_GIT_DIRTY);
+    if (MRB_GIT_DIRTY < 0)
+        cJSON_AddNullToObject(build, "git_dirty");
+    else
+        cJSON_AddBoolToObject(build, "git_dirty", MRB_GIT_DIRTY);
 #ifdef MRB_COMPILER
     cJSON_AddStringToObject(build, "compiler", MRB_COMPILER);
 #endif
@@ -78,7 +80,7 @@ cJSON *mrb_provenance(const mrb_run_opts *opts)
 #ifdef MRB_C_FLAGS
     cJSON_AddStringToObject(build, "c_flags", MRB_C_FLAGS);
 #endif
-cJSON_AddBoolToObject(build, "cuda", mrb_backend_find("cuda") != NULL);
+    cJSON_AddBoolToObject(build, "cuda", mrb_backend_find("cuda") != NULL);
 #if defined(__SANITIZE_ADDRESS__)
     cJSON_AddBoolToObject(build, "sanitizers", 1);
 #else

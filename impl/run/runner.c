@@ -76,7 +76,7 @@ static cJSON *number_array(const double *x, size_t n)
 
 typedef struct journal {
     FILE *f;
-    cJSON **cases; /* by case index; NULL = not finished */
+    cJSON **cases;    /* by case index; NULL = not finished */
     cJSON **datasets; /* by dataset index; NULL = not recorded */
     size_t ncases, ndatasets;
 } journal;
@@ -158,8 +158,7 @@ mrb_status mrb_journal_parse(const mrb_suite *s, const char *path, char *text, s
 
 /* Reads an existing journal for --resume (mrb_journal_parse) and rewrites
  * the file so appends continue from a clean state. */
-static mrb_status journal_open(journal *j, const mrb_suite *s, const char *path, int resume,
-                               const char *start_line)
+static mrb_status journal_open(journal *j, const mrb_suite *s, const char *path, int resume, const char *start_line)
 {
     size_t kept_len = 0;
     char *kept = NULL;
@@ -199,8 +198,10 @@ static void fmt_duration(double s, char *buf, size_t len)
         return;
     }
     long t = s > 3.6e8 ? 360000000L : (long)(s + 0.5); /* clamp: 100000 h */
-    if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, len, "%02ld:%02ld", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, len, "%02ld:%02ld", t / 60, t % 60);
 }
 
 static void progress_update(progress *p, const char *key, const char *detail)
@@ -217,8 +218,7 @@ static void progress_update(progress *p, const char *key, const char *detail)
         char bar[32];
         for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
         bar[width] = '\0';
-        fprintf(stderr, "\r\033[K[%s] %zu/%zu cases  %s elapsed  ETA %s  %s", bar, p->done, p->total,
-                el, et, key);
+        fprintf(stderr, "\r\033[K[%s] %zu/%zu cases  %s elapsed  ETA %s  %s", bar, p->done, p->total, el, et, key);
         if (p->done == p->total) fputc('\n', stderr);
     } else {
         fprintf(stderr, "[%zu/%zu] %s %s (elapsed %s, ETA %s)\n", p->done, p->total, key, detail, el, et);
@@ -374,8 +374,8 @@ static const mrb_method_desc *case_method(const mrb_suite_method *me, mrb_device
     return gpu ? gpu : me->desc;
 }
 
-static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, int nthreads,
-                           mrb_device device, cJSON **out, char *detail, size_t detail_len)
+static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, int nthreads, mrb_device device,
+                           cJSON **out, char *detail, size_t detail_len)
 {
     size_t d, m, k;
     mrb_suite_case(s, c, &d, &m, &k);
@@ -461,8 +461,9 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
             mrb_array_free(ref_mag);
             mrb_array_free(rec_mag);
         }
-        cJSON_AddItemToObject(ij, "time_s", number_array(times + ns - (st == MRB_OK ? (size_t)s->repeats : 0),
-                                                         st == MRB_OK ? (size_t)s->repeats : 0));
+        cJSON_AddItemToObject(
+            ij, "time_s",
+            number_array(times + ns - (st == MRB_OK ? (size_t)s->repeats : 0), st == MRB_OK ? (size_t)s->repeats : 0));
         cJSON_AddNumberToObject(ij, "setup_s", setup[i]);
         cJSON_AddItemToArray(items, ij);
         mrb_array_free(recon);
@@ -477,8 +478,8 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
             mrb_summary sm;
             mrb_summarize(values + q * nitems, nitems, &sm);
             if (pos < detail_len)
-                pos += (size_t)snprintf(detail + pos, detail_len - pos, "%s%s %.4g", q ? ", " : "",
-                                        s->metrics[q].id, sm.mean);
+                pos += (size_t)snprintf(detail + pos, detail_len - pos, "%s%s %.4g", q ? ", " : "", s->metrics[q].id,
+                                        sm.mean);
         }
         double rs[64];
         size_t nr = nitems < 64 ? nitems : 64;
@@ -515,8 +516,8 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
 
 /* ---------- results ---------- */
 
-static cJSON *build_results(const mrb_suite *s, const mrb_run_opts *opts, const journal *j,
-                            const char *started, size_t filtered)
+static cJSON *build_results(const mrb_suite *s, const mrb_run_opts *opts, const journal *j, const char *started,
+                            size_t filtered)
 {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddNumberToObject(r, "schema_version", MRB_RESULTS_SCHEMA_VERSION);
@@ -526,8 +527,8 @@ static cJSON *build_results(const mrb_suite *s, const mrb_run_opts *opts, const 
     for (size_t k = 0; opts->device == MRB_DEVICE_GPU && k < s->nmethods; k++) {
         if (case_method(&s->methods[k], opts->device) != s->methods[k].desc) continue;
         char w[2 * MRB_ID_MAX + 96];
-        snprintf(w, sizeof w, "method '%s' (%s) has no GPU implementation: it ran on the CPU",
-                 s->methods[k].id, s->methods[k].desc->name);
+        snprintf(w, sizeof w, "method '%s' (%s) has no GPU implementation: it ran on the CPU", s->methods[k].id,
+                 s->methods[k].desc->name);
         cJSON_AddItemToArray(warnings, cJSON_CreateString(w));
     }
     cJSON_AddStringToObject(ctx, "started", started);
@@ -598,8 +599,9 @@ mrb_status mrb_results_load(const char *path, cJSON **out)
     else if (!cJSON_IsNumber(ver))
         st = mrb_error(MRB_ERR_INVALID, "%s: schema_version missing", path);
     else if (ver->valuedouble > MRB_RESULTS_SCHEMA_VERSION)
-        st = mrb_error(MRB_ERR_INVALID, "%s: results schema version %g is newer than this mrbench reads (%d); upgrade mrbench",
-                       path, ver->valuedouble, MRB_RESULTS_SCHEMA_VERSION);
+        st = mrb_error(MRB_ERR_INVALID,
+                       "%s: results schema version %g is newer than this mrbench reads (%d); upgrade mrbench", path,
+                       ver->valuedouble, MRB_RESULTS_SCHEMA_VERSION);
     else if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r, "cases")) ||
              !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r, "suite")))
         st = mrb_error(MRB_ERR_INVALID, "%s: results file lacks 'suite' or 'cases'", path);
@@ -657,8 +659,8 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
     cJSON_AddNumberToObject(start, "seed", (double)s->seed);
     char *start_line = cJSON_PrintUnformatted(start);
     cJSON_Delete(start);
-    mrb_status st = start_line ? journal_open(&j, s, jpath, opts->resume, start_line)
-                               : mrb_error(MRB_ERR_NOMEM, "out of memory");
+    mrb_status st =
+        start_line ? journal_open(&j, s, jpath, opts->resume, start_line) : mrb_error(MRB_ERR_NOMEM, "out of memory");
     free(start_line);
 
     /* Which cases run now. */
@@ -747,7 +749,8 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
         }
         cJSON *results = build_results(s, opts, &j, started, nfiltered);
         char *text = cJSON_Print(results);
-        if (!text) st = mrb_error(MRB_ERR_NOMEM, "out of memory");
+        if (!text)
+            st = mrb_error(MRB_ERR_NOMEM, "out of memory");
         else {
             size_t len = strlen(text);
             text[len] = '\n';

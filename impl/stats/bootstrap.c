@@ -11,8 +11,8 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-mrb_status mrb_bootstrap_mean_ci(const double *x, size_t n, size_t resamples, double level, uint64_t seed,
-                                 double *lo, double *hi)
+mrb_status mrb_bootstrap_mean_ci(const double *x, size_t n, size_t resamples, double level, uint64_t seed, double *lo,
+                                 double *hi)
 {
     *lo = *hi = NAN;
     if (!(level > 0 && level < 1)) return mrb_error(MRB_ERR_INVALID, "bootstrap: level %g not in (0, 1)", level);

@@ -84,7 +84,8 @@ static double wilcoxon_exact_p(size_t n, double r_plus)
     double total = ldexp(1.0, (int)n);
     size_t r = (size_t)r_plus;
     double p;
-    if (r == top / 2) p = 1.0;
+    if (r == top / 2)
+        p = 1.0;
     else {
         double less = 0, greater = 0;
         for (size_t s = 0; s <= top; s++) {
@@ -111,8 +112,10 @@ mrb_status mrb_wilcoxon(const double *d, size_t n, mrb_test_result *out)
     }
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        if (d[i] == 0) out->n_zero++;
-        else nz[m++] = d[i];
+        if (d[i] == 0)
+            out->n_zero++;
+        else
+            nz[m++] = d[i];
     }
     out->n = m;
     if (m == 0) {
@@ -128,8 +131,10 @@ mrb_status mrb_wilcoxon(const double *d, size_t n, mrb_test_result *out)
     }
     double r_plus = 0, r_minus = 0;
     for (size_t i = 0; i < m; i++) {
-        if (nz[i] > 0) r_plus += r[i];
-        else r_minus += r[i];
+        if (nz[i] > 0)
+            r_plus += r[i];
+        else
+            r_minus += r[i];
     }
     free(nz), free(ab), free(r);
     double T = fmin(r_plus, r_minus);
@@ -169,7 +174,7 @@ static double mannwhitney_exact_sf(size_t m, size_t n, double u)
         size_t sh = big + i;
         for (size_t s = cur + sh + 1; s-- > sh;) p[s] -= p[s - sh];
         cur += sh;
-        for (size_t s = i; s <= cur; s++) p[s] += p[s - i]; /* divide by (1 - q^i) */
+        for (size_t s = i; s <= cur; s++) p[s] += p[s - i];   /* divide by (1 - q^i) */
         for (size_t s = cur - i + 1; s <= cur; s++) p[s] = 0; /* exact division leaves no remainder */
         cur -= i;
     }

@@ -12,8 +12,10 @@ mrb_status mrb_rank_best_first(const double *x, size_t n, int higher_is_better, 
     /* Ascending key = best first; NaN becomes +inf, after every present value.
      * A present +inf (lower-is-better metric) ties with a missing value. */
     for (size_t i = 0; i < n; i++) {
-        if (isnan(x[i])) key[i] = INFINITY;
-        else key[i] = higher_is_better ? -x[i] : x[i];
+        if (isnan(x[i]))
+            key[i] = INFINITY;
+        else
+            key[i] = higher_is_better ? -x[i] : x[i];
     }
     mrb_status st = mrb_rank_average(key, n, ranks);
     free(key);

@@ -26,8 +26,10 @@ void mrb_summarize(const double *x, size_t n, mrb_summary *out)
     double *v = malloc((n ? n : 1) * sizeof *v);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        if (isnan(x[i])) out->n_nan++;
-        else if (v) v[m++] = x[i];
+        if (isnan(x[i]))
+            out->n_nan++;
+        else if (v)
+            v[m++] = x[i];
     }
     out->n = m;
     if (m == 0 || !v) {

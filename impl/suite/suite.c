@@ -22,8 +22,7 @@ typedef struct ctx {
     const char *base_dir;
 } ctx;
 
-static mrb_status fail(const ctx *c, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static mrb_status fail(const ctx *c, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static mrb_status fail(const ctx *c, const char *path, const char *fmt, ...)
 {
@@ -49,13 +48,15 @@ static const char *json_type_name(const cJSON *j)
 
 static void join_path(char *out, size_t len, const char *parent, const char *key)
 {
-    if (parent && parent[0]) snprintf(out, len, "%s.%s", parent, key);
-    else snprintf(out, len, "%s", key);
+    if (parent && parent[0])
+        snprintf(out, len, "%s.%s", parent, key);
+    else
+        snprintf(out, len, "%s", key);
 }
 
 /* Rejects unknown and duplicate keys, suggesting the nearest valid key. */
-static mrb_status check_keys(const ctx *c, const cJSON *obj, const char *path,
-                             const char *const *allowed, size_t nallowed)
+static mrb_status check_keys(const ctx *c, const cJSON *obj, const char *path, const char *const *allowed,
+                             size_t nallowed)
 {
     for (const cJSON *child = obj->child; child; child = child->next) {
         char where[512];
@@ -74,14 +75,13 @@ static mrb_status check_keys(const ctx *c, const cJSON *obj, const char *path,
             return fail(c, where, "unknown key '%s' (valid keys: %s)", child->string, list);
         }
         for (const cJSON *other = child->next; other; other = other->next)
-            if (strcmp(other->string, child->string) == 0)
-                return fail(c, where, "duplicate key '%s'", child->string);
+            if (strcmp(other->string, child->string) == 0) return fail(c, where, "duplicate key '%s'", child->string);
     }
     return MRB_OK;
 }
 
-static mrb_status get_string(const ctx *c, const cJSON *obj, const char *key, const char *path,
-                             int required, char *out, size_t len)
+static mrb_status get_string(const ctx *c, const cJSON *obj, const char *key, const char *path, int required, char *out,
+                             size_t len)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
     char where[512];
@@ -91,8 +91,7 @@ static mrb_status get_string(const ctx *c, const cJSON *obj, const char *key, co
         return MRB_OK;
     }
     if (!cJSON_IsString(j)) return fail(c, where, "expected a string, got %s", json_type_name(j));
-    if (strlen(j->valuestring) >= len)
-        return fail(c, where, "string longer than %zu characters", len - 1);
+    if (strlen(j->valuestring) >= len) return fail(c, where, "string longer than %zu characters", len - 1);
     snprintf(out, len, "%s", j->valuestring);
     return MRB_OK;
 }
@@ -106,8 +105,8 @@ static mrb_status check_id(const ctx *c, const char *where, const char *id)
     return MRB_OK;
 }
 
-static mrb_status get_int(const ctx *c, const cJSON *obj, const char *key, const char *path,
-                          long lo, long hi, long *out)
+static mrb_status get_int(const ctx *c, const cJSON *obj, const char *key, const char *path, long lo, long hi,
+                          long *out)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!j) return MRB_OK;
@@ -123,8 +122,7 @@ static mrb_status get_int(const ctx *c, const cJSON *obj, const char *key, const
 
 /* Validates a "params" object against a registered schema. */
 static mrb_status parse_params(const ctx *c, const cJSON *obj, const char *path, const char *what,
-                               const mrb_param_spec *spec, size_t nspec, mrb_params *out,
-                               int keep_existing)
+                               const mrb_param_spec *spec, size_t nspec, mrb_params *out, int keep_existing)
 {
     if (!keep_existing) mrb_params_defaults(out, spec, nspec);
     if (!obj) return MRB_OK;
@@ -139,15 +137,12 @@ static mrb_status parse_params(const ctx *c, const cJSON *obj, const char *path,
             const char *names[MRB_PARAMS_MAX];
             for (size_t i = 0; i < nspec; i++) names[i] = spec[i].name;
             const char *near = mrb_nearest(j->string, names, nspec);
-            if (near)
-                return fail(c, where, "%s has no parameter '%s' (did you mean '%s'?)", what, j->string,
-                            near);
+            if (near) return fail(c, where, "%s has no parameter '%s' (did you mean '%s'?)", what, j->string, near);
             if (nspec == 0) return fail(c, where, "%s takes no parameters", what);
             return fail(c, where, "%s has no parameter '%s' (see `mrbench list`)", what, j->string);
         }
         for (const cJSON *o = j->next; o; o = o->next)
-            if (strcmp(o->string, j->string) == 0)
-                return fail(c, where, "duplicate key '%s'", j->string);
+            if (strcmp(o->string, j->string) == 0) return fail(c, where, "duplicate key '%s'", j->string);
         mrb_param_value *v = NULL;
         for (size_t i = 0; i < out->count; i++)
             if (strcmp(out->v[i].name, s->name) == 0) v = &out->v[i];
@@ -157,10 +152,9 @@ static mrb_status parse_params(const ctx *c, const cJSON *obj, const char *path,
         case MRB_PARAM_NUMBER:
         case MRB_PARAM_INT:
             if (!cJSON_IsNumber(j))
-                return fail(c, where, "expected %s, got %s",
-                            s->type == MRB_PARAM_INT ? "an integer" : "a number", json_type_name(j));
-            if (!mrb_param_check_number(s, j->valuedouble, msg, sizeof msg))
-                return fail(c, where, "%s", msg);
+                return fail(c, where, "expected %s, got %s", s->type == MRB_PARAM_INT ? "an integer" : "a number",
+                            json_type_name(j));
+            if (!mrb_param_check_number(s, j->valuedouble, msg, sizeof msg)) return fail(c, where, "%s", msg);
             v->num = j->valuedouble;
             break;
         case MRB_PARAM_BOOL:
@@ -181,8 +175,7 @@ static mrb_status parse_params(const ctx *c, const cJSON *obj, const char *path,
     return MRB_OK;
 }
 
-static mrb_status check_array(const ctx *c, const cJSON *root, const char *key, int required,
-                              const cJSON **out)
+static mrb_status check_array(const ctx *c, const cJSON *root, const char *key, int required, const cJSON **out)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, key);
     *out = a;
@@ -196,8 +189,10 @@ static mrb_status check_array(const ctx *c, const cJSON *root, const char *key, 
 
 static void resolve_path(const ctx *c, const char *rel, char *out, size_t len)
 {
-    if (rel[0] == '/' || !c->base_dir || !c->base_dir[0]) snprintf(out, len, "%s", rel);
-    else snprintf(out, len, "%s/%s", c->base_dir, rel);
+    if (rel[0] == '/' || !c->base_dir || !c->base_dir[0])
+        snprintf(out, len, "%s", rel);
+    else
+        snprintf(out, len, "%s/%s", c->base_dir, rel);
 }
 
 /* "files": [{"path", "sha256", "source"?}]: each file must exist and match
@@ -217,13 +212,16 @@ static mrb_status verify_manifest_files(const ctx *mc, const cJSON *m)
         MRB_TRY(get_string(mc, f, "path", where, 1, path, sizeof path));
         MRB_TRY(get_string(mc, f, "sha256", where, 1, sha, sizeof sha));
         MRB_TRY(get_string(mc, f, "source", where, 0, source, sizeof source));
-        if (path[0] == '/') snprintf(full, sizeof full, "%s", path);
+        if (path[0] == '/')
+            snprintf(full, sizeof full, "%s", path);
         else {
             char dir[MRB_PATH_MAX];
             snprintf(dir, sizeof dir, "%s", mc->file);
             char *slash = strrchr(dir, '/');
-            if (slash) *slash = '\0';
-            else snprintf(dir, sizeof dir, ".");
+            if (slash)
+                *slash = '\0';
+            else
+                snprintf(dir, sizeof dir, ".");
             snprintf(full, sizeof full, "%s/%s", dir, path);
         }
         char hex[65];
@@ -236,14 +234,13 @@ static mrb_status verify_manifest_files(const ctx *mc, const cJSON *m)
 }
 
 /* Reads a data-set manifest (datasets/README.md) into d. */
-static mrb_status load_manifest(const ctx *c, const char *where, const char *rel,
-                                const cJSON *suite_params, const char *split, mrb_suite_dataset *d)
+static mrb_status load_manifest(const ctx *c, const char *where, const char *rel, const cJSON *suite_params,
+                                const char *split, mrb_suite_dataset *d)
 {
     resolve_path(c, rel, d->manifest, sizeof d->manifest);
     char *text = NULL;
     size_t len = 0;
-    if (mrb_read_file(d->manifest, &text, &len) != MRB_OK)
-        return fail(c, where, "manifest %s", mrb_error_message());
+    if (mrb_read_file(d->manifest, &text, &len) != MRB_OK) return fail(c, where, "manifest %s", mrb_error_message());
     mrb_sha256_hex(text, len, d->manifest_sha256);
     const char *end = NULL;
     cJSON *m = cJSON_ParseWithLengthOpts(text, len, &end, 0);
@@ -253,11 +250,12 @@ static mrb_status load_manifest(const ctx *c, const char *where, const char *rel
     }
     ctx mc = {d->manifest, c->base_dir};
     mrb_status st = MRB_OK;
-    static const char *const keys[] = {"mrbench_dataset", "name", "description", "generator",
-                                       "params", "splits", "licence", "source", "files"};
+    static const char *const keys[] = {"mrbench_dataset", "name",    "description", "generator", "params",
+                                       "splits",          "licence", "source",      "files"};
     char generator[MRB_ID_MAX] = "";
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(m, "mrbench_dataset");
-    if (!cJSON_IsObject(m)) st = fail(&mc, NULL, "expected a JSON object");
+    if (!cJSON_IsObject(m))
+        st = fail(&mc, NULL, "expected a JSON object");
     else if (!cJSON_IsNumber(ver) || ver->valuedouble != 1)
         st = fail(&mc, "mrbench_dataset", "expected manifest schema version 1");
     if (st == MRB_OK) st = check_keys(&mc, m, "", keys, sizeof keys / sizeof *keys);
@@ -268,15 +266,14 @@ static mrb_status load_manifest(const ctx *c, const char *where, const char *rel
         if (!d->desc) st = fail(&mc, "generator", "no registered dataset generator '%s'", generator);
     }
     if (st == MRB_OK)
-        st = parse_params(&mc, cJSON_GetObjectItemCaseSensitive(m, "params"), "params", generator,
-                          d->desc->params, d->desc->nparams, &d->params, 0);
+        st = parse_params(&mc, cJSON_GetObjectItemCaseSensitive(m, "params"), "params", generator, d->desc->params,
+                          d->desc->nparams, &d->params, 0);
     /* a problem inside the manifest names the suite entry that uses it too */
     if (st != MRB_OK) mrb_error_context(st, "%s: %s", c->file, where);
     if (st == MRB_OK && suite_params) {
         char p[512];
         snprintf(p, sizeof p, "%s.params", where);
-        st = parse_params(c, suite_params, p, generator, d->desc->params, d->desc->nparams,
-                          &d->params, 1);
+        st = parse_params(c, suite_params, p, generator, d->desc->params, d->desc->nparams, &d->params, 1);
     }
     if (st == MRB_OK) {
         size_t count = d->desc->count(&d->params);
@@ -284,8 +281,7 @@ static mrb_status load_manifest(const ctx *c, const char *where, const char *rel
         const char *want = split[0] ? split : "test";
         if (strcmp(want, "all") == 0 || !splits) {
             if (split[0] && strcmp(split, "all") != 0 && !splits)
-                st = fail(c, where, "split '%s' requested but manifest %s has no splits", split,
-                          d->manifest);
+                st = fail(c, where, "split '%s' requested but manifest %s has no splits", split, d->manifest);
             else {
                 d->indices = calloc(count ? count : 1, sizeof *d->indices);
                 for (size_t i = 0; d->indices && i < count; i++) d->indices[i] = i;
@@ -303,8 +299,8 @@ static mrb_status load_manifest(const ctx *c, const char *where, const char *rel
                 for (const cJSON *e = list->child; e && st == MRB_OK; e = e->next) {
                     if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble != floor(e->valuedouble) ||
                         e->valuedouble >= (double)count)
-                        st = fail(&mc, "splits", "split '%s' holds an index that is not an item (0..%zu)",
-                                  want, count ? count - 1 : 0);
+                        st = fail(&mc, "splits", "split '%s' holds an index that is not an item (0..%zu)", want,
+                                  count ? count - 1 : 0);
                     else
                         d->indices[d->nindices++] = (size_t)e->valuedouble;
                 }
@@ -336,10 +332,8 @@ static mrb_status parse_datasets(const ctx *c, const cJSON *root, mrb_suite *s)
         MRB_TRY(get_string(c, e, "generator", path, 0, generator, sizeof generator));
         MRB_TRY(get_string(c, e, "manifest", path, 0, manifest, sizeof manifest));
         MRB_TRY(get_string(c, e, "split", path, 0, d->split, sizeof d->split));
-        if (!generator[0] && !manifest[0])
-            return fail(c, path, "needs either 'generator' or 'manifest'");
-        if (generator[0] && manifest[0])
-            return fail(c, path, "give either 'generator' or 'manifest', not both");
+        if (!generator[0] && !manifest[0]) return fail(c, path, "needs either 'generator' or 'manifest'");
+        if (generator[0] && manifest[0]) return fail(c, path, "give either 'generator' or 'manifest', not both");
         const cJSON *params = cJSON_GetObjectItemCaseSensitive(e, "params");
         if (manifest[0]) {
             MRB_TRY(load_manifest(c, path, manifest, params, d->split, d));
@@ -356,8 +350,7 @@ static mrb_status parse_datasets(const ctx *c, const cJSON *root, mrb_suite *s)
                 return fail(c, path, "'split' needs a 'manifest' (inline generators use all items)");
             char where[96];
             snprintf(where, sizeof where, "%s.params", path);
-            MRB_TRY(parse_params(c, params, where, generator, d->desc->params, d->desc->nparams,
-                                 &d->params, 0));
+            MRB_TRY(parse_params(c, params, where, generator, d->desc->params, d->desc->nparams, &d->params, 0));
             size_t count = d->desc->count(&d->params);
             d->indices = calloc(count ? count : 1, sizeof *d->indices);
             if (!d->indices) return mrb_error(MRB_ERR_NOMEM, "out of memory");
@@ -403,8 +396,8 @@ static mrb_status parse_samplings(const ctx *c, const cJSON *root, mrb_suite *s)
             return fail(c, where, "unknown sampler '%s' (see `mrbench list`)", name);
         }
         snprintf(where, sizeof where, "%s.params", path);
-        MRB_TRY(parse_params(c, cJSON_GetObjectItemCaseSensitive(e, "params"), where, name,
-                             m->desc->params, m->desc->nparams, &m->params, 0));
+        MRB_TRY(parse_params(c, cJSON_GetObjectItemCaseSensitive(e, "params"), where, name, m->desc->params,
+                             m->desc->nparams, &m->params, 0));
         snprintf(m->id, sizeof m->id, "%s-r%g", name, m->desc->nominal_acceleration(&m->params));
         MRB_TRY(get_string(c, e, "id", path, 0, m->id, sizeof m->id));
         snprintf(where, sizeof where, "%s.id", path);
@@ -441,8 +434,8 @@ static mrb_status parse_methods(const ctx *c, const cJSON *root, mrb_suite *s)
             return fail(c, where, "unknown method '%s' (see `mrbench list`)", name);
         }
         snprintf(where, sizeof where, "%s.params", path);
-        MRB_TRY(parse_params(c, cJSON_GetObjectItemCaseSensitive(e, "params"), where, name,
-                             m->desc->params, m->desc->nparams, &m->params, 0));
+        MRB_TRY(parse_params(c, cJSON_GetObjectItemCaseSensitive(e, "params"), where, name, m->desc->params,
+                             m->desc->nparams, &m->params, 0));
         snprintf(m->id, sizeof m->id, "%s", name);
         MRB_TRY(get_string(c, e, "id", path, 0, m->id, sizeof m->id));
         snprintf(where, sizeof where, "%s.id", path);
@@ -485,8 +478,7 @@ static mrb_status parse_metrics(const ctx *c, const cJSON *root, mrb_suite *s)
             return fail(c, path, "unknown metric '%s' (see `mrbench list`)", name);
         }
         if (!m->desc->image)
-            return fail(c, path, "metric '%s' scores label maps; reconstruction suites need image metrics",
-                        name);
+            return fail(c, path, "metric '%s' scores label maps; reconstruction suites need image metrics", name);
         snprintf(where, sizeof where, "%s.params", path);
         MRB_TRY(parse_params(c, params, where, name, m->desc->params, m->desc->nparams, &m->params, 0));
         snprintf(m->id, sizeof m->id, "%s", name);
@@ -495,8 +487,7 @@ static mrb_status parse_metrics(const ctx *c, const cJSON *root, mrb_suite *s)
         MRB_TRY(check_id(c, where, m->id));
         for (size_t k = 0; k < i; k++)
             if (strcmp(s->metrics[k].id, m->id) == 0)
-                return fail(c, where, "duplicate metric id '%s' (also metrics[%zu]); give each an 'id'",
-                            m->id, k);
+                return fail(c, where, "duplicate metric id '%s' (also metrics[%zu]); give each an 'id'", m->id, k);
     }
     return MRB_OK;
 }
@@ -563,11 +554,10 @@ static mrb_status parse_timing_report(const ctx *c, const cJSON *root, mrb_suite
     return MRB_OK;
 }
 
-
 /* Indices of split `name` of the manifest at `path` (already validated once
  * by load_manifest). */
-static mrb_status manifest_split(const ctx *c, const char *where, const char *path, const char *name,
-                                 size_t count, size_t **idx, size_t *n)
+static mrb_status manifest_split(const ctx *c, const char *where, const char *path, const char *name, size_t count,
+                                 size_t **idx, size_t *n)
 {
     char *text = NULL;
     size_t len = 0;
@@ -585,7 +575,8 @@ static mrb_status manifest_split(const ctx *c, const char *where, const char *pa
             if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= (double)count ||
                 e->valuedouble != floor(e->valuedouble))
                 st = fail(c, where, "manifest %s: split '%s' holds an index that is not an item", path, name);
-            else (*idx)[(*n)++] = (size_t)e->valuedouble;
+            else
+                (*idx)[(*n)++] = (size_t)e->valuedouble;
         }
         if (!*idx) st = mrb_error(MRB_ERR_NOMEM, "out of memory");
     }
@@ -607,9 +598,18 @@ static mrb_status find_id(const ctx *c, const cJSON *t, const char *key, const c
     return fail(c, where, "'%s' is not the id of one of the suite's %s", id, kind);
 }
 
-static const char *dataset_id(const mrb_suite *s, size_t i) { return s->datasets[i].id; }
-static const char *sampling_id(const mrb_suite *s, size_t i) { return s->samplings[i].id; }
-static const char *method_id(const mrb_suite *s, size_t i) { return s->methods[i].id; }
+static const char *dataset_id(const mrb_suite *s, size_t i)
+{
+    return s->datasets[i].id;
+}
+static const char *sampling_id(const mrb_suite *s, size_t i)
+{
+    return s->samplings[i].id;
+}
+static const char *method_id(const mrb_suite *s, size_t i)
+{
+    return s->methods[i].id;
+}
 
 /* training.sampling: one sampling id, or a list of distinct ids (mixed
  * accelerations: each mask is drawn from one of them). */
@@ -647,9 +647,9 @@ static mrb_status parse_training(const ctx *c, const cJSON *root, mrb_suite *s)
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "training");
     if (!t) return MRB_OK;
     if (!cJSON_IsObject(t)) return fail(c, "training", "expected an object, got %s", json_type_name(t));
-    static const char *const keys[] = {"dataset", "sampling", "method", "train_split", "val_split",
-                                       "architecture", "epochs", "batch_size", "learning_rate",
-                                       "weight_decay", "weights", "checkpoint"};
+    static const char *const keys[] = {"dataset",       "sampling",     "method",  "train_split",
+                                       "val_split",     "architecture", "epochs",  "batch_size",
+                                       "learning_rate", "weight_decay", "weights", "checkpoint"};
     MRB_TRY(check_keys(c, t, "training", keys, sizeof keys / sizeof *keys));
     mrb_suite_training *tr = &s->training;
     MRB_TRY(find_id(c, t, "dataset", "datasets", s->ndatasets, dataset_id, s, &tr->dataset));
@@ -660,16 +660,19 @@ static mrb_status parse_training(const ctx *c, const cJSON *root, mrb_suite *s)
     MRB_TRY(get_string(c, t, "train_split", "training", 0, tr->train_split, sizeof tr->train_split));
     MRB_TRY(get_string(c, t, "val_split", "training", 0, tr->val_split, sizeof tr->val_split));
     const mrb_suite_dataset *d = &s->datasets[tr->dataset];
-    if (!d->manifest[0]) return fail(c, "training.dataset", "'%s' needs a manifest with %s and %s splits", d->id,
-                                     tr->train_split, tr->val_split);
+    if (!d->manifest[0])
+        return fail(c, "training.dataset", "'%s' needs a manifest with %s and %s splits", d->id, tr->train_split,
+                    tr->val_split);
     size_t count = d->desc->count(&d->params);
-    MRB_TRY(manifest_split(c, "training.train_split", d->manifest, tr->train_split, count, &tr->train_indices, &tr->ntrain));
+    MRB_TRY(manifest_split(c, "training.train_split", d->manifest, tr->train_split, count, &tr->train_indices,
+                           &tr->ntrain));
     MRB_TRY(manifest_split(c, "training.val_split", d->manifest, tr->val_split, count, &tr->val_indices, &tr->nval));
     for (size_t i = 0; i < tr->ntrain; i++)
         for (size_t k = 0; k < d->nindices; k++)
             if (tr->train_indices[i] == d->indices[k])
-                return fail(c, "training.train_split", "item %zu is in both the training split and the evaluated split '%s'",
-                            tr->train_indices[i], d->split);
+                return fail(c, "training.train_split",
+                            "item %zu is in both the training split and the evaluated split '%s'", tr->train_indices[i],
+                            d->split);
     long v;
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(t, "architecture");
     tr->temporal = 0;
@@ -677,7 +680,8 @@ static mrb_status parse_training(const ctx *c, const cJSON *root, mrb_suite *s)
     tr->n_d = 5;
     tr->n_f = 64;
     if (a) {
-        if (!cJSON_IsObject(a)) return fail(c, "training.architecture", "expected an object, got %s", json_type_name(a));
+        if (!cJSON_IsObject(a))
+            return fail(c, "training.architecture", "expected an object, got %s", json_type_name(a));
         static const char *const akeys[] = {"temporal", "n_c", "n_d", "n_f"};
         MRB_TRY(check_keys(c, a, "training.architecture", akeys, 4));
         const cJSON *tj = cJSON_GetObjectItemCaseSensitive(a, "temporal");
@@ -718,8 +722,10 @@ static mrb_status parse_training(const ctx *c, const cJSON *root, mrb_suite *s)
     resolve_path(c, rel, tr->weights, sizeof tr->weights);
     rel[0] = '\0';
     MRB_TRY(get_string(c, t, "checkpoint", "training", 0, rel, sizeof rel));
-    if (rel[0]) resolve_path(c, rel, tr->checkpoint, sizeof tr->checkpoint);
-    else if (strlen(tr->weights) + 6 < sizeof tr->checkpoint) snprintf(tr->checkpoint, sizeof tr->checkpoint, "%.1000s.ckpt", tr->weights);
+    if (rel[0])
+        resolve_path(c, rel, tr->checkpoint, sizeof tr->checkpoint);
+    else if (strlen(tr->weights) + 6 < sizeof tr->checkpoint)
+        snprintf(tr->checkpoint, sizeof tr->checkpoint, "%.1000s.ckpt", tr->weights);
     tr->present = 1;
     return MRB_OK;
 }
@@ -738,8 +744,8 @@ static void line_col(const char *text, const char *pos, int *line, int *col)
     }
 }
 
-mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_name,
-                           const char *base_dir, mrb_suite **out)
+mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_name, const char *base_dir,
+                           mrb_suite **out)
 {
     *out = NULL;
     ctx c = {display_name, base_dir};
@@ -752,15 +758,14 @@ mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_nam
         int line, col;
         line_col(text, end ? end : text, &line, &col);
         if (end && (size_t)(end - text) >= len)
-            return mrb_error(MRB_ERR_INVALID, "%s:%d:%d: JSON syntax error: unexpected end of file",
-                             display_name, line, col);
+            return mrb_error(MRB_ERR_INVALID, "%s:%d:%d: JSON syntax error: unexpected end of file", display_name, line,
+                             col);
         char near[24];
         size_t n = 0;
         for (const char *p = end ? end : ""; *p && *p != '\n' && *p != '\r' && n < 16; p++)
             near[n++] = (*p >= 32 && *p < 127) ? *p : '?';
         near[n] = '\0';
-        return mrb_error(MRB_ERR_INVALID, "%s:%d:%d: JSON syntax error near '%s'", display_name, line,
-                         col, near);
+        return mrb_error(MRB_ERR_INVALID, "%s:%d:%d: JSON syntax error near '%s'", display_name, line, col, near);
     }
     mrb_suite *s = calloc(1, sizeof *s);
     if (!s) {
@@ -768,17 +773,19 @@ mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_nam
         return mrb_error(MRB_ERR_NOMEM, "out of memory");
     }
     mrb_status st = MRB_OK;
-    static const char *const keys[] = {"mrbench_suite", "name", "description", "seed", "datasets",
-                                       "sampling", "methods", "metrics", "timing", "report", "training"};
+    static const char *const keys[] = {"mrbench_suite", "name",    "description", "seed",   "datasets", "sampling",
+                                       "methods",       "metrics", "timing",      "report", "training"};
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "mrbench_suite");
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(root, "seed");
-    if (!cJSON_IsObject(root)) st = fail(&c, NULL, "expected a JSON object at the top level");
-    else if (!ver) st = fail(&c, NULL, "missing required key 'mrbench_suite' (the schema version, 1)");
+    if (!cJSON_IsObject(root))
+        st = fail(&c, NULL, "expected a JSON object at the top level");
+    else if (!ver)
+        st = fail(&c, NULL, "missing required key 'mrbench_suite' (the schema version, 1)");
     else if (!cJSON_IsNumber(ver) || ver->valuedouble != floor(ver->valuedouble))
         st = fail(&c, "mrbench_suite", "expected the schema version as an integer");
     else if (ver->valuedouble > MRB_SUITE_SCHEMA_VERSION)
-        st = fail(&c, "mrbench_suite", "schema version %g is newer than this mrbench supports (%d)",
-                  ver->valuedouble, MRB_SUITE_SCHEMA_VERSION);
+        st = fail(&c, "mrbench_suite", "schema version %g is newer than this mrbench supports (%d)", ver->valuedouble,
+                  MRB_SUITE_SCHEMA_VERSION);
     else if (ver->valuedouble < 1)
         st = fail(&c, "mrbench_suite", "expected schema version 1, got %g", ver->valuedouble);
     if (st == MRB_OK) st = check_keys(&c, root, "", keys, sizeof keys / sizeof *keys);
@@ -786,11 +793,13 @@ mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_nam
     if (st == MRB_OK) st = check_id(&c, "name", s->name);
     if (st == MRB_OK) st = get_string(&c, root, "description", "", 0, s->description, sizeof s->description);
     if (st == MRB_OK) {
-        if (!seed) st = fail(&c, NULL, "missing required key 'seed'");
+        if (!seed)
+            st = fail(&c, NULL, "missing required key 'seed'");
         else if (!cJSON_IsNumber(seed) || seed->valuedouble < 0 || seed->valuedouble > 9007199254740992.0 ||
                  seed->valuedouble != floor(seed->valuedouble))
             st = fail(&c, "seed", "expected an integer in [0, 2^53]");
-        else s->seed = (uint64_t)seed->valuedouble;
+        else
+            s->seed = (uint64_t)seed->valuedouble;
     }
     if (st == MRB_OK) st = parse_datasets(&c, root, s);
     if (st == MRB_OK) st = parse_samplings(&c, root, s);
@@ -803,7 +812,8 @@ mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_nam
         snprintf(s->path, sizeof s->path, "%s", display_name);
         mrb_sha256_hex(text, len, s->sha256);
         s->text = malloc(len + 1);
-        if (!s->text) st = mrb_error(MRB_ERR_NOMEM, "out of memory");
+        if (!s->text)
+            st = mrb_error(MRB_ERR_NOMEM, "out of memory");
         else {
             memcpy(s->text, text, len);
             s->text[len] = '\0';

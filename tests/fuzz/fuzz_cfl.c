@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t cfl_len = nul ? size - hdr_len - 1 : 0;
     mrb_array *a = NULL;
     mrb_fuzz_begin();
-    mrb_status st = mrb_fuzz_check(mrb_cfl_read_mem((const char *)data, hdr_len, cfl, cfl_len, "fuzz", &a),
-                                   "mrb_cfl_read_mem");
+    mrb_status st =
+        mrb_fuzz_check(mrb_cfl_read_mem((const char *)data, hdr_len, cfl, cfl_len, "fuzz", &a), "mrb_cfl_read_mem");
     if (st == MRB_OK) {
         if (!a || a->dtype != MRB_C64 || mrb_array_bytes(a) != cfl_len) abort();
     } else if (a) {

@@ -48,8 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mrb_fuzz_begin();
     st = mrb_fuzz_check(mrb_h5_read_dataset(path, "image", &a), "mrb_h5_read_dataset");
     mrb_fuzz_h5_check("mrb_h5_read_dataset");
-    if (st == MRB_OK) touch(a);
-    else if (a) abort();
+    if (st == MRB_OK)
+        touch(a);
+    else if (a)
+        abort();
     mrb_array_free(a);
     return 0;
 }

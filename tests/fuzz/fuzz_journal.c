@@ -28,8 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t kept_len = 0;
     mrb_fuzz_begin();
     mrb_status st = mrb_fuzz_check(
-        mrb_journal_parse(suite, "cases.jsonl", text, size, cases, datasets, &kept, &kept_len),
-        "mrb_journal_parse");
+        mrb_journal_parse(suite, "cases.jsonl", text, size, cases, datasets, &kept, &kept_len), "mrb_journal_parse");
     if ((st == MRB_OK) != (kept != NULL) || kept_len > size) abort();
     free(kept);
     free(text);

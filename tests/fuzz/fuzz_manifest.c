@@ -18,7 +18,8 @@ static const char suite[] =
     " \"sampling\": [{\"id\": \"r4\", \"sampler\": \"cartesian-vd\", \"params\": {\"acceleration\": 4}}],\n"
     " \"methods\": [{\"id\": \"cascade\", \"method\": \"cascade-2d\", \"params\": {\"weights\": \"w.safetensors\"}}],\n"
     " \"metrics\": [\"psnr\"],\n"
-    " \"training\": {\"dataset\": \"test\", \"sampling\": \"r4\", \"method\": \"cascade\", \"weights\": \"w.safetensors\",\n"
+    " \"training\": {\"dataset\": \"test\", \"sampling\": \"r4\", \"method\": \"cascade\", \"weights\": "
+    "\"w.safetensors\",\n"
     "              \"architecture\": {\"n_c\": 1, \"n_d\": 2, \"n_f\": 2}, \"epochs\": 1}}\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static cJSON *results;
     char dir[600], path[700], out[600];
-    if (!results && mrb_results_load(MRB_SOURCE_DIR "/tests/fuzz/corpus/results/seed-tiny-run.json", &results) != MRB_OK) {
+    if (!results &&
+        mrb_results_load(MRB_SOURCE_DIR "/tests/fuzz/corpus/results/seed-tiny-run.json", &results) != MRB_OK) {
         fprintf(stderr, "fuzz_published: %s\n", mrb_error_message());
         abort();
     }

@@ -30,8 +30,10 @@ const char *mrb_fuzz_dir(void)
     if (fuzz_dir[0]) return fuzz_dir;
     struct stat sb;
     const char *base = getenv("TMPDIR");
-    if (stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) && access("/dev/shm", W_OK) == 0) base = "/dev/shm";
-    else if (!base || !base[0]) base = "/tmp";
+    if (stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) && access("/dev/shm", W_OK) == 0)
+        base = "/dev/shm";
+    else if (!base || !base[0])
+        base = "/tmp";
     snprintf(fuzz_dir, sizeof fuzz_dir, "%s/mrb_fuzz_XXXXXX", base);
     if (!mkdtemp(fuzz_dir)) {
         perror("mrb_fuzz_dir: mkdtemp");
@@ -71,8 +73,7 @@ mrb_status mrb_fuzz_check(mrb_status st, const char *call)
     if (verbose < 0) verbose = getenv("MRB_FUZZ_VERBOSE") != NULL;
     if (verbose) fprintf(stderr, "%s: %s\n", call, st == MRB_OK ? "ok" : mrb_error_message());
     if (st != MRB_OK && strcmp(mrb_error_message(), "no error message") == 0) {
-        fprintf(stderr, "%s failed with status %d (%s) but set no error message\n", call, (int)st,
-                mrb_status_name(st));
+        fprintf(stderr, "%s failed with status %d (%s) but set no error message\n", call, (int)st, mrb_status_name(st));
         abort();
     }
     return st;
@@ -103,8 +104,8 @@ void mrb_fuzz_h5_check(const char *call)
     h5_count(now);
     for (size_t i = 0; i < H5_NKINDS; i++)
         if (now[i] > h5_baseline[i]) {
-            fprintf(stderr, "%s left %llu more HDF5 %s ids open\n", call,
-                    (unsigned long long)(now[i] - h5_baseline[i]), names[i]);
+            fprintf(stderr, "%s left %llu more HDF5 %s ids open\n", call, (unsigned long long)(now[i] - h5_baseline[i]),
+                    names[i]);
             abort();
         }
 }

@@ -13,11 +13,10 @@
 #include "mrbench/backend.h"
 
 /* Skips the calling test, with the reason, when no usable CUDA device exists. */
-#define MRB_SKIP_WITHOUT_GPU()                                              \
-    do {                                                                    \
-        char why_[512];                                                     \
-        if (mrb_gpu_available(why_, sizeof why_) != MRB_OK)                 \
-            cr_skip_test("no CUDA device: %s", why_);                       \
+#define MRB_SKIP_WITHOUT_GPU()                                                                                         \
+    do {                                                                                                               \
+        char why_[512];                                                                                                \
+        if (mrb_gpu_available(why_, sizeof why_) != MRB_OK) cr_skip_test("no CUDA device: %s", why_);                  \
     } while (0)
 
 /* Uniform values in [-1, 1) from a fixed-seed xorshift, so failures repeat. */
@@ -57,8 +56,7 @@ static inline float *to_device(const float *h, size_t nfloats)
 {
     void *d = NULL;
     cr_assert_eq(mrb_cuda_alloc(nfloats * sizeof(float), &d), MRB_OK, "%s", mrb_error_message());
-    if (h)
-        cr_assert_eq(mrb_cuda_upload(d, h, nfloats * sizeof(float)), MRB_OK, "%s", mrb_error_message());
+    if (h) cr_assert_eq(mrb_cuda_upload(d, h, nfloats * sizeof(float)), MRB_OK, "%s", mrb_error_message());
     return d;
 }
 

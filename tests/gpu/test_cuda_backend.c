@@ -29,17 +29,15 @@ Test(cuda_backend, availability_gives_reason_or_device)
 {
     char why[512] = "unchanged";
     mrb_status st = mrb_gpu_available(why, sizeof why);
-    if (gpu_expected())
-        cr_assert_eq(st, MRB_OK, "MRB_EXPECT_GPU=1 but no usable GPU: %s", why);
+    if (gpu_expected()) cr_assert_eq(st, MRB_OK, "MRB_EXPECT_GPU=1 but no usable GPU: %s", why);
     if (st == MRB_OK) {
         cr_expect_str_empty(why, "no reason when the device is usable");
     } else {
-        cr_expect_eq(st, MRB_ERR_DEVICE, "unavailability is a device error, got %s",
-                     mrb_status_name(st));
+        cr_expect_eq(st, MRB_ERR_DEVICE, "unavailability is a device error, got %s", mrb_status_name(st));
         cr_expect_str_not_empty(why, "the reason is reported");
         cr_expect_str_neq(why, "unchanged", "the reason is written");
-        cr_expect(strstr(mrb_error_message(), why) != NULL,
-                  "the error message carries the reason: '%s' vs '%s'", mrb_error_message(), why);
+        cr_expect(strstr(mrb_error_message(), why) != NULL, "the error message carries the reason: '%s' vs '%s'",
+                  mrb_error_message(), why);
         cr_log_info("GPU unavailable here (expected on machines without one): %s", why);
     }
     /* why may be NULL */
@@ -70,9 +68,9 @@ Test(cuda_backend, info_describes_device_or_fails_cleanly)
     cr_expect_geq(info.driver_version, info.runtime_version, "driver not older than the runtime");
     cr_expect_gt(info.cufft_version, 0);
     cr_expect_geq(info.cudnn_version, 9000L, "cuDNN 9");
-    cr_log_info("GPU: %s (%s), cc %d.%d, %zu MiB, driver %d, runtime %d, cuFFT %d, cuDNN %ld",
-                info.name, info.uuid, info.cc_major, info.cc_minor, info.memory_total >> 20,
-                info.driver_version, info.runtime_version, info.cufft_version, info.cudnn_version);
+    cr_log_info("GPU: %s (%s), cc %d.%d, %zu MiB, driver %d, runtime %d, cuFFT %d, cuDNN %ld", info.name, info.uuid,
+                info.cc_major, info.cc_minor, info.memory_total >> 20, info.driver_version, info.runtime_version,
+                info.cufft_version, info.cudnn_version);
 }
 
 Test(cuda_backend, registry_lists_cpu_and_cuda)
@@ -110,8 +108,7 @@ Test(cuda_backend, every_backend_fft_matches_cpu_backend)
     fill_uniform(input, n, 5);
     const mrb_backend_desc *cpu = mrb_backend_find("cpu");
     memcpy(ref, input, bytes);
-    cr_assert_eq(cpu->fft_centered(MRB_FFT_FORWARD, 2, 3, dims, ref), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(cpu->fft_centered(MRB_FFT_FORWARD, 2, 3, dims, ref), MRB_OK, "%s", mrb_error_message());
     size_t tested = 0;
     for (size_t b = 0; b < mrb_backend_count(); b++) {
         const mrb_backend_desc *be = mrb_backend_at(b);
@@ -122,13 +119,11 @@ Test(cuda_backend, every_backend_fft_matches_cpu_backend)
         }
         void *buf = NULL;
         cr_assert_eq(be->alloc(bytes, &buf), MRB_OK, "%s: %s", be->name, mrb_error_message());
-        cr_assert_eq(be->upload(buf, input, bytes), MRB_OK, "%s: %s", be->name,
+        cr_assert_eq(be->upload(buf, input, bytes), MRB_OK, "%s: %s", be->name, mrb_error_message());
+        cr_assert_eq(be->fft_centered(MRB_FFT_FORWARD, 2, 3, dims, buf), MRB_OK, "%s: %s", be->name,
                      mrb_error_message());
-        cr_assert_eq(be->fft_centered(MRB_FFT_FORWARD, 2, 3, dims, buf), MRB_OK, "%s: %s",
-                     be->name, mrb_error_message());
         cr_assert_eq(be->synchronize(), MRB_OK, "%s: %s", be->name, mrb_error_message());
-        cr_assert_eq(be->download(got, buf, bytes), MRB_OK, "%s: %s", be->name,
-                     mrb_error_message());
+        cr_assert_eq(be->download(got, buf, bytes), MRB_OK, "%s: %s", be->name, mrb_error_message());
         be->free(buf);
         double err = rel_l2_error(got, ref, n);
         cr_expect_leq(err, BACKEND_FFT_REL_TOL, "backend %s: relative error %.3g", be->name, err);
@@ -174,8 +169,7 @@ Test(cuda_backend, measure_splits_phases_and_excludes_warmup)
     fft_work w = {NULL, NULL, 0, {256, 256, 4}};
     size_t n = 2 * 256 * 256 * 4;
     w.bytes = n * sizeof(float);
-    cr_assert_eq(mrb_cuda_host_alloc(w.bytes, (void **)&w.host), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cuda_host_alloc(w.bytes, (void **)&w.host), MRB_OK, "%s", mrb_error_message());
     fill_uniform(w.host, n, 9);
     cr_assert_eq(mrb_cuda_alloc(w.bytes, &w.dev), MRB_OK, "%s", mrb_error_message());
     mrb_cuda_work work = {upload_phase, compute_phase, download_phase, &w};
@@ -188,10 +182,9 @@ Test(cuda_backend, measure_splits_phases_and_excludes_warmup)
         cr_expect_gt(s[r].compute_s, 0.0, "rep %d compute", r);
         cr_expect_gt(s[r].download_s, 0.0, "rep %d download", r);
         double sum = s[r].upload_s + s[r].compute_s + s[r].download_s;
-        cr_expect_leq(fabs(sum - s[r].total_s), PHASE_SUM_ABS_TOL, "rep %d: phases %.3g total %.3g",
-                      r, sum, s[r].total_s);
-        cr_expect_geq(s[r].host_total_s, s[r].total_s * 0.9, "rep %d: host time covers the device",
-                      r);
+        cr_expect_leq(fabs(sum - s[r].total_s), PHASE_SUM_ABS_TOL, "rep %d: phases %.3g total %.3g", r, sum,
+                      s[r].total_s);
+        cr_expect_geq(s[r].host_total_s, s[r].total_s * 0.9, "rep %d: host time covers the device", r);
     }
     cr_expect_eq(mrb_cuda_measure(&work, -1, 1, s), MRB_ERR_INVALID);
     mrb_cuda_free(w.dev);
@@ -210,8 +203,7 @@ Test(cuda_backend, timer_measures_queued_work)
     cr_expect_eq(mrb_cuda_timer_elapsed(t, NULL, NULL), MRB_ERR_INVALID, "elapsed before stop");
     cr_assert_eq(mrb_cuda_timer_start(t), MRB_OK, "%s", mrb_error_message());
     for (int i = 0; i < 10; i++)
-        cr_assert_eq(mrb_cuda_fft_centered(MRB_FFT_FORWARD, 2, 3, dims, d), MRB_OK, "%s",
-                     mrb_error_message());
+        cr_assert_eq(mrb_cuda_fft_centered(MRB_FFT_FORWARD, 2, 3, dims, d), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_cuda_timer_stop(t), MRB_OK, "%s", mrb_error_message());
     double dev_s = -1.0, host_s = -1.0;
     cr_assert_eq(mrb_cuda_timer_elapsed(t, &dev_s, &host_s), MRB_OK, "%s", mrb_error_message());

@@ -91,8 +91,7 @@ static void check_training(int temporal, int noisy, size_t n, size_t nx, size_t 
 
     mrb_cuda_cascade *g;
     cr_assert_eq(mrb_cuda_cascade_create(cpu, &g), MRB_OK, "%s", mrb_error_message());
-    cr_assert_eq(mrb_cuda_cascade_prepare(g, n, nx, ny, temporal ? nt : 1, 1), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cuda_cascade_prepare(g, n, nx, ny, temporal ? nt : 1, 1), MRB_OK, "%s", mrb_error_message());
 
     const mrb_tensor *out;
     mrb_cascade_zero_grad(cpu);
@@ -132,8 +131,8 @@ static void check_training(int temporal, int noisy, size_t n, size_t nx, size_t 
         float *twice = alloc_floats(cnt);
         for (size_t k = 0; k < cnt; k++) twice[k] = 2.0f * pc[i].t->grad[k];
         double eg = rel_l2_error(pg[i].t->grad, twice, cnt);
-        cr_expect(eg <= tol(GRAD_REL_TOL, g), "%s gradient after two backward passes: relative error %.3g",
-                  pc[i].name, eg);
+        cr_expect(eg <= tol(GRAD_REL_TOL, g), "%s gradient after two backward passes: relative error %.3g", pc[i].name,
+                  eg);
         free(twice);
     }
     cr_assert_eq(mrb_cuda_cascade_zero_grad(g), MRB_OK, "%s", mrb_error_message());
@@ -166,15 +165,14 @@ static void check_training(int temporal, int noisy, size_t n, size_t nx, size_t 
     fill_uniform(target, 2 * p.total, 15);
     float *d_target = to_device(target, 2 * p.total);
     double loss_gpu, loss_cpu = 0.0;
-    cr_assert_eq(mrb_cuda_cascade_mse(g, d_out, d_target, 2.0f, d_dout, &loss_gpu), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cuda_cascade_mse(g, d_out, d_target, 2.0f, d_dout, &loss_gpu), MRB_OK, "%s", mrb_error_message());
     for (size_t i = 0; i < 2 * p.total; i++) {
         double diff = (double)h_out[i] - target[i];
         loss_cpu += diff * diff;
     }
     loss_cpu *= 2.0 / (double)(2 * p.total);
-    cr_expect(fabs(loss_gpu - loss_cpu) <= 1e-5 * loss_cpu + tol(OUT_REL_TOL, g), "loss %.9g vs %.9g",
-              loss_gpu, loss_cpu);
+    cr_expect(fabs(loss_gpu - loss_cpu) <= 1e-5 * loss_cpu + tol(OUT_REL_TOL, g), "loss %.9g vs %.9g", loss_gpu,
+              loss_cpu);
 
     free(target);
     free(h_out);

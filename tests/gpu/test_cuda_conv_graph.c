@@ -88,9 +88,12 @@ static void reference(mrb_conv_pass pass, const mrb_conv_shape *s, float *const 
                         int64_t i = (b * s->cin + ci) * vol + (iz * h + iy) * w + ix;
                         int64_t f = (co * s->cin + ci) * taps + k;
                         double xv = t[MRB_CONV_X][i], wv = t[MRB_CONV_W][f], yv = t[MRB_CONV_Y][o];
-                        if (pass == MRB_CONV_FORWARD) out[o] += wv * xv;
-                        else if (pass == MRB_CONV_BACKWARD_DATA) out[i] += wv * yv;
-                        else out[f] += xv * yv;
+                        if (pass == MRB_CONV_FORWARD)
+                            out[o] += wv * xv;
+                        else if (pass == MRB_CONV_BACKWARD_DATA)
+                            out[i] += wv * yv;
+                        else
+                            out[f] += xv * yv;
                     }
                 }
 }
@@ -103,8 +106,7 @@ static float *run_once(const mrb_conv_graph *plan, struct cudnnContext *h, mrb_c
     size_t bytes = mrb_conv_graph_workspace(plan);
     void *ws = NULL;
     if (bytes) cr_assert_eq(mrb_cuda_alloc(bytes, &ws), MRB_OK, "%s", mrb_error_message());
-    cr_assert_eq(mrb_conv_graph_run(plan, h, d[r[0]], d[r[1]], d[r[2]], ws, bytes), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_conv_graph_run(plan, h, d[r[0]], d[r[1]], d[r[2]], ws, bytes), MRB_OK, "%s", mrb_error_message());
     float *out = to_host(d[r[2]], nout);
     mrb_cuda_free(ws);
     return out;
@@ -142,9 +144,9 @@ static void check_pass(mrb_conv_pass pass, int rank)
             cr_expect(strlen(mrb_conv_graph_engine(plan)) > 0);
             float *got = run_once(plan, h, pass, dev, nout);
             double e = rel_l2_error(got, reff, nout);
-            cr_expect(e <= (tf32 ? TF32_REL_TOL : FP32_REL_TOL),
-                      "%s %dD %lld->%lld %s (%s): relative error %.3g", pass_names[pass], rank,
-                      (long long)s.cin, (long long)s.cout, tf32 ? "TF32" : "FP32", mrb_conv_graph_engine(plan), e);
+            cr_expect(e <= (tf32 ? TF32_REL_TOL : FP32_REL_TOL), "%s %dD %lld->%lld %s (%s): relative error %.3g",
+                      pass_names[pass], rank, (long long)s.cin, (long long)s.cout, tf32 ? "TF32" : "FP32",
+                      mrb_conv_graph_engine(plan), e);
             float *again = run_once(plan, h, pass, dev, nout);
             cr_expect(memcmp(got, again, nout * sizeof *got) == 0, "%s %dD %lld->%lld: two runs of %s differ",
                       pass_names[pass], rank, (long long)s.cin, (long long)s.cout, mrb_conv_graph_engine(plan));
@@ -249,25 +251,25 @@ Test(cuda_conv_graph, refuses_bad_arguments)
     mrb_conv_graph *plan = (mrb_conv_graph *)1;
     struct cudnnContext *no_handle = NULL;
     mrb_conv_shape s = make_shape(4, 2, 16);
-    cr_expect_eq(mrb_conv_graph_create(no_handle, MRB_CONV_FORWARD, &s, 0, 1, NULL, NULL, NULL, &plan),
-                 MRB_ERR_INVALID, "rank 4 is refused");
+    cr_expect_eq(mrb_conv_graph_create(no_handle, MRB_CONV_FORWARD, &s, 0, 1, NULL, NULL, NULL, &plan), MRB_ERR_INVALID,
+                 "rank 4 is refused");
     cr_expect_null(plan);
     cr_expect(strstr(mrb_error_message(), "rank") != NULL, "%s", mrb_error_message());
     s = make_shape(2, 0, 16);
-    cr_expect_eq(mrb_conv_graph_create(no_handle, MRB_CONV_FORWARD, &s, 0, 1, NULL, NULL, NULL, &plan),
-                 MRB_ERR_INVALID, "0 input channels are refused");
+    cr_expect_eq(mrb_conv_graph_create(no_handle, MRB_CONV_FORWARD, &s, 0, 1, NULL, NULL, NULL, &plan), MRB_ERR_INVALID,
+                 "0 input channels are refused");
     s = make_shape(2, 2, 16);
     s.align[MRB_CONV_W] = 2;
-    cr_expect_eq(mrb_conv_graph_create(no_handle, MRB_CONV_FORWARD, &s, 0, 1, NULL, NULL, NULL, &plan),
-                 MRB_ERR_INVALID, "a 2-byte alignment is refused");
+    cr_expect_eq(mrb_conv_graph_create(no_handle, MRB_CONV_FORWARD, &s, 0, 1, NULL, NULL, NULL, &plan), MRB_ERR_INVALID,
+                 "a 2-byte alignment is refused");
     s = make_shape(3, 2, 16);
-    cr_expect_eq(mrb_conv_graph_create(no_handle, (mrb_conv_pass)7, &s, 0, 1, NULL, NULL, NULL, &plan),
-                 MRB_ERR_INVALID, "an unknown pass is refused");
+    cr_expect_eq(mrb_conv_graph_create(no_handle, (mrb_conv_pass)7, &s, 0, 1, NULL, NULL, NULL, &plan), MRB_ERR_INVALID,
+                 "an unknown pass is refused");
     float fake[4];
-    cr_expect_eq(mrb_conv_graph_create(no_handle, MRB_CONV_FORWARD, &s, 0, 1, fake, fake, NULL, &plan),
-                 MRB_ERR_INVALID, "two of the three timing buffers are refused");
-    cr_expect_eq(mrb_conv_graph_create(no_handle, MRB_CONV_FORWARD, &s, 0, 1, NULL, NULL, NULL, &plan),
-                 MRB_ERR_INVALID, "no handle is refused");
+    cr_expect_eq(mrb_conv_graph_create(no_handle, MRB_CONV_FORWARD, &s, 0, 1, fake, fake, NULL, &plan), MRB_ERR_INVALID,
+                 "two of the three timing buffers are refused");
+    cr_expect_eq(mrb_conv_graph_create(no_handle, MRB_CONV_FORWARD, &s, 0, 1, NULL, NULL, NULL, &plan), MRB_ERR_INVALID,
+                 "no handle is refused");
     cr_expect_null(plan);
     mrb_conv_graph_free(NULL);
     mrb_conv_graph_handle_free(NULL);

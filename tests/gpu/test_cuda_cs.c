@@ -42,14 +42,13 @@ _Static_assert(sizeof(mrb_cs_shape) == 4 * sizeof(size_t),
 /* W_s and W_s^H of the GPU against the CPU operator on [nx, ny, nt] random
  * data with grid shift (sx, sy); `levels` is what the CPU operator builds
  * for this shape and minsize (checked, so each case covers what it names). */
-static void check_wavelet(size_t nx, size_t ny, size_t nt, size_t minsize, int levels, size_t sx,
-                          size_t sy)
+static void check_wavelet(size_t nx, size_t ny, size_t nt, size_t minsize, int levels, size_t sx, size_t sy)
 {
     size_t dims[3] = {nx, ny, nt}, n = nx * ny * nt, nf = 2 * n;
     mrb_linop *w = mrb_linop_wavelet_create(3, dims, minsize, 1);
     cr_assert_not_null(w, "%s", mrb_error_message());
-    cr_assert_eq(mrb_linop_wavelet_levels(w), levels, "%zux%zu minsize %zu: %d levels, expected %d",
-                 nx, ny, minsize, mrb_linop_wavelet_levels(w), levels);
+    cr_assert_eq(mrb_linop_wavelet_levels(w), levels, "%zux%zu minsize %zu: %d levels, expected %d", nx, ny, minsize,
+                 mrb_linop_wavelet_levels(w), levels);
     cr_assert_eq(mrb_linop_wavelet_set_shift(w, sx, sy), MRB_OK);
 
     float *x = alloc_floats(nf), *c = alloc_floats(nf);
@@ -61,20 +60,16 @@ static void check_wavelet(size_t nx, size_t ny, size_t nt, size_t minsize, int l
 
     float *dx = to_device(x, nf), *dc = to_device(c, nf), *dtmp = to_device(NULL, nf);
     float *dy = to_device(NULL, nf), *dz = to_device(NULL, nf);
-    cr_assert_eq(mrb_cuda_wavelet_forward(dx, dy, dtmp, nx, ny, nt, levels, sx, sy), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cuda_wavelet_forward(dx, dy, dtmp, nx, ny, nt, levels, sx, sy), MRB_OK, "%s", mrb_error_message());
     float *fwd = to_host(dy, nf);
     double err = rel_l2_error(fwd, ref_fwd, nf);
-    cr_expect_leq(err, WAVELET_REL_TOL,
-                  "forward %zux%zux%zu, %d levels, shift (%zu, %zu): relative error %.3g", nx, ny,
+    cr_expect_leq(err, WAVELET_REL_TOL, "forward %zux%zux%zu, %d levels, shift (%zu, %zu): relative error %.3g", nx, ny,
                   nt, levels, sx, sy, err);
 
-    cr_assert_eq(mrb_cuda_wavelet_adjoint(dc, dz, dtmp, nx, ny, nt, levels, sx, sy), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cuda_wavelet_adjoint(dc, dz, dtmp, nx, ny, nt, levels, sx, sy), MRB_OK, "%s", mrb_error_message());
     float *adj = to_host(dz, nf), *c_after = to_host(dc, nf);
     err = rel_l2_error(adj, ref_adj, nf);
-    cr_expect_leq(err, WAVELET_REL_TOL,
-                  "adjoint %zux%zux%zu, %d levels, shift (%zu, %zu): relative error %.3g", nx, ny,
+    cr_expect_leq(err, WAVELET_REL_TOL, "adjoint %zux%zux%zu, %d levels, shift (%zu, %zu): relative error %.3g", nx, ny,
                   nt, levels, sx, sy, err);
     cr_expect_eq(memcmp(c_after, c, nf * sizeof(float)), 0, "the adjoint changed its input");
 
@@ -82,8 +77,7 @@ static void check_wavelet(size_t nx, size_t ny, size_t nt, size_t minsize, int l
     cr_assert_eq(mrb_cuda_wavelet_adjoint(dy, dz, dtmp, nx, ny, nt, levels, sx, sy), MRB_OK);
     float *back = to_host(dz, nf);
     err = rel_l2_error(back, x, nf);
-    cr_expect_leq(err, ROUND_TRIP_REL_TOL, "round trip %zux%zux%zu: relative error %.3g", nx, ny,
-                  nt, err);
+    cr_expect_leq(err, ROUND_TRIP_REL_TOL, "round trip %zux%zux%zu: relative error %.3g", nx, ny, nt, err);
 
     free(back);
     free(adj);
@@ -139,8 +133,7 @@ Test(cuda_cs, wavelet_without_levels_is_the_shift,
 
 /* ---- soft threshold ---------------------------------------------------- */
 
-Test(cuda_cs, soft_threshold_matches_cpu,
-     .description = "values below, at and above the threshold, and exact zeros")
+Test(cuda_cs, soft_threshold_matches_cpu, .description = "values below, at and above the threshold, and exact zeros")
 {
     MRB_SKIP_WITHOUT_GPU();
     const size_t n = 5000;
@@ -159,8 +152,7 @@ Test(cuda_cs, soft_threshold_matches_cpu,
     cr_expect_leq(err, SOFT_THRESHOLD_REL_TOL, "relative error %.3g", err);
     size_t zeroed = 0;
     for (size_t i = 0; i < n; i++) zeroed += gpu[2 * i] == 0.0f && gpu[2 * i + 1] == 0.0f;
-    cr_expect(zeroed > 10 && zeroed < n, "%zu of %zu values set to zero: both branches taken",
-              zeroed, n);
+    cr_expect(zeroed > 10 && zeroed < n, "%zu of %zu values set to zero: both branches taken", zeroed, n);
     free(gpu);
     free(z);
     free(ref);
@@ -175,18 +167,17 @@ typedef struct cs_case {
     mrb_recon_input in;
 } cs_case;
 
-static void set_param(mrb_params *p, const mrb_param_spec *spec, size_t nspec, const char *key,
-                      const char *value)
+static void set_param(mrb_params *p, const mrb_param_spec *spec, size_t nspec, const char *key, const char *value)
 {
-    cr_assert_eq(mrb_params_set_text(p, spec, nspec, key, value, "test"), MRB_OK, "%s=%s: %s",
-                 key, value, mrb_error_message());
+    cr_assert_eq(mrb_params_set_text(p, spec, nspec, key, value, "test"), MRB_OK, "%s=%s: %s", key, value,
+                 mrb_error_message());
 }
 
 /* Item 0 of `dataset` (size, frames for 2D+t, coils), a Poisson-disc mask at
  * R = 4 and k-space at 30 dB SNR; the item's maps are passed on when
  * give_maps, else the methods estimate them. */
-static cs_case make_case(const char *dataset, const char *size, const char *frames,
-                         const char *coils, int give_maps, uint64_t seed)
+static cs_case make_case(const char *dataset, const char *size, const char *frames, const char *coils, int give_maps,
+                         uint64_t seed)
 {
     cs_case c;
     memset(&c, 0, sizeof c);
@@ -206,10 +197,9 @@ static cs_case make_case(const char *dataset, const char *size, const char *fram
     mrb_params_defaults(&sp, s->params, s->nparams);
     set_param(&sp, s->params, s->nparams, "acceleration", "4");
     const mrb_array *img = c.item.image;
-    cr_assert_eq(s->make(&sp, seed, img->dims[0], img->dims[1], img->dims[2], &c.mask), MRB_OK,
-                 "%s", mrb_error_message());
-    cr_assert_eq(mrb_simulate_kspace(&c.item, 30.0, seed, &c.kspace), MRB_OK, "%s",
+    cr_assert_eq(s->make(&sp, seed, img->dims[0], img->dims[1], img->dims[2], &c.mask), MRB_OK, "%s",
                  mrb_error_message());
+    cr_assert_eq(mrb_simulate_kspace(&c.item, 30.0, seed, &c.kspace), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(c.kspace->dims[3], (size_t)atoi(coils));
     c.in.kspace = c.kspace;
     c.in.mask = c.mask;
@@ -238,21 +228,19 @@ static mrb_array *image_like(const cs_case *c)
  * `twice` runs a second time on the same state into out2. With phases, the
  * method's phase report is checked: upload, compute and download present
  * and non-negative, compute positive. */
-static mrb_array *run_method(const mrb_method_desc *d, const cs_case *c, const char *const *kv,
-                             int twice, mrb_array **out2)
+static mrb_array *run_method(const mrb_method_desc *d, const cs_case *c, const char *const *kv, int twice,
+                             mrb_array **out2)
 {
     mrb_params p;
     mrb_params_defaults(&p, d->params, d->nparams);
     for (size_t i = 0; kv && kv[i]; i += 2) set_param(&p, d->params, d->nparams, kv[i], kv[i + 1]);
     void *state = NULL;
-    cr_assert_eq(d->setup(&p, &c->in, &state), MRB_OK, "%s setup: %s", d->name,
-                 mrb_error_message());
+    cr_assert_eq(d->setup(&p, &c->in, &state), MRB_OK, "%s setup: %s", d->name, mrb_error_message());
     mrb_array *out = image_like(c);
     cr_assert_eq(d->run(state, &c->in, out), MRB_OK, "%s run: %s", d->name, mrb_error_message());
     if (twice) {
         *out2 = image_like(c);
-        cr_assert_eq(d->run(state, &c->in, *out2), MRB_OK, "%s second run: %s", d->name,
-                     mrb_error_message());
+        cr_assert_eq(d->run(state, &c->in, *out2), MRB_OK, "%s second run: %s", d->name, mrb_error_message());
     }
     if (d->phases) {
         const char *names[8];
@@ -340,8 +328,8 @@ Test(cuda_cs, method_options_match_cpu,
 {
     MRB_SKIP_WITHOUT_GPU();
     cs_case c = make_case("shepp-logan", "128", NULL, "1", 0, 25);
-    static const char *const options[] = {"lambda", "0.01", "step", "0.5", "scaling", "0",
-                                          "shifts", "0", "iterations", "60", NULL};
+    static const char *const options[] = {"lambda", "0.01", "step",       "0.5", "scaling", "0",
+                                          "shifts", "0",    "iterations", "60",  NULL};
     check_method(&c, options, "step 0.5, no scaling, no shifts");
     /* with a tolerance of 1e-2 FISTA stops early; stopping one iteration
      * apart would differ by about the tolerance, far above the bound */
@@ -382,8 +370,7 @@ Test(cuda_cs, setup_refuses_bad_input_without_device_work)
     state = (void *)&p;
     cr_expect_eq(d->setup(&p, &in, &state), MRB_ERR_INVALID, "mask of another shape");
     cr_expect_null(state);
-    cr_expect(strstr(mrb_error_message(), "cs-wavelet") != NULL, "message names the method: %s",
-              mrb_error_message());
+    cr_expect(strstr(mrb_error_message(), "cs-wavelet") != NULL, "message names the method: %s", mrb_error_message());
     mrb_array_free(k);
     mrb_array_free(m);
 }
@@ -426,8 +413,7 @@ Test(cuda_cs, kernels_refuse_bad_arguments_without_device_work)
     cr_expect_eq(mrb_cuda_wavelet_forward(a, b, t, 24, 24, 1, -1, 0, 0), MRB_ERR_INVALID);
     cr_expect_eq(mrb_cuda_wavelet_forward(a, b, t, 0, 24, 1, 1, 0, 0), MRB_ERR_INVALID);
     cr_expect_eq(mrb_cuda_wavelet_forward(a, b, t, 24, 24, 0, 1, 0, 0), MRB_ERR_INVALID);
-    cr_expect_eq(mrb_cuda_wavelet_forward(a, a, t, 24, 24, 1, 1, 0, 0), MRB_ERR_INVALID,
-                 "in place");
+    cr_expect_eq(mrb_cuda_wavelet_forward(a, a, t, 24, 24, 1, 1, 0, 0), MRB_ERR_INVALID, "in place");
     cr_expect_eq(mrb_cuda_wavelet_adjoint(a, b, a + 2, 24, 24, 1, 1, 0, 0), MRB_ERR_INVALID,
                  "scratch overlapping the input");
     cr_expect_eq(mrb_cuda_wavelet_adjoint(a, b, NULL, 24, 24, 1, 1, 0, 0), MRB_ERR_INVALID);

@@ -77,16 +77,15 @@ static void check_dc_forward(size_t nt, double lambda)
 
     float *dx = to_device(p.x, 2 * p.count), *dk = to_device(p.kspace, 2 * p.count);
     float *dm = to_device(p.mask, p.count), *dout = to_device(NULL, 2 * p.count);
-    cr_assert_eq(mrb_cuda_dc_forward(dx, dk, dm, p.nx, p.ny, p.nt * p.n, p.count, lambda, dout),
-                 MRB_OK, "%s", mrb_error_message());
+    cr_assert_eq(mrb_cuda_dc_forward(dx, dk, dm, p.nx, p.ny, p.nt * p.n, p.count, lambda, dout), MRB_OK, "%s",
+                 mrb_error_message());
     float *gpu = to_host(dout, 2 * p.count);
     double err = rel_l2_error(gpu, ref, 2 * p.count);
-    cr_expect_leq(err, DC_REL_TOL, "dc forward nt %zu lambda %g: relative error %.3g", nt, lambda,
-                  err);
+    cr_expect_leq(err, DC_REL_TOL, "dc forward nt %zu lambda %g: relative error %.3g", nt, lambda, err);
 
     /* in place (out == x) gives the same */
-    cr_assert_eq(mrb_cuda_dc_forward(dx, dk, dm, p.nx, p.ny, p.nt * p.n, p.count, lambda, dx),
-                 MRB_OK, "%s", mrb_error_message());
+    cr_assert_eq(mrb_cuda_dc_forward(dx, dk, dm, p.nx, p.ny, p.nt * p.n, p.count, lambda, dx), MRB_OK, "%s",
+                 mrb_error_message());
     float *inplace = to_host(dx, 2 * p.count);
     double inplace_err = rel_l2_error(inplace, gpu, 2 * p.count);
     cr_expect_leq(inplace_err, SAME_OPS_REL_TOL, "in-place forward differs by %.3g", inplace_err);
@@ -134,8 +133,7 @@ static void check_dc_backward(size_t nt, double lambda)
     grad_view.data = out->grad;
     mrb_nn_complex_to_tensor(p.grad, &grad_view);
     double ref_dlambda = 0.0;
-    cr_assert_eq(mrb_nn_dc_backward(x, &d, lambda, out, &ref_dlambda), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_nn_dc_backward(x, &d, lambda, out, &ref_dlambda), MRB_OK, "%s", mrb_error_message());
     float *ref = alloc_floats(2 * p.count);
     grad_view = *x;
     grad_view.data = x->grad;
@@ -145,20 +143,18 @@ static void check_dc_backward(size_t nt, double lambda)
     float *dm = to_device(p.mask, p.count), *dg = to_device(p.grad, 2 * p.count);
     float *dgx = to_device(NULL, 2 * p.count);
     double dlambda = 0.0;
-    cr_assert_eq(mrb_cuda_dc_backward(dx, dk, dm, p.nx, p.ny, p.nt * p.n, p.count, lambda, dg, dgx,
-                                      &dlambda),
-                 MRB_OK, "%s", mrb_error_message());
+    cr_assert_eq(mrb_cuda_dc_backward(dx, dk, dm, p.nx, p.ny, p.nt * p.n, p.count, lambda, dg, dgx, &dlambda), MRB_OK,
+                 "%s", mrb_error_message());
     float *gpu = to_host(dgx, 2 * p.count);
     double err = rel_l2_error(gpu, ref, 2 * p.count);
-    cr_expect_leq(err, DC_REL_TOL, "dc backward nt %zu lambda %g: relative error %.3g", nt, lambda,
-                  err);
+    cr_expect_leq(err, DC_REL_TOL, "dc backward nt %zu lambda %g: relative error %.3g", nt, lambda, err);
     if (lambda >= 0) {
         /* ||F g|| = ||g|| (orthonormal F); ||s0 - F x|| <= ||s0|| + ||x|| */
         double bound = sqrt(sq_norm(p.grad, 2 * p.count)) *
                        (sqrt(sq_norm(p.kspace, 2 * p.count)) + sqrt(sq_norm(p.x, 2 * p.count))) /
                        ((1.0 + lambda) * (1.0 + lambda));
-        cr_expect_leq(fabs(dlambda - ref_dlambda), DLAMBDA_REL_TOL * bound,
-                      "d lambda: gpu %.9g cpu %.9g (bound %.3g)", dlambda, ref_dlambda, bound);
+        cr_expect_leq(fabs(dlambda - ref_dlambda), DLAMBDA_REL_TOL * bound, "d lambda: gpu %.9g cpu %.9g (bound %.3g)",
+                      dlambda, ref_dlambda, bound);
         cr_expect_neq(ref_dlambda, 0.0, "the reference d lambda is not trivially zero");
     }
     free(gpu);
@@ -198,10 +194,8 @@ Test(cuda_dc, kspace_step_broadcasts_mask_over_coils)
     fill_uniform(s0, 2 * count, 22);
     fill_uniform(mask, frame, 23);
     for (size_t i = 0; i < frame; i++) mask[i] = mask[i] > 0.3f ? 1.0f : 0.0f;
-    float *ds = to_device(s, 2 * count), *ds0 = to_device(s0, 2 * count),
-          *dm = to_device(mask, frame);
-    cr_assert_eq(mrb_cuda_dc_kspace(ds, ds0, dm, count, frame, lambda), MRB_OK, "%s",
-                 mrb_error_message());
+    float *ds = to_device(s, 2 * count), *ds0 = to_device(s0, 2 * count), *dm = to_device(mask, frame);
+    cr_assert_eq(mrb_cuda_dc_kspace(ds, ds0, dm, count, frame, lambda), MRB_OK, "%s", mrb_error_message());
     float *gpu = to_host(ds, 2 * count);
     float complex *ref = (float complex *)s;
     const float complex *y = (const float complex *)s0;
@@ -235,11 +229,9 @@ Test(cuda_dc, coil_expand_and_combine_match_sense_operator)
 
     float *dx = to_device(x, 2 * vol), *ds = to_device(sens, 2 * frame * nc);
     float *dc = to_device(coils, 2 * vol * nc), *dout = to_device(NULL, 2 * vol * nc);
-    cr_assert_eq(mrb_cuda_coil_expand(dx, ds, frame, nt, nc, dout), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cuda_coil_expand(dx, ds, frame, nt, nc, dout), MRB_OK, "%s", mrb_error_message());
     float *gpu_coils = to_host(dout, 2 * vol * nc);
-    cr_assert_eq(mrb_cuda_coil_combine(dc, ds, frame, nt, nc, dx), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cuda_coil_combine(dc, ds, frame, nt, nc, dx), MRB_OK, "%s", mrb_error_message());
     float *gpu_x = to_host(dx, 2 * vol);
     double e1 = rel_l2_error(gpu_coils, ref_coils, 2 * vol * nc);
     double e2 = rel_l2_error(gpu_x, ref_x, 2 * vol);
@@ -284,8 +276,7 @@ Test(cuda_dc, complex_elementwise_ops_match_cpu)
     free(got);
 
     for (size_t i = 0; i < n; i++) cref[i] = cy[i] + a * cx[i];
-    cr_assert_eq(mrb_cuda_caxpy(n, crealf(a), cimagf(a), dx, dy), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cuda_caxpy(n, crealf(a), cimagf(a), dx, dy), MRB_OK, "%s", mrb_error_message());
     got = to_host(dy, 2 * n);
     cr_expect_leq(rel_l2_error(got, ref, 2 * n), ELEMENTWISE_REL_TOL, "caxpy");
     free(got);

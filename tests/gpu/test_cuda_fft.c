@@ -21,15 +21,15 @@ typedef struct fft_case {
 } fft_case;
 
 static const fft_case cases[] = {
-    {1, 2, {32, 4}},          /* 1D even, batched */
-    {1, 1, {31}},             /* 1D odd */
-    {2, 3, {64, 48, 3}},      /* 2D even, batched: the modulation path */
-    {2, 2, {30, 34}},         /* 2D even with N/2 odd on both axes: sign folding */
-    {2, 3, {15, 9, 2}},       /* 2D odd, batched: the shift path */
-    {2, 3, {16, 9, 2}},       /* mixed parity */
-    {3, 4, {8, 6, 4, 2}},     /* 3D even, batched */
-    {3, 3, {5, 7, 3}},        /* 3D odd */
-    {2, 4, {12, 10, 3, 2}},   /* 2D over frames and coils */
+    {1, 2, {32, 4}},        /* 1D even, batched */
+    {1, 1, {31}},           /* 1D odd */
+    {2, 3, {64, 48, 3}},    /* 2D even, batched: the modulation path */
+    {2, 2, {30, 34}},       /* 2D even with N/2 odd on both axes: sign folding */
+    {2, 3, {15, 9, 2}},     /* 2D odd, batched: the shift path */
+    {2, 3, {16, 9, 2}},     /* mixed parity */
+    {3, 4, {8, 6, 4, 2}},   /* 3D even, batched */
+    {3, 3, {5, 7, 3}},      /* 3D odd */
+    {2, 4, {12, 10, 3, 2}}, /* 2D over frames and coils */
 };
 
 static size_t case_count(const fft_case *c)
@@ -56,14 +56,13 @@ static void check_direction(mrb_fft_dir dir)
         memcpy(gpu, ref, n * sizeof *gpu);
         char shape[64];
         shape_str(c, shape, sizeof shape);
-        cr_assert_eq(mrb_fft_centered(dir, c->rank, c->ndim, c->dims, ref, 1), MRB_OK, "cpu %s: %s",
-                     shape, mrb_error_message());
-        cr_assert_eq(mrb_cuda_fft_centered_host(dir, c->rank, c->ndim, c->dims, gpu), MRB_OK,
-                     "cuda %s: %s", shape, mrb_error_message());
+        cr_assert_eq(mrb_fft_centered(dir, c->rank, c->ndim, c->dims, ref, 1), MRB_OK, "cpu %s: %s", shape,
+                     mrb_error_message());
+        cr_assert_eq(mrb_cuda_fft_centered_host(dir, c->rank, c->ndim, c->dims, gpu), MRB_OK, "cuda %s: %s", shape,
+                     mrb_error_message());
         double err = rel_l2_error(gpu, ref, n);
         cr_expect_leq(err, FFT_REL_TOL, "%s rank %d %s: relative error %.3g > %.1g",
-                      dir == MRB_FFT_FORWARD ? "forward" : "inverse", c->rank, shape, err,
-                      FFT_REL_TOL);
+                      dir == MRB_FFT_FORWARD ? "forward" : "inverse", c->rank, shape, err, FFT_REL_TOL);
         free(ref);
         free(gpu);
     }
@@ -92,10 +91,8 @@ Test(cuda_fft, round_trip_is_identity_on_device)
     void *d = NULL;
     cr_assert_eq(mrb_cuda_alloc(n * sizeof(float), &d), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_cuda_upload(d, x, n * sizeof(float)), MRB_OK, "%s", mrb_error_message());
-    cr_assert_eq(mrb_cuda_fft_centered(MRB_FFT_FORWARD, 2, 3, dims, d), MRB_OK, "%s",
-                 mrb_error_message());
-    cr_assert_eq(mrb_cuda_fft_centered(MRB_FFT_INVERSE, 2, 3, dims, d), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cuda_fft_centered(MRB_FFT_FORWARD, 2, 3, dims, d), MRB_OK, "%s", mrb_error_message());
+    cr_assert_eq(mrb_cuda_fft_centered(MRB_FFT_INVERSE, 2, 3, dims, d), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_cuda_download(back, d, n * sizeof(float)), MRB_OK, "%s", mrb_error_message());
     mrb_cuda_free(d);
     double err = rel_l2_error(back, x, n);
@@ -122,8 +119,7 @@ Test(cuda_fft, explicit_plan_matches_cached)
     cr_assert_eq(mrb_cuda_download(a, d, n * sizeof(float)), MRB_OK, "%s", mrb_error_message());
     mrb_cuda_free(d);
     mrb_cuda_fft_plan_free(plan);
-    cr_assert_eq(mrb_cuda_fft_centered_host(MRB_FFT_FORWARD, 2, 3, dims, b), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cuda_fft_centered_host(MRB_FFT_FORWARD, 2, 3, dims, b), MRB_OK, "%s", mrb_error_message());
     double err = rel_l2_error(a, b, n);
     cr_expect_leq(err, SAME_PLAN_REL_TOL, "explicit and cached plans differ by %.3g", err);
     free(a);

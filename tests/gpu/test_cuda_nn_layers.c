@@ -33,8 +33,7 @@
 
 /* A host tensor with uniform data in [-scale, scale) + offset and, when
  * with_grad, a uniform gradient in [-1, 1) (the value backward adds to). */
-static mrb_tensor *host_tensor(int ndim, const size_t *shape, int with_grad, uint64_t seed, float scale,
-                               float offset)
+static mrb_tensor *host_tensor(int ndim, const size_t *shape, int with_grad, uint64_t seed, float scale, float offset)
 {
     mrb_tensor *t = mrb_tensor_create(ndim, shape, with_grad);
     cr_assert_not_null(t, "%s", mrb_error_message());
@@ -120,20 +119,17 @@ static const size_t SHAPE_3D[5] = {2, 2, 3, 5, 7};
 
 static void check_leaky_relu(int ndim, const size_t *shape, float leak)
 {
-    mrb_tensor *x = host_tensor(ndim, shape, 1, 11, 1.0f, 0.0f),
-               *y = host_tensor(ndim, shape, 1, 12, 1.0f, 0.0f);
+    mrb_tensor *x = host_tensor(ndim, shape, 1, 11, 1.0f, 0.0f), *y = host_tensor(ndim, shape, 1, 12, 1.0f, 0.0f);
     mrb_cuda_tensor *dx = device_copy(x), *dy = device_copy(y);
     cr_assert_eq(mrb_nn_leaky_relu_forward(x, y, leak), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_cuda_nn_leaky_relu_forward(dx, dy, leak), MRB_OK, "%s", mrb_error_message());
     double ey = data_error(dy, y);
-    cr_expect_leq(ey, ELEMENTWISE_REL_TOL, "leaky relu (leak %g, rank %d) forward: error %.3g", leak,
-                  ndim - 2, ey);
+    cr_expect_leq(ey, ELEMENTWISE_REL_TOL, "leaky relu (leak %g, rank %d) forward: error %.3g", leak, ndim - 2, ey);
 
     cr_assert_eq(mrb_nn_leaky_relu_backward(x, y, leak), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_cuda_nn_leaky_relu_backward(dx, dy, leak), MRB_OK, "%s", mrb_error_message());
     double ex = grad_error(dx, x);
-    cr_expect_leq(ex, ELEMENTWISE_REL_TOL, "leaky relu (leak %g, rank %d) dx: error %.3g", leak, ndim - 2,
-                  ex);
+    cr_expect_leq(ex, ELEMENTWISE_REL_TOL, "leaky relu (leak %g, rank %d) dx: error %.3g", leak, ndim - 2, ex);
 
     /* in place (y = x) gives the out-of-place output */
     cr_assert_eq(mrb_cuda_tensor_upload(dx, x, 0), MRB_OK, "%s", mrb_error_message());
@@ -199,8 +195,7 @@ Test(cuda_nn_layers, concat_forward_backward_match_cpu)
     }
     mrb_tensor *y = host_tensor(5, ys, 1, 35, 1.0f, 0.0f);
     mrb_cuda_tensor *dy = device_copy(y);
-    cr_assert_eq(mrb_nn_concat_forward((const mrb_tensor *const *)xs, 3, y), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_nn_concat_forward((const mrb_tensor *const *)xs, 3, y), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_cuda_nn_concat_forward((const mrb_cuda_tensor *const *)dxs, 3, dy), MRB_OK, "%s",
                  mrb_error_message());
     double ey = data_error(dy, y);
@@ -304,8 +299,7 @@ Test(cuda_nn_layers, max_pool_ties_route_like_cpu)
     for (size_t h = 0; h < 4; h++)
         for (size_t w = 0; w < 6; w++) {
             float want = h % 2 == 0 && w % 2 == 0 ? (float)((h / 2) * 3 + w / 2 + 1) : 0.0f;
-            cr_expect_eq(g[h * 6 + w], want, "constant input: dx[%zu][%zu] = %g, want %g", h, w, g[h * 6 + w],
-                         want);
+            cr_expect_eq(g[h * 6 + w], want, "constant input: dx[%zu][%zu] = %g, want %g", h, w, g[h * 6 + w], want);
         }
     free(g);
     mrb_cuda_tensor_free(dx);
@@ -320,8 +314,7 @@ static void check_upsample(int ndim, const size_t *shape, size_t f)
     ys[0] = shape[0];
     ys[1] = shape[1];
     for (int i = 2; i < ndim; i++) ys[i] = shape[i] * f;
-    mrb_tensor *x = host_tensor(ndim, shape, 1, 51, 1.0f, 0.0f),
-               *y = host_tensor(ndim, ys, 1, 52, 1.0f, 0.0f);
+    mrb_tensor *x = host_tensor(ndim, shape, 1, 51, 1.0f, 0.0f), *y = host_tensor(ndim, ys, 1, 52, 1.0f, 0.0f);
     mrb_cuda_tensor *dx = device_copy(x), *dy = device_copy(y);
     cr_assert_eq(mrb_nn_upsample_forward(x, f, y), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_cuda_nn_upsample_forward(dx, f, dy), MRB_OK, "%s", mrb_error_message());
@@ -377,12 +370,10 @@ static void expect_norm_state(const mrb_cuda_norm *g, const mrb_norm *ref, const
     cr_assert_eq(mrb_norm_create(ref->channels, ref->instance, &got), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_cuda_norm_download(g, got, 1), MRB_OK, "%s", mrb_error_message());
     size_t c = ref->channels;
-    double e[6] = {rel_l2_error(got->gamma->grad, ref->gamma->grad, c),
-                   rel_l2_error(got->beta->grad, ref->beta->grad, c),
-                   rel_l2_error(got->running_mean, ref->running_mean, c),
-                   rel_l2_error(got->running_var, ref->running_var, c),
-                   rel_l2_error(got->gamma->data, ref->gamma->data, c),
-                   rel_l2_error(got->beta->data, ref->beta->data, c)};
+    double e[6] = {
+        rel_l2_error(got->gamma->grad, ref->gamma->grad, c),   rel_l2_error(got->beta->grad, ref->beta->grad, c),
+        rel_l2_error(got->running_mean, ref->running_mean, c), rel_l2_error(got->running_var, ref->running_var, c),
+        rel_l2_error(got->gamma->data, ref->gamma->data, c),   rel_l2_error(got->beta->data, ref->beta->data, c)};
     const char *names[6] = {"dgamma", "dbeta", "running mean", "running var", "gamma", "beta"};
     for (int i = 0; i < 6; i++) cr_expect_leq(e[i], NORM_REL_TOL, "%s %s: error %.3g", what, names[i], e[i]);
     mrb_norm_free(got);
@@ -393,13 +384,12 @@ static void expect_norm_state(const mrb_cuda_norm *g, const mrb_norm *ref, const
 static void check_norm(int instance, int train, int ndim, const size_t *shape)
 {
     char what[96];
-    snprintf(what, sizeof what, "%s norm %s rank %d %zux%zu", instance ? "instance" : "batch",
-             train ? "train" : "eval", ndim - 2, shape[0], shape[1]);
+    snprintf(what, sizeof what, "%s norm %s rank %d %zux%zu", instance ? "instance" : "batch", train ? "train" : "eval",
+             ndim - 2, shape[0], shape[1]);
     mrb_norm *b = cpu_norm(shape[1], instance, 61);
     mrb_cuda_norm *g = NULL;
     cr_assert_eq(mrb_cuda_norm_create(b, &g), MRB_OK, "%s", mrb_error_message());
-    mrb_tensor *x = host_tensor(ndim, shape, 1, 62, 2.0f, 0.3f),
-               *y = host_tensor(ndim, shape, 1, 63, 1.0f, 0.0f);
+    mrb_tensor *x = host_tensor(ndim, shape, 1, 62, 2.0f, 0.3f), *y = host_tensor(ndim, shape, 1, 63, 1.0f, 0.0f);
     mrb_cuda_tensor *dx = device_copy(x), *dy = device_copy(y);
 
     cr_assert_eq(mrb_norm_forward(b, x, train, y), MRB_OK, "%s", mrb_error_message());
@@ -488,8 +478,7 @@ Test(cuda_nn_layers, batch_norm_running_statistics_after_two_steps_match_cpu)
     mrb_tensor *y = host_tensor(5, shape, 1, 72, 1.0f, 0.0f);
     mrb_cuda_tensor *dy = device_copy(y);
     for (int step = 0; step < 2; step++) {
-        mrb_tensor *x =
-            host_tensor(5, shape, 1, 73 + (uint64_t)step, 1.5f + (float)step, 0.2f - 0.5f * (float)step);
+        mrb_tensor *x = host_tensor(5, shape, 1, 73 + (uint64_t)step, 1.5f + (float)step, 0.2f - 0.5f * (float)step);
         mrb_cuda_tensor *dx = device_copy(x);
         cr_assert_eq(mrb_norm_forward(b, x, 1, y), MRB_OK, "%s", mrb_error_message());
         cr_assert_eq(mrb_cuda_norm_forward(g, dx, 1, dy), MRB_OK, "%s", mrb_error_message());
@@ -556,8 +545,7 @@ Test(cuda_nn_layers, norm_results_repeat_bit_for_bit)
 
 static void check_softmax(int ndim, const size_t *shape)
 {
-    mrb_tensor *x = host_tensor(ndim, shape, 1, 91, 3.0f, 0.0f),
-               *y = host_tensor(ndim, shape, 1, 92, 1.0f, 0.0f);
+    mrb_tensor *x = host_tensor(ndim, shape, 1, 91, 3.0f, 0.0f), *y = host_tensor(ndim, shape, 1, 92, 1.0f, 0.0f);
     mrb_cuda_tensor *dx = device_copy(x), *dy = device_copy(y);
     cr_assert_eq(mrb_nn_softmax_forward(x, y), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_cuda_nn_softmax_forward(dx, dy), MRB_OK, "%s", mrb_error_message());
@@ -652,16 +640,15 @@ static void check_dice(int ndim, const size_t *shape, size_t first_class, double
     uint8_t *labels = random_labels(voxels, shape[1], 123), *d_labels = device_labels(labels, voxels);
     mrb_cuda_tensor *dp = device_copy(p);
     double ref = 0.0, got = 0.0;
-    cr_assert_eq(mrb_nn_soft_dice_loss(p, labels, first_class, smooth, &ref), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_nn_soft_dice_loss(p, labels, first_class, smooth, &ref), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_cuda_nn_soft_dice_loss(dp, d_labels, first_class, smooth, &got), MRB_OK, "%s",
                  mrb_error_message());
     double el = rel_diff(got, ref);
-    cr_expect_leq(el, LOSS_REL_TOL, "dice rank %d first %zu smooth %g: loss %.9g vs CPU %.9g", ndim - 2,
-                  first_class, smooth, got, ref);
+    cr_expect_leq(el, LOSS_REL_TOL, "dice rank %d first %zu smooth %g: loss %.9g vs CPU %.9g", ndim - 2, first_class,
+                  smooth, got, ref);
     double ep = grad_error(dp, p);
-    cr_expect_leq(ep, LOSS_REL_TOL, "dice rank %d first %zu smooth %g dprob: error %.3g", ndim - 2,
-                  first_class, smooth, ep);
+    cr_expect_leq(ep, LOSS_REL_TOL, "dice rank %d first %zu smooth %g dprob: error %.3g", ndim - 2, first_class, smooth,
+                  ep);
     mrb_cuda_free(d_labels);
     free(labels);
     mrb_cuda_tensor_free(dp);
@@ -729,18 +716,16 @@ Test(cuda_nn_layers, pool_and_upsample_refuse_bad_shapes_before_touching_the_dev
     mrb_cuda_tensor x = desc(4, 2, 3, 9, 7, 0), y = desc(4, 2, 3, 4, 4, 0);
     size_t shape[MRB_NN_MAX_DIMS];
     cr_assert_eq(mrb_cuda_nn_pool_out_shape(&x, 2, 2, shape), MRB_OK, "%s", mrb_error_message());
-    cr_expect(shape[0] == 2 && shape[1] == 3 && shape[2] == 4 && shape[3] == 3, "pool 9x7 by 2: %zux%zu",
-              shape[2], shape[3]);
-    expect_invalid(mrb_cuda_nn_pool_forward(MRB_POOL_MAX, &x, 2, 2, &y),
-                   "output y (2x3x4x4) has the wrong shape", "pool output");
-    expect_invalid(mrb_cuda_nn_pool_backward(MRB_POOL_AVG, &x, 2, 2, &y), "wrong shape",
-                   "pool backward output");
+    cr_expect(shape[0] == 2 && shape[1] == 3 && shape[2] == 4 && shape[3] == 3, "pool 9x7 by 2: %zux%zu", shape[2],
+              shape[3]);
+    expect_invalid(mrb_cuda_nn_pool_forward(MRB_POOL_MAX, &x, 2, 2, &y), "output y (2x3x4x4) has the wrong shape",
+                   "pool output");
+    expect_invalid(mrb_cuda_nn_pool_backward(MRB_POOL_AVG, &x, 2, 2, &y), "wrong shape", "pool backward output");
     expect_invalid(mrb_cuda_nn_pool_forward(MRB_POOL_MAX, &x, 0, 2, &y), "window (0)", "zero window");
     expect_invalid(mrb_cuda_nn_pool_forward(MRB_POOL_MAX, &x, 8, 1, &y), "smaller than the window",
                    "window larger than the input");
     mrb_cuda_tensor x3 = desc(3, 2, 3, 9, 0, 0);
-    expect_invalid(mrb_cuda_nn_pool_forward(MRB_POOL_MAX, &x3, 2, 2, &y), "not NCHW or NCDHW",
-                   "rank 1 input");
+    expect_invalid(mrb_cuda_nn_pool_forward(MRB_POOL_MAX, &x3, 2, 2, &y), "not NCHW or NCDHW", "rank 1 input");
     y = desc(4, 2, 3, 4, 3, 0);
     expect_invalid(mrb_cuda_nn_pool_forward(MRB_POOL_MAX, &x, 2, 2, &y), "has no device data", "no buffers");
 
@@ -759,12 +744,10 @@ Test(cuda_nn_layers, softmax_and_losses_refuse_bad_arguments_before_touching_the
     mrb_cuda_tensor flat = desc(1, 10, 0, 0, 0, 0);
     double loss = 0.0;
     uint8_t dummy = 0; /* never dereferenced: the calls fail before */
-    expect_invalid(mrb_cuda_nn_softmax_cross_entropy(&flat, &dummy, &loss), "need [N, C, ...]",
-                   "flat logits");
+    expect_invalid(mrb_cuda_nn_softmax_cross_entropy(&flat, &dummy, &loss), "need [N, C, ...]", "flat logits");
     expect_invalid(mrb_cuda_nn_softmax_cross_entropy(&x, NULL, &loss), "labels are missing", "no labels");
     expect_invalid(mrb_cuda_nn_softmax_cross_entropy(&x, &dummy, NULL), "no place for the loss", "no loss");
-    expect_invalid(mrb_cuda_nn_soft_dice_loss(&x, &dummy, 3, 1.0, &loss), "first class 3 of 3",
-                   "dice first class");
+    expect_invalid(mrb_cuda_nn_soft_dice_loss(&x, &dummy, 3, 1.0, &loss), "first class 3 of 3", "dice first class");
     expect_invalid(mrb_cuda_nn_soft_dice_loss(&x, &dummy, 1, 1.0, &loss), "has no device data", "no buffers");
 }
 
@@ -778,11 +761,9 @@ Test(cuda_nn_layers, elementwise_layers_refuse_bad_shapes_before_touching_the_de
     expect_invalid(mrb_cuda_nn_leaky_relu_forward(&a, &a, 0.0f), "has no device data", "no buffers");
     mrb_cuda_tensor x0 = desc(4, 2, 1, 5, 5, 0), x1 = desc(4, 2, 2, 5, 5, 0), y = desc(4, 2, 4, 5, 5, 0);
     const mrb_cuda_tensor *xs[2] = {&x0, &x1};
-    expect_invalid(mrb_cuda_nn_concat_forward(xs, 2, &y), "3 input channels for an output y",
-                   "concat channels");
+    expect_invalid(mrb_cuda_nn_concat_forward(xs, 2, &y), "3 input channels for an output y", "concat channels");
     x1 = desc(4, 2, 3, 5, 6, 0);
     expect_invalid(mrb_cuda_nn_concat_forward(xs, 2, &y), "input 1 (2x3x5x6) differs", "concat spatial");
     mrb_cuda_tensor bad = desc(4, 2, 0, 5, 5, 0);
-    expect_invalid(mrb_cuda_nn_leaky_relu_forward(&bad, &bad, 0.0f), "empty or too large axis 1",
-                   "empty axis");
+    expect_invalid(mrb_cuda_nn_leaky_relu_forward(&bad, &bad, 0.0f), "empty or too large axis 1", "empty axis");
 }

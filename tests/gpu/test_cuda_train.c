@@ -78,8 +78,8 @@ static mrb_cascade_train_opts options(const fixture *f, int temporal, int noisy)
     return o;
 }
 
-static void train(mrb_cascade_train_opts o, const fixture *f, const char *weights, const char *checkpoint,
-                  int gpu, double *psnr)
+static void train(mrb_cascade_train_opts o, const fixture *f, const char *weights, const char *checkpoint, int gpu,
+                  double *psnr)
 {
     char wpath[128], cpath[128];
     snprintf(wpath, sizeof wpath, "%s/%s", f->dir, weights);
@@ -87,8 +87,7 @@ static void train(mrb_cascade_train_opts o, const fixture *f, const char *weight
     o.weights_out = wpath;
     o.checkpoint = checkpoint ? cpath : NULL;
     o.device = gpu ? mrb_cascade_train_device_gpu() : NULL;
-    cr_assert_eq(mrb_cascade_train(&o, psnr), MRB_OK, "%s training: %s", gpu ? "GPU" : "CPU",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cascade_train(&o, psnr), MRB_OK, "%s training: %s", gpu ? "GPU" : "CPU", mrb_error_message());
 }
 
 /* Largest relative L2 difference over the parameters of two weights files. */

@@ -34,10 +34,8 @@ Test(backend, gpu_twins_match_their_cpu_methods)
         cr_expect_eq(gpu->nparams, cpu->nparams, "%s: parameter tables differ in length", cpu->name);
         for (size_t k = 0; k < gpu->nparams && k < cpu->nparams; k++) {
             cr_expect_str_eq(gpu->params[k].name, cpu->params[k].name, "%s parameter %zu", cpu->name, k);
-            cr_expect_eq(gpu->params[k].type, cpu->params[k].type, "%s parameter %s", cpu->name,
-                         cpu->params[k].name);
-            cr_expect_eq(gpu->params[k].def, cpu->params[k].def, "%s parameter %s", cpu->name,
-                         cpu->params[k].name);
+            cr_expect_eq(gpu->params[k].type, cpu->params[k].type, "%s parameter %s", cpu->name, cpu->params[k].name);
+            cr_expect_eq(gpu->params[k].def, cpu->params[k].def, "%s parameter %s", cpu->name, cpu->params[k].name);
         }
         cr_expect_not_null(gpu->setup);
         cr_expect_not_null(gpu->run);
@@ -45,6 +43,8 @@ Test(backend, gpu_twins_match_their_cpu_methods)
     }
     cr_expect_null(mrb_method_find_gpu("no-such-method"));
     cr_expect_null(mrb_method_find_gpu(NULL));
-    if (mrb_backend_find("cuda")) cr_expect_geq(twins, 3, "a CUDA build has the cascade and cs-wavelet twins");
-    else cr_expect_eq(twins, 0, "a build without CUDA has no GPU twins");
+    if (mrb_backend_find("cuda"))
+        cr_expect_geq(twins, 3, "a CUDA build has the cascade and cs-wavelet twins");
+    else
+        cr_expect_eq(twins, 0, "a build without CUDA has no GPU twins");
 }

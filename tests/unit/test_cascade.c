@@ -122,8 +122,10 @@ static double net_loss(net_problem *p)
 static void check_net_gradients(int temporal, double lambda, int trainable)
 {
     net_problem p;
-    if (temporal) make_net(&p, 1, lambda, trainable, 1, 6, 4, 3);
-    else make_net(&p, 0, lambda, trainable, 2, 6, 5, 1);
+    if (temporal)
+        make_net(&p, 1, lambda, trainable, 1, 6, 4, 3);
+    else
+        make_net(&p, 0, lambda, trainable, 2, 6, 5, 1);
     net_loss(&p);
     mrb_cascade_zero_grad(p.c);
     cr_assert_eq(mrb_cascade_backward(p.c, p.r->data), MRB_OK, "%s", mrb_error_message());
@@ -151,8 +153,8 @@ static void check_net_gradients(int temporal, double lambda, int trainable)
                 if (err < best) best = err;
             }
             if (is_lambda && !trainable) continue; /* a fixed lambda has no gradient */
-            cr_expect(best <= NET_FD_ATOL, "%s[%zu]: backward %g vs fd %g, %g, %g", ts[k].name, i, g,
-                      fd[0], fd[1], fd[2]);
+            cr_expect(best <= NET_FD_ATOL, "%s[%zu]: backward %g vs fd %g, %g, %g", ts[k].name, i, g, fd[0], fd[1],
+                      fd[2]);
             checked++;
         }
     }
@@ -271,8 +273,8 @@ Test(cascade, architecture_metadata_larger_than_the_file_is_refused)
         cr_expect_eq(mrb_cascade_open(path, &c), MRB_ERR_INVALID, "n_f %s", n_f[i]);
         cr_expect_null(c);
         const char *want = i == 0 ? "n_f=100000 needs" : "invalid architecture metadata";
-        cr_expect(strstr(mrb_error_message(), path) != NULL && strstr(mrb_error_message(), want) != NULL,
-                  "n_f %s: %s", n_f[i], mrb_error_message());
+        cr_expect(strstr(mrb_error_message(), path) != NULL && strstr(mrb_error_message(), want) != NULL, "n_f %s: %s",
+                  n_f[i], mrb_error_message());
     }
     remove(path);
 }
@@ -518,9 +520,9 @@ Test(cascade, matches_numpy_golden)
     mrb_tensor *tk = mrb_tensor_create(3, (size_t[]){ny, nx, 2}, 0), *tm = mrb_tensor_create(2, (size_t[]){ny, nx}, 0);
     mrb_tensor *te = mrb_tensor_create(3, (size_t[]){ny, nx, 2}, 0);
     mrb_named_tensor ts[3] = {{"kspace", tk}, {"mask", tm}, {"expected", te}};
-    cr_assert_eq(mrb_safetensors_read(MRB_SOURCE_DIR "/tests/golden/nn/cascade_tiny_case.safetensors", ts, 3, NULL,
-                                      NULL),
-                 MRB_OK, "%s", mrb_error_message());
+    cr_assert_eq(
+        mrb_safetensors_read(MRB_SOURCE_DIR "/tests/golden/nn/cascade_tiny_case.safetensors", ts, 3, NULL, NULL),
+        MRB_OK, "%s", mrb_error_message());
     memcpy(ks->data, tk->data, nx * ny * 2 * sizeof(float));
     memcpy(mask->data, tm->data, nx * ny * sizeof(float));
     cr_assert_eq(mrb_cascade_reconstruct(c, ks, mask, out), MRB_OK, "%s", mrb_error_message());

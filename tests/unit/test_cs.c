@@ -25,8 +25,7 @@ typedef struct problem {
     mrb_recon_input in;
 } problem;
 
-static problem make_problem(size_t nx, size_t ny, size_t nc, double accel, int give_sens,
-                            uint64_t seed)
+static problem make_problem(size_t nx, size_t ny, size_t nc, double accel, int give_sens, uint64_t seed)
 {
     problem p = {0};
     p.truth = mrb_array_create3(MRB_C64, nx, ny, 1);
@@ -100,8 +99,8 @@ Test(cs_wavelet, exact_with_full_sampling,
     problem p = make_problem(64, 64, 1, 1, 0, 1);
     const double lambda = 0.05;
     mrb_array *out = mrb_array_create3(MRB_C64, 64, 64, 1);
-    cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "lambda", "0.05", "iterations", "200",
-                             "shifts", "0", "scaling", "0", NULL),
+    cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "lambda", "0.05", "iterations", "200", "shifts", "0", "scaling",
+                             "0", NULL),
                  MRB_OK, "%s", mrb_error_message());
     /* closed form: soft-threshold the wavelet coefficients of the image */
     size_t dims[3] = {64, 64, 1};
@@ -140,17 +139,16 @@ Test(cs_wavelet, objective_decreases_and_converges,
     for (size_t k = 0; k < sizeof checkpoints / sizeof checkpoints[0]; k++) {
         char it[16];
         snprintf(it, sizeof it, "%ld", checkpoints[k]);
-        cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "lambda", "0.01", "iterations", it,
-                                 "shifts", "0", "scaling", "0", NULL),
+        cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "lambda", "0.01", "iterations", it, "shifts", "0", "scaling",
+                                 "0", NULL),
                      MRB_OK);
         double f = objective(&p, out, 0.01);
-        cr_assert(f <= prev * OBJECTIVE_BUMP, "objective %g after %ld iterations > %g before", f,
-                  checkpoints[k], prev);
+        cr_assert(f <= prev * OBJECTIVE_BUMP, "objective %g after %ld iterations > %g before", f, checkpoints[k], prev);
         prev = f;
         f200 = f;
     }
-    cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "lambda", "0.01", "iterations", "800",
-                             "shifts", "0", "scaling", "0", NULL),
+    cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "lambda", "0.01", "iterations", "800", "shifts", "0", "scaling",
+                             "0", NULL),
                  MRB_OK);
     double f800 = objective(&p, out, 0.01);
     cr_assert(fabs(f200 - f800) <= CONVERGED_RTOL * f800, "f200 %g f800 %g", f200, f800);
@@ -166,8 +164,7 @@ Test(cs_wavelet, data_consistency, .description = "a tiny lambda reproduces the 
 {
     problem p = make_problem(64, 64, 1, 3, 0, 3);
     mrb_array *out = mrb_array_create3(MRB_C64, 64, 64, 1);
-    cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "lambda", "1e-6", "iterations", "100", NULL),
-                 MRB_OK);
+    cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "lambda", "1e-6", "iterations", "100", NULL), MRB_OK);
     mrb_array *k = mrb_array_clone(out);
     cr_assert_eq(mrb_fft_array(MRB_FFT_FORWARD, 2, k, 1), MRB_OK);
     const float complex *kv = k->data, *y = p.kspace->data;
@@ -209,8 +206,7 @@ Test(cs_wavelet, multicoil_given_and_estimated_maps,
         p.in.sens = p.sens; /* zero-filled with the true maps: the fair baseline */
         mrb_array *zf = zero_filled(&p);
         double cs = cs_test_psnr(p.truth, out), z = cs_test_psnr(p.truth, zf);
-        cr_log_info("cs-wavelet 4 coils (%s maps): %.2f dB, zero-filled %.2f dB",
-                    give ? "given" : "estimated", cs, z);
+        cr_log_info("cs-wavelet 4 coils (%s maps): %.2f dB, zero-filled %.2f dB", give ? "given" : "estimated", cs, z);
         cr_assert(cs > z + CS_GAIN_DB, "cs %.2f dB vs zero-filled %.2f dB", cs, z);
         mrb_array_free(zf);
         mrb_array_free(out);
@@ -309,8 +305,7 @@ Test(cs_tv, objective_decreases_and_converges,
     double f[3];
     const char *iters[3] = {"5", "50", "200"};
     for (int k = 0; k < 3; k++) {
-        cr_assert_eq(cs_test_run("cs-tv", &p.in, out, "lambda", "0.01", "iterations", iters[k],
-                                 "scaling", "0", NULL),
+        cr_assert_eq(cs_test_run("cs-tv", &p.in, out, "lambda", "0.01", "iterations", iters[k], "scaling", "0", NULL),
                      MRB_OK);
         f[k] = tv_objective(&p, out, 0.01);
     }

@@ -84,8 +84,7 @@ Test(bart_pics, agrees_with_cs_wavelet,
     if (!have_bart()) cr_skip_test("bart is not installed (Debian package bart)");
     problem p = make_problem(1);
     mrb_array *a = mrb_array_create3(MRB_C64, N, N, 1), *b = mrb_array_create3(MRB_C64, N, N, 1);
-    cr_assert_eq(cs_test_run("bart-pics", &p.in, a, "iterations", "50", NULL), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(cs_test_run("bart-pics", &p.in, a, "iterations", "50", NULL), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(cs_test_run("cs-wavelet", &p.in, b, "iterations", "50", NULL), MRB_OK);
     double pa = cs_test_psnr(p.truth, a), pb = cs_test_psnr(p.truth, b);
     cr_log_info("64x64 R=3: bart pics %.2f dB, cs-wavelet %.2f dB", pa, pb);

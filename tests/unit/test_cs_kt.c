@@ -59,8 +59,7 @@ static void check_gain(const char *method, size_t nc)
     cr_assert_eq(cs_test_run(method, &s.in, out, NULL), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(cs_test_run("zero-filling", &s.in, zf, NULL), MRB_OK);
     double a = cs_test_psnr(s.truth, out), z = cs_test_psnr(s.truth, zf);
-    cr_log_info("%s %zu coil(s), R = 4, %dx%dx%d: %.2f dB, zero-filled %.2f dB", method, nc, NX, NY,
-                NT, a, z);
+    cr_log_info("%s %zu coil(s), R = 4, %dx%dx%d: %.2f dB, zero-filled %.2f dB", method, nc, NX, NY, NT, a, z);
     cr_assert(a > z + KT_GAIN_DB, "%s: %.2f dB vs zero-filled %.2f dB", method, a, z);
     mrb_array_free(out);
     mrb_array_free(zf);

@@ -19,11 +19,10 @@
 /* Modified Shepp-Logan ellipses (Toft 1996): intensity, semi-axes a, b,
  * centre x0, y0, angle in degrees. */
 static const double CS_TEST_ELLIPSES[10][6] = {
-    {1.0, 0.69, 0.92, 0.0, 0.0, 0},        {-0.8, 0.6624, 0.874, 0.0, -0.0184, 0},
-    {-0.2, 0.11, 0.31, 0.22, 0.0, -18},    {-0.2, 0.16, 0.41, -0.22, 0.0, 18},
-    {0.1, 0.21, 0.25, 0.0, 0.35, 0},       {0.1, 0.046, 0.046, 0.0, 0.1, 0},
-    {0.1, 0.046, 0.046, 0.0, -0.1, 0},     {0.1, 0.046, 0.023, -0.08, -0.605, 0},
-    {0.1, 0.023, 0.023, 0.0, -0.606, 0},   {0.1, 0.023, 0.046, 0.06, -0.605, 0},
+    {1.0, 0.69, 0.92, 0.0, 0.0, 0},       {-0.8, 0.6624, 0.874, 0.0, -0.0184, 0}, {-0.2, 0.11, 0.31, 0.22, 0.0, -18},
+    {-0.2, 0.16, 0.41, -0.22, 0.0, 18},   {0.1, 0.21, 0.25, 0.0, 0.35, 0},        {0.1, 0.046, 0.046, 0.0, 0.1, 0},
+    {0.1, 0.046, 0.046, 0.0, -0.1, 0},    {0.1, 0.046, 0.023, -0.08, -0.605, 0},  {0.1, 0.023, 0.023, 0.0, -0.606, 0},
+    {0.1, 0.023, 0.046, 0.06, -0.605, 0},
 };
 
 /* Phantom frame at time fraction `phase` in [0, 1): the two small ellipses
@@ -75,7 +74,7 @@ static inline void cs_test_coils(float complex *sens, size_t nx, size_t ny, size
  * to about nx*ny/accel samples. `lines` != 0 samples whole phase-encode
  * lines (constant along dims[0]). */
 static inline void cs_test_mask(float *mask, size_t nx, size_t ny, double accel, size_t centre, int lines,
-                         uint64_t seed)
+                                uint64_t seed)
 {
     mrb_rng rng;
     mrb_rng_seed(&rng, seed);
@@ -91,8 +90,10 @@ static inline void cs_test_mask(float *mask, size_t nx, size_t ny, double accel,
                 double p = mid * pow(1 - r, 3);
                 sum += p > 1 ? 1 : p;
             }
-        if (sum > target) hi = mid;
-        else lo = mid;
+        if (sum > target)
+            hi = mid;
+        else
+            lo = mid;
     }
     size_t x0 = (nx - centre) / 2, y0 = (ny - centre) / 2;
     for (size_t j = 0; j < ny; j++) {

@@ -64,8 +64,7 @@ static void generate(gen *g, uint64_t seed, size_t index, mrb_item *item)
 static int arrays_equal(const mrb_array *a, const mrb_array *b)
 {
     if (!a || !b) return a == b;
-    return a->dtype == b->dtype && mrb_array_same_shape(a, b) &&
-           memcmp(a->data, b->data, mrb_array_bytes(a)) == 0;
+    return a->dtype == b->dtype && mrb_array_same_shape(a, b) && memcmp(a->data, b->data, mrb_array_bytes(a)) == 0;
 }
 
 static float *read_golden(const char *name, size_t count)
@@ -176,7 +175,8 @@ Test(data, cine_deterministic)
 
 Test(data, cine_with_realism_deterministic)
 {
-    static const char *const kv[] = {"size", "48", "frames", "6", "snr_db", "20", "resp_drift", "2", "cycle_jitter", "0.2"};
+    static const char *const kv[] = {"size",       "48", "frames",       "6",  "snr_db", "20",
+                                     "resp_drift", "2",  "cycle_jitter", "0.2"};
     check_deterministic("cine", kv, 10);
 }
 
@@ -399,8 +399,10 @@ Test(data, cine_noise_has_requested_snr_white_and_seeded)
         im2 += cimagf(e) * cimagf(e);
         mre += crealf(e);
         mim += cimagf(e);
-        if (k % 64 < 16) first += pow(cabsf(e), 2);   /* left quarter: outside the body */
-        else if (k % 64 >= 24 && k % 64 < 40) second += pow(cabsf(e), 2); /* centre: heart */
+        if (k % 64 < 16)
+            first += pow(cabsf(e), 2); /* left quarter: outside the body */
+        else if (k % 64 >= 24 && k % 64 < 40)
+            second += pow(cabsf(e), 2); /* centre: heart */
     }
     double sigma = sqrt(pn);
     cr_expect_float_eq(re2 / (re2 + im2), 0.5, 0.02, "real part carries %.3f of the noise power", re2 / (re2 + im2));
@@ -468,8 +470,8 @@ Test(data, cine_respiratory_drift_is_monotonic_bounded_and_not_periodic)
             dy = y1 - y0;
             double d = hypot(dx, dy);
             if (t == 0) cr_expect_leq(d, CENTROID_TOL_PX, "item %zu: frame 0 in place (%.3f px)", item, d);
-            cr_expect_geq(d, prev - CENTROID_TOL_PX, "item %zu frame %zu: %.3f px after %.3f (monotonic)", item, t,
-                          d, prev);
+            cr_expect_geq(d, prev - CENTROID_TOL_PX, "item %zu frame %zu: %.3f px after %.3f (monotonic)", item, t, d,
+                          prev);
             cr_expect_leq(d, amp + CENTROID_TOL_PX, "item %zu frame %zu: %.3f px within the excursion", item, t, d);
             if (d > prev) prev = d;
         }
@@ -613,11 +615,12 @@ Test(data, kspace_equals_direct_dft_of_coil_images)
                     double complex acc = 0;
                     for (size_t yy = 0; yy < n; yy++)
                         for (size_t xx = 0; xx < n; xx++) {
-                            double ph = -2.0 * PI_D *
-                                        (((double)xx - 16.0) * ((double)u - 16.0) + ((double)yy - 16.0) * ((double)v - 16.0)) /
-                                        32.0;
-                            acc += (double complex)s[c * npix + yy * n + xx] * (double complex)x[t * npix + yy * n + xx] *
-                                   cexp(I * ph);
+                            double ph =
+                                -2.0 * PI_D *
+                                (((double)xx - 16.0) * ((double)u - 16.0) + ((double)yy - 16.0) * ((double)v - 16.0)) /
+                                32.0;
+                            acc += (double complex)s[c * npix + yy * n + xx] *
+                                   (double complex)x[t * npix + yy * n + xx] * cexp(I * ph);
                         }
                     acc /= 32.0;
                     double complex got = kd[(c * nt + t) * npix + v * n + u];
@@ -698,9 +701,12 @@ static void check_manifest(const char *file)
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(m, "params");
     for (const cJSON *p = params ? params->child : NULL; p; p = p->next) {
         char value[64];
-        if (cJSON_IsBool(p)) snprintf(value, sizeof value, "%s", cJSON_IsTrue(p) ? "true" : "false");
-        else if (cJSON_IsNumber(p)) snprintf(value, sizeof value, "%.17g", p->valuedouble);
-        else cr_assert_fail("%s: parameter %s is neither a number nor a bool", file, p->string);
+        if (cJSON_IsBool(p))
+            snprintf(value, sizeof value, "%s", cJSON_IsTrue(p) ? "true" : "false");
+        else if (cJSON_IsNumber(p))
+            snprintf(value, sizeof value, "%.17g", p->valuedouble);
+        else
+            cr_assert_fail("%s: parameter %s is neither a number nor a bool", file, p->string);
         set(&g, p->string, value);
     }
     size_t count = g.d->count(&g.p);
@@ -713,8 +719,8 @@ static void check_manifest(const char *file)
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(splits, names[s]);
         cr_assert(cJSON_IsArray(list), "%s: split %s", file, names[s]);
         for (const cJSON *e = list->child; e; e = e->next) {
-            cr_assert(cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble < (double)count,
-                      "%s: index in range", file);
+            cr_assert(cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble < (double)count, "%s: index in range",
+                      file);
             size_t idx = (size_t)e->valuedouble;
             cr_expect_eq(seen[idx], 0, "%s: item %zu in one split only", file, idx);
             seen[idx] = 1;

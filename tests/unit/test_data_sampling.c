@@ -57,8 +57,7 @@ static float at(const mrb_array *m, size_t i, size_t j, size_t t)
     return ((const float *)m->data)[(t * m->dims[1] + j) * m->dims[0] + i];
 }
 
-static const char *const ALL_SAMPLERS[] = {"cartesian-vd", "fastmri-random", "fastmri-equispaced", "poisson",
-                                           "radial"};
+static const char *const ALL_SAMPLERS[] = {"cartesian-vd", "fastmri-random", "fastmri-equispaced", "poisson", "radial"};
 
 Test(data_sampling, every_sampler_deterministic_in_seed)
 {
@@ -184,7 +183,8 @@ Test(data_sampling, cartesian_vd_line_count_and_independent_frames)
     }
     size_t differ = 0;
     for (size_t t = 1; t < nt; t++)
-        differ += memcmp((float *)m->data + t * 8 * ny, (float *)m->data + (t - 1) * 8 * ny, 8 * ny * sizeof(float)) != 0;
+        differ +=
+            memcmp((float *)m->data + t * 8 * ny, (float *)m->data + (t - 1) * 8 * ny, 8 * ny * sizeof(float)) != 0;
     cr_expect_eq(differ, nt - 1, "consecutive frames differ");
     cr_expect_gt(near, 2 * far, "near-centre selections %zu vs edge %zu", near, far);
     mrb_array_free(m);
@@ -235,8 +235,7 @@ Test(data_sampling, poisson_calibration_square_and_spread)
     double random_pairs = 2.0 * (double)pts * density;
     cr_expect_lt((double)pairs, 0.25 * random_pairs, "%zu adjacent pairs vs %g for random sampling", pairs,
                  random_pairs);
-    cr_expect(memcmp(m->data, (float *)m->data + n * n, n * n * sizeof(float)) != 0,
-              "frames drawn independently");
+    cr_expect(memcmp(m->data, (float *)m->data + n * n, n * n * sizeof(float)) != 0, "frames drawn independently");
     mrb_array_free(m);
 }
 

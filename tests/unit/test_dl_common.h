@@ -27,8 +27,8 @@ typedef struct dl_ellipse {
 static inline mrb_array *dl_test_phantom(size_t nx, size_t ny, size_t nt)
 {
     static const dl_ellipse e[] = {
-        {0.0, 0.0, 0.72, 0.92, 0.0, 1.0, 0.0},     {0.0, -0.02, 0.66, 0.86, 0.0, -0.6, 0.0},
-        {0.0, 0.05, 0.30, 0.38, 0.3, 0.35, 0.18},  {0.0, 0.05, 0.16, 0.22, 0.3, 0.25, 0.25},
+        {0.0, 0.0, 0.72, 0.92, 0.0, 1.0, 0.0},      {0.0, -0.02, 0.66, 0.86, 0.0, -0.6, 0.0},
+        {0.0, 0.05, 0.30, 0.38, 0.3, 0.35, 0.18},   {0.0, 0.05, 0.16, 0.22, 0.3, 0.25, 0.25},
         {-0.35, -0.35, 0.10, 0.18, -0.5, 0.2, 0.0}, {0.38, -0.30, 0.12, 0.08, 0.2, -0.15, 0.0},
         {0.0, -0.62, 0.20, 0.06, 0.0, 0.25, 0.0},   {-0.2, 0.55, 0.05, 0.05, 0.0, 0.3, 0.0},
         {0.25, 0.5, 0.07, 0.04, 0.7, 0.3, 0.1},
@@ -60,8 +60,7 @@ static inline mrb_array *dl_test_phantom(size_t nx, size_t ny, size_t nt)
  * around k = 0 always, then lines drawn without replacement from a Gaussian
  * density (sigma = ny / 10) plus a floor 1 / (2 R) until ny / R lines, drawn
  * independently per frame. */
-static inline mrb_array *dl_test_mask(size_t nx, size_t ny, size_t nt, double R, size_t centre,
-                                      uint64_t seed)
+static inline mrb_array *dl_test_mask(size_t nx, size_t ny, size_t nt, double R, size_t centre, uint64_t seed)
 {
     mrb_array *m = mrb_array_create3(MRB_F32, nx, ny, nt);
     if (!m) return NULL;
@@ -111,8 +110,7 @@ static inline mrb_array *dl_test_mask(size_t nx, size_t ny, size_t nt, double R,
  * normalised to 1 at the corners (Lustig's genPDF, specs/recon.md), c found by
  * bisection for an expected ny nx / R samples; a centre disc of radius
  * 0.05 always sampled. Drawn independently per frame. */
-static inline mrb_array *dl_test_mask_2d(size_t nx, size_t ny, size_t nt, double R,
-                                         uint64_t seed)
+static inline mrb_array *dl_test_mask_2d(size_t nx, size_t ny, size_t nt, double R, uint64_t seed)
 {
     mrb_array *m = mrb_array_create3(MRB_F32, nx, ny, nt);
     if (!m) return NULL;
@@ -139,8 +137,7 @@ static inline mrb_array *dl_test_mask_2d(size_t nx, size_t ny, size_t nt, double
     mrb_rng rng;
     mrb_rng_seed(&rng, seed);
     for (size_t t = 0; t < nt; t++)
-        for (size_t i = 0; i < nx * ny; i++)
-            mv[t * nx * ny + i] = mrb_rng_uniform(&rng) < pdf[i] ? 1.0f : 0.0f;
+        for (size_t i = 0; i < nx * ny; i++) mv[t * nx * ny + i] = mrb_rng_uniform(&rng) < pdf[i] ? 1.0f : 0.0f;
     free(pdf);
     return m;
 }

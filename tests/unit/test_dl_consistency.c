@@ -59,8 +59,7 @@ Test(dl_consistency, noiseless_update_puts_the_measurements_on_sampled_kspace)
     problem p = make_problem(32, 24, 3, 3);
     mrb_array *fx = mrb_array_clone(p.x);
     cr_assert_eq(mrb_fft_array(MRB_FFT_FORWARD, 2, fx, 1), MRB_OK);
-    cr_assert_eq(mrb_dl_data_consistency(p.x, p.kspace, p.mask, 0, 2), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_dl_data_consistency(p.x, p.kspace, p.mask, 0, 2), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(mrb_fft_array(MRB_FFT_FORWARD, 2, p.x, 1), MRB_OK);
     const float complex *s = p.x->data, *y = p.kspace->data, *f = fx->data;
     const float *m = p.mask->data;
@@ -103,10 +102,8 @@ static void run_tg_nu(problem *p, double lambda, int iters, double nu, int nthre
 {
     mrb_array *d = mrb_array_create(MRB_C64, p->x->ndim, p->x->dims);
     mrb_array *b = mrb_array_create(MRB_C64, p->x->ndim, p->x->dims);
-    mrb_dl_tg_opts o = {
-        .lambda = lambda, .mu = 0.5, .iters = iters, .nu = nu, .nthreads = nthreads};
-    cr_assert_eq(mrb_dl_tg_update(p->x, p->kspace, p->mask, &o, d, b), MRB_OK, "%s",
-                 mrb_error_message());
+    mrb_dl_tg_opts o = {.lambda = lambda, .mu = 0.5, .iters = iters, .nu = nu, .nthreads = nthreads};
+    cr_assert_eq(mrb_dl_tg_update(p->x, p->kspace, p->mask, &o, d, b), MRB_OK, "%s", mrb_error_message());
     mrb_array_free(d);
     mrb_array_free(b);
 }
@@ -122,8 +119,7 @@ static double tg_norm(const mrb_array *a)
     const float complex *v = a->data;
     double s = 0;
     for (size_t t = 0; t < nt; t++)
-        for (size_t i = 0; i < plane; i++)
-            s += cabsf(v[((t + 1) % nt) * plane + i] - v[t * plane + i]);
+        for (size_t i = 0; i < plane; i++) s += cabsf(v[((t + 1) % nt) * plane + i] - v[t * plane + i]);
     return s;
 }
 
@@ -143,9 +139,7 @@ Test(dl_tg, tg_step_keeps_the_data_and_lowers_the_temporal_gradient)
         const float *m = p.mask->data;
         double scale = max_abs(p.kspace);
         for (size_t i = 0; i < mrb_array_count(p.mask); i++)
-            if (m[i] != 0)
-                cr_assert_leq(cabsf(s[i] - y[i]), DC_REL_TOL * scale, "nt %zu location %zu",
-                              nts[c], i);
+            if (m[i] != 0) cr_assert_leq(cabsf(s[i] - y[i]), DC_REL_TOL * scale, "nt %zu location %zu", nts[c], i);
         free_problem(&p);
     }
 }
@@ -165,8 +159,7 @@ Test(dl_tg, without_tg_weight_the_step_converges_to_data_consistency)
         double scale = max_abs(q.x), worst = 0;
         for (size_t i = 0; i < mrb_array_count(p.x); i++)
             if (cabsf(a[i] - b[i]) > worst) worst = cabsf(a[i] - b[i]);
-        cr_assert_leq(worst, TG_LAMBDA0_REL_TOL * scale, "nu %g: max difference %g (scale %g)",
-                      nus[c], worst, scale);
+        cr_assert_leq(worst, TG_LAMBDA0_REL_TOL * scale, "nu %g: max difference %g (scale %g)", nus[c], worst, scale);
         free_problem(&p);
         free_problem(&q);
     }

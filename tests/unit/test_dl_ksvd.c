@@ -53,8 +53,7 @@ static void check_ksvd_monotone(int power_iters)
     cr_assert_eq(mrb_dl_ksvd(D, n, K, Y, N, &o, err), MRB_OK, "%s", mrb_error_message());
     for (int i = 1; i <= iters; i++)
         cr_assert_leq(err[i], err[i - 1] * (1 + KSVD_MONOTONE_REL_TOL),
-                      "power_iters %d: iteration %d raised the error %g -> %g", power_iters, i,
-                      err[i - 1], err[i]);
+                      "power_iters %d: iteration %d raised the error %g -> %g", power_iters, i, err[i - 1], err[i]);
     cr_assert_lt(err[iters], KSVD_MIN_GAIN * err[0], "error %g -> %g", err[0], err[iters]);
     for (size_t k = 0; k < K; k++) {
         double s = 0;
@@ -86,8 +85,7 @@ Test(dl_ksvd, pca_initialisation_is_orthonormal_and_ordered)
     mrb_rng_seed(&rng, 9);
     float *Y = malloc(n * N * sizeof *Y);
     for (size_t j = 0; j < N; j++)
-        for (size_t a = 0; a < n; a++)
-            Y[j * n + a] = (float)(mrb_rng_normal(&rng) * (a == 3 ? 5.0 : 1.0));
+        for (size_t a = 0; a < n; a++) Y[j * n + a] = (float)(mrb_rng_normal(&rng) * (a == 3 ? 5.0 : 1.0));
     float D[8 * 8];
     cr_assert_eq(mrb_dl_dict_init(D, n, n, Y, N, 1), MRB_OK);
     for (size_t i = 0; i < n; i++)
@@ -125,8 +123,7 @@ static void check_round_trip(const size_t dims[3], const size_t size[3], const s
 {
     mrb_dl_patches g;
     cr_assert_eq(mrb_dl_patches_init(&g, dims, size, stride), MRB_OK, "%s", mrb_error_message());
-    size_t vol = dims[0] * dims[1] * dims[2], n = mrb_dl_patches_length(&g),
-           N = mrb_dl_patches_total(&g);
+    size_t vol = dims[0] * dims[1] * dims[2], n = mrb_dl_patches_length(&g), N = mrb_dl_patches_total(&g);
     float *img = malloc(vol * sizeof *img), *out = malloc(vol * sizeof *out);
     float *P = malloc(n * N * sizeof *P), *means = malloc(N * sizeof *means);
     float *I = calloc(n * n, sizeof *I);
@@ -144,8 +141,7 @@ static void check_round_trip(const size_t dims[3], const size_t size[3], const s
     identity_codes(P, n, N, c);
     cr_assert_eq(mrb_dl_patches_average(&g, I, n, c, means, out, 2), MRB_OK);
     for (size_t i = 0; i < vol; i++)
-        cr_assert_leq(fabsf(out[i] - img[i]), PATCH_TOL * 10, "voxel %zu: %g vs %g", i,
-                      (double)out[i], (double)img[i]);
+        cr_assert_leq(fabsf(out[i] - img[i]), PATCH_TOL * 10, "voxel %zu: %g vs %g", i, (double)out[i], (double)img[i]);
     mrb_dl_codes_free(c);
     free(img);
     free(out);
@@ -168,25 +164,20 @@ Test(dl_patches, periodic_patches_wrap_around)
 {
     /* property: the last patch along x reads the first column after the last */
     mrb_dl_patches g;
-    cr_assert_eq(mrb_dl_patches_init(&g, (size_t[3]){4, 1, 1}, (size_t[3]){3, 1, 1},
-                                     (size_t[3]){1, 1, 1}),
-                 MRB_OK);
+    cr_assert_eq(mrb_dl_patches_init(&g, (size_t[3]){4, 1, 1}, (size_t[3]){3, 1, 1}, (size_t[3]){1, 1, 1}), MRB_OK);
     float img[4] = {1, 2, 3, 4}, p[3];
     cr_assert_eq(mrb_dl_patches_total(&g), 4);
     mrb_dl_patches_extract(&g, img, 3, 1, p, NULL);
-    cr_assert(p[0] == 4 && p[1] == 1 && p[2] == 2, "patch 3 = %g %g %g", (double)p[0],
-              (double)p[1], (double)p[2]);
+    cr_assert(p[0] == 4 && p[1] == 1 && p[2] == 2, "patch 3 = %g %g %g", (double)p[0], (double)p[1], (double)p[2]);
 }
 
 Test(dl_patches, rejects_patches_larger_than_the_image)
 {
     /* property: a 6x6 patch on a 4x4 image, or stride beyond the patch, is an error */
     mrb_dl_patches g;
-    cr_assert_eq(mrb_dl_patches_init(&g, (size_t[3]){4, 4, 1}, (size_t[3]){6, 6, 1},
-                                     (size_t[3]){1, 1, 1}),
+    cr_assert_eq(mrb_dl_patches_init(&g, (size_t[3]){4, 4, 1}, (size_t[3]){6, 6, 1}, (size_t[3]){1, 1, 1}),
                  MRB_ERR_INVALID);
     cr_assert_not_null(strstr(mrb_error_message(), "exceeds"));
-    cr_assert_eq(mrb_dl_patches_init(&g, (size_t[3]){8, 8, 1}, (size_t[3]){2, 2, 1},
-                                     (size_t[3]){3, 1, 1}),
+    cr_assert_eq(mrb_dl_patches_init(&g, (size_t[3]){8, 8, 1}, (size_t[3]){2, 2, 1}, (size_t[3]){3, 1, 1}),
                  MRB_ERR_INVALID);
 }

@@ -35,8 +35,7 @@ static float *random_dict(size_t n, size_t K, uint64_t seed)
 
 /* Plain OMP in double: residual recomputed, normal equations solved by
  * Gaussian elimination each step. Returns the atom count. */
-static int reference_omp(const float *D, size_t n, size_t K, const float *x, int T, int *atoms,
-                         double *coefs)
+static int reference_omp(const float *D, size_t n, size_t K, const float *x, int T, int *atoms, double *coefs)
 {
     double *r = malloc(n * sizeof *r), *A = malloc((size_t)T * (size_t)T * sizeof *A),
            *rhs = malloc((size_t)T * sizeof *rhs);
@@ -62,8 +61,7 @@ static int reference_omp(const float *D, size_t n, size_t K, const float *x, int
             for (size_t a = 0; a < n; a++) rhs[i] += (double)D[(size_t)atoms[i] * n + a] * x[a];
             for (int j = 0; j < k; j++) {
                 double g = 0;
-                for (size_t a = 0; a < n; a++)
-                    g += (double)D[(size_t)atoms[i] * n + a] * D[(size_t)atoms[j] * n + a];
+                for (size_t a = 0; a < n; a++) g += (double)D[(size_t)atoms[i] * n + a] * D[(size_t)atoms[j] * n + a];
                 A[i * k + j] = g;
             }
         }
@@ -89,8 +87,7 @@ static int reference_omp(const float *D, size_t n, size_t K, const float *x, int
     return k;
 }
 
-static double residual_energy(const float *D, size_t n, const float *x, const mrb_dl_codes *c,
-                              size_t j)
+static double residual_energy(const float *D, size_t n, const float *x, const mrb_dl_codes *c, size_t j)
 {
     double e = 0;
     for (size_t a = 0; a < n; a++) {
@@ -125,8 +122,7 @@ Test(dl_omp, recovers_known_sparse_codes_exactly)
             } while (dup);
             double mag = 0.5 + mrb_rng_uniform(&rng);
             val[j * T + q] = (float)(mrb_rng_uniform(&rng) < 0.5 ? -mag : mag);
-            for (size_t a = 0; a < n; a++)
-                X[j * n + a] += val[j * T + q] * D[(size_t)supp[j * T + q] * n + a];
+            for (size_t a = 0; a < n; a++) X[j * n + a] += val[j * T + q] * D[(size_t)supp[j * T + q] * n + a];
         }
     }
     mrb_dl_codes *c = mrb_dl_codes_create(N, T);
@@ -140,9 +136,8 @@ Test(dl_omp, recovers_known_sparse_codes_exactly)
             for (int p = 0; p < T; p++)
                 if (c->atoms[j * T + (size_t)p] == supp[j * T + q]) found = p;
             cr_assert_geq(found, 0, "signal %zu: atom %d missed", j, supp[j * T + q]);
-            cr_assert_leq(fabsf(c->coefs[j * T + (size_t)found] - val[j * T + q]),
-                          COEF_REL_TOL * fabsf(val[j * T + q]), "signal %zu coefficient",
-                          j);
+            cr_assert_leq(fabsf(c->coefs[j * T + (size_t)found] - val[j * T + q]), COEF_REL_TOL * fabsf(val[j * T + q]),
+                          "signal %zu coefficient", j);
         }
     }
     /* the error rule stops at the exact support too */
@@ -150,8 +145,7 @@ Test(dl_omp, recovers_known_sparse_codes_exactly)
     /* a target far above float rounding of the energy (about 1e-6 here) */
     mrb_dl_omp_opts o2 = {.max_atoms = 10, .err_sq = 1e-3, .nthreads = 1};
     cr_assert_eq(mrb_dl_omp(D, n, K, X, N, &o2, c2, 0), MRB_OK);
-    for (size_t j = 0; j < N; j++)
-        cr_assert_eq(c2->count[j], T, "signal %zu: %d atoms", j, c2->count[j]);
+    for (size_t j = 0; j < N; j++) cr_assert_eq(c2->count[j], T, "signal %zu: %d atoms", j, c2->count[j]);
     mrb_dl_codes_free(c);
     mrb_dl_codes_free(c2);
     free(D);
@@ -180,9 +174,8 @@ Test(dl_omp, matches_plain_omp_on_dense_signals)
         cr_assert_eq(c->count[j], k);
         for (int q = 0; q < k; q++) {
             cr_assert_eq(c->atoms[j * T + (size_t)q], atoms[q], "signal %zu step %d", j, q);
-            cr_assert_leq(fabs(c->coefs[j * T + (size_t)q] - coefs[q]),
-                          COEF_REL_TOL * (1 + fabs(coefs[q])), "signal %zu coef %d: %g vs %g", j,
-                          q, c->coefs[j * T + (size_t)q], coefs[q]);
+            cr_assert_leq(fabs(c->coefs[j * T + (size_t)q] - coefs[q]), COEF_REL_TOL * (1 + fabs(coefs[q])),
+                          "signal %zu coef %d: %g vs %g", j, q, c->coefs[j * T + (size_t)q], coefs[q]);
         }
     }
     mrb_dl_codes_free(c);

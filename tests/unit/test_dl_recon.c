@@ -36,14 +36,12 @@ static recon_case make_case(size_t nx, size_t ny, size_t nt, double R, size_t ce
 {
     recon_case c;
     c.truth = dl_test_phantom(nx, ny, nt);
-    c.mask = centre ? dl_test_mask(nx, ny, nt, R, centre, 2024)
-                    : dl_test_mask_2d(nx, ny, nt, R, 2024);
+    c.mask = centre ? dl_test_mask(nx, ny, nt, R, centre, 2024) : dl_test_mask_2d(nx, ny, nt, R, 2024);
     c.kspace = dl_test_kspace(c.truth, c.mask);
     c.zf = mrb_array_create3(MRB_C64, nx, ny, nt);
     c.out = mrb_array_create3(MRB_C64, nx, ny, nt);
     cr_assert(c.truth && c.mask && c.kspace && c.zf && c.out);
-    c.in = (mrb_recon_input){.kspace = c.kspace, .mask = c.mask, .sens = NULL,
-                             .nthreads = nthreads, .seed = 7};
+    c.in = (mrb_recon_input){.kspace = c.kspace, .mask = c.mask, .sens = NULL, .nthreads = nthreads, .seed = 7};
     const mrb_method_desc *zf = mrb_method_find("zero-filling");
     cr_assert_not_null(zf);
     void *st = NULL;
@@ -70,8 +68,8 @@ static mrb_dl_stats run_method(const char *name, recon_case *c, const char *cons
     mrb_params p;
     mrb_params_defaults(&p, m->params, m->nparams);
     for (size_t i = 0; i < nkv; i += 2)
-        cr_assert_eq(mrb_params_set_text(&p, m->params, m->nparams, kv[i], kv[i + 1], "test"),
-                     MRB_OK, "%s", mrb_error_message());
+        cr_assert_eq(mrb_params_set_text(&p, m->params, m->nparams, kv[i], kv[i + 1], "test"), MRB_OK, "%s",
+                     mrb_error_message());
     void *st = NULL;
     cr_assert_eq(m->setup(&p, &c->in, &st), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(m->run(st, &c->in, c->out), MRB_OK, "%s", mrb_error_message());
@@ -91,8 +89,7 @@ static void assert_data_kept(const recon_case *c)
     for (size_t i = 0; i < mrb_array_count(c->mask); i++)
         if (cabsf(y[i]) > scale) scale = cabsf(y[i]);
     for (size_t i = 0; i < mrb_array_count(c->mask); i++)
-        if (m[i] != 0)
-            cr_assert_leq(cabsf(s[i] - y[i]), DATA_REL_TOL * scale, "sampled location %zu", i);
+        if (m[i] != 0) cr_assert_leq(cabsf(s[i] - y[i]), DATA_REL_TOL * scale, "sampled location %zu", i);
     mrb_array_free(k);
 }
 
@@ -103,8 +100,7 @@ Test(dl_recon, dlmri_beats_zero_filling_on_a_phantom)
     recon_case c = make_case(64, 64, 1, 4, 0, 2);
     mrb_dl_stats s = run_method("dlmri", &c, NULL, 0);
     double zf = dl_test_psnr(c.truth, c.zf), dl = dl_test_psnr(c.truth, c.out);
-    cr_log_info("dlmri 64x64 R=4: zero-filling %.2f dB, dlmri %.2f dB, %.2f s", zf, dl,
-                s.seconds_total);
+    cr_log_info("dlmri 64x64 R=4: zero-filling %.2f dB, dlmri %.2f dB, %.2f s", zf, dl, s.seconds_total);
     cr_assert_geq(dl, zf + MIN_GAIN_DLMRI_DB, "dlmri %.2f dB vs zero-filling %.2f dB", dl, zf);
     assert_data_kept(&c);
     cr_assert_eq(s.outer_iters, 15);
@@ -115,8 +111,7 @@ Test(dl_recon, dlmri_beats_zero_filling_on_a_phantom)
     run_method("dlmri", &c, loose, 4);
     double dl2 = dl_test_psnr(c.truth, c.out);
     cr_log_info("dlmri err_thr 0.05: %.2f dB", dl2);
-    cr_assert_geq(dl2, zf + MIN_GAIN_DLMRI_LOOSE_DB, "dlmri (err_thr 0.05) %.2f dB vs %.2f dB",
-                  dl2, zf);
+    cr_assert_geq(dl2, zf + MIN_GAIN_DLMRI_LOOSE_DB, "dlmri (err_thr 0.05) %.2f dB vs %.2f dB", dl2, zf);
     free_case(&c);
 }
 
@@ -128,16 +123,13 @@ Test(dl_recon, dltg_beats_zero_filling_on_a_sequence)
     static const char *const kv[] = {"outer_iters", "8"};
     mrb_dl_stats s = run_method("dltg", &c, kv, 2);
     double zf = dl_test_psnr(c.truth, c.zf), dl = dl_test_psnr(c.truth, c.out);
-    cr_log_info("dltg 48x48x8 R=4: zero-filling %.2f dB, dltg %.2f dB, %.2f s", zf, dl,
-                s.seconds_total);
+    cr_log_info("dltg 48x48x8 R=4: zero-filling %.2f dB, dltg %.2f dB, %.2f s", zf, dl, s.seconds_total);
     cr_assert_geq(dl, zf + MIN_GAIN_DLTG_DB, "dltg %.2f dB vs zero-filling %.2f dB", dl, zf);
     assert_data_kept(&c);
-    double parts = s.seconds_dictionary + s.seconds_coding + s.seconds_averaging +
-                   s.seconds_consistency;
+    double parts = s.seconds_dictionary + s.seconds_coding + s.seconds_averaging + s.seconds_consistency;
     cr_assert_gt(s.seconds_coding, 0);
     cr_assert_gt(s.seconds_consistency, 0);
-    cr_assert_leq(parts, s.seconds_total * 1.01 + 1e-3, "split %g exceeds total %g", parts,
-                  s.seconds_total);
+    cr_assert_leq(parts, s.seconds_total * 1.01 + 1e-3, "split %g exceeds total %g", parts, s.seconds_total);
     free_case(&c);
 }
 
@@ -151,8 +143,8 @@ Test(dl_recon, results_do_not_depend_on_the_thread_count)
         recon_case a = make_case(24, 24, 4, 3, 4, 1), b = make_case(24, 24, 4, 3, 4, 2);
         run_method(names[k], &a, kv, 4);
         run_method(names[k], &b, kv, 4);
-        cr_assert_eq(memcmp(a.out->data, b.out->data, mrb_array_bytes(a.out)), 0,
-                     "%s differs between 1 and 2 threads", names[k]);
+        cr_assert_eq(memcmp(a.out->data, b.out->data, mrb_array_bytes(a.out)), 0, "%s differs between 1 and 2 threads",
+                     names[k]);
         free_case(&a);
         free_case(&b);
     }

@@ -102,7 +102,8 @@ Test(fft, batched_equals_one_by_one)
     fill_random(a, n, 9);
     for (size_t i = 0; i < n; i++) b[i] = a[i];
     cr_assert_eq(mrb_fft_centered(MRB_FFT_FORWARD, 2, 3, dims, (float *)a, 1), MRB_OK);
-    for (size_t t = 0; t < 4; t++) cr_assert_eq(mrb_fft_centered(MRB_FFT_FORWARD, 2, 2, dims, (float *)(b + t * frame), 1), MRB_OK);
+    for (size_t t = 0; t < 4; t++)
+        cr_assert_eq(mrb_fft_centered(MRB_FFT_FORWARD, 2, 2, dims, (float *)(b + t * frame), 1), MRB_OK);
     for (size_t i = 0; i < n; i++) cr_assert_eq(a[i], b[i], "element %zu differs", i);
     mrb_free(a);
     mrb_free(b);
@@ -122,8 +123,7 @@ Test(fft, threads_give_the_one_thread_result,
             for (size_t i = 0; i < n; i++) b[i] = a[i];
             cr_assert_eq(mrb_fft_centered(MRB_FFT_FORWARD, rank, 2, dims, (float *)a, 1), MRB_OK);
             cr_assert_eq(mrb_fft_centered(MRB_FFT_FORWARD, rank, 2, dims, (float *)b, 4), MRB_OK);
-            cr_assert(memcmp(a, b, n * sizeof *a) == 0, "%zux%zu rank %d: 4 threads differ", dims[0],
-                      dims[1], rank);
+            cr_assert(memcmp(a, b, n * sizeof *a) == 0, "%zux%zu rank %d: 4 threads differ", dims[0], dims[1], rank);
             mrb_free(a);
             mrb_free(b);
         }

@@ -25,8 +25,7 @@ static const bad_case bad_cases[] = {
     {"dim_negative.nii", R_NIFTI, MRB_ERR_INVALID, "dim[1] = -5 is not positive"},
     {"dims_overflow.nii", R_NIFTI, MRB_ERR_INVALID, "dims overflow"},
     {"unknown_datatype.nii", R_NIFTI, MRB_ERR_INVALID, "unknown datatype code 999"},
-    {"unsupported_rgb24.nii", R_NIFTI, MRB_ERR_UNSUPPORTED,
-     "datatype rgb24 (code 128) is not supported"},
+    {"unsupported_rgb24.nii", R_NIFTI, MRB_ERR_UNSUPPORTED, "datatype rgb24 (code 128) is not supported"},
     {"bitpix_mismatch.nii", R_NIFTI, MRB_ERR_INVALID, "bitpix 32 does not match datatype int16"},
     {"vox_offset_small.nii", R_NIFTI, MRB_ERR_INVALID, "bad vox_offset 100"},
     {"vox_offset_fraction.nii", R_NIFTI, MRB_ERR_INVALID, "bad vox_offset 352.5"},
@@ -47,8 +46,7 @@ static const bad_case bad_cases[] = {
     {"nifti2_vox_offset_negative.nii", R_NIFTI, MRB_ERR_INVALID, "bad vox_offset -8"},
     {"nifti2_dim_negative.nii", R_NIFTI, MRB_ERR_INVALID, "dim[1] = -1 is not positive"},
     /* BART */
-    {"cfl_size_mismatch", R_CFL, MRB_ERR_INVALID,
-     ".cfl size mismatch: the .hdr dims need 160 bytes, the .cfl has 128"},
+    {"cfl_size_mismatch", R_CFL, MRB_ERR_INVALID, ".cfl size mismatch: the .hdr dims need 160 bytes, the .cfl has 128"},
     {"cfl_garbage_hdr", R_CFL, MRB_ERR_INVALID, "text before the first '#' section (garbage)"},
     {"cfl_no_dims", R_CFL, MRB_ERR_INVALID, "no \"# Dimensions\" section"},
     {"cfl_dim_zero", R_CFL, MRB_ERR_INVALID, "dimension 1 is 0"},
@@ -68,10 +66,8 @@ static const bad_case bad_cases[] = {
     {"h5_rss_wrong_slices.h5", R_FASTMRI, MRB_ERR_INVALID, "reconstruction_esc must be float32"},
     {"h5_truncated.h5", R_FASTMRI, MRB_ERR_INVALID, "h5_truncated.h5"},
     /* ISMRMRD */
-    {"ismrmrd_samples_mismatch.h5", R_ISMRMRD, MRB_ERR_INVALID,
-     "has 3 samples x 1 channels, earlier ones 8 x 1"},
-    {"ismrmrd_step1_outside.h5", R_ISMRMRD, MRB_ERR_INVALID,
-     "kspace_encode_step_1 = 40 outside the encoded matrix"},
+    {"ismrmrd_samples_mismatch.h5", R_ISMRMRD, MRB_ERR_INVALID, "has 3 samples x 1 channels, earlier ones 8 x 1"},
+    {"ismrmrd_step1_outside.h5", R_ISMRMRD, MRB_ERR_INVALID, "kspace_encode_step_1 = 40 outside the encoded matrix"},
     {"ismrmrd_3d_encoding.h5", R_ISMRMRD, MRB_ERR_UNSUPPORTED, "3-D encoding"},
     {"ismrmrd_data_short.h5", R_ISMRMRD, MRB_ERR_INVALID, "holds 14 floats, its header needs 16"},
     {"ismrmrd_no_data.h5", R_ISMRMRD, MRB_ERR_INVALID, "no ISMRMRD dataset /dataset/data"},
@@ -116,18 +112,16 @@ Test(io_bad, every_bad_file_is_refused_with_its_message,
         case R_IMAGE: st = mrb_image_read(path, &a, NULL); break;
         }
         const char *msg = mrb_error_message();
-        cr_assert_eq(st, c->status, "%s: status %s (%s), expected %s", c->file, mrb_status_name(st),
-                     msg, mrb_status_name(c->status));
+        cr_assert_eq(st, c->status, "%s: status %s (%s), expected %s", c->file, mrb_status_name(st), msg,
+                     mrb_status_name(c->status));
         cr_assert_null(a, "%s: array returned on error", c->file);
-        cr_assert_not_null(strstr(msg, c->message), "%s: message \"%s\" lacks \"%s\"", c->file, msg,
-                           c->message);
+        cr_assert_not_null(strstr(msg, c->message), "%s: message \"%s\" lacks \"%s\"", c->file, msg, c->message);
         const char *base = c->file;
         char stem[256];
         snprintf(stem, sizeof stem, "%s", base);
         char *dot = strstr(stem, ".");
         if (dot) *dot = '\0';
-        cr_assert_not_null(strstr(msg, stem), "%s: message \"%s\" does not name the file", c->file,
-                           msg);
+        cr_assert_not_null(strstr(msg, stem), "%s: message \"%s\" does not name the file", c->file, msg);
     }
 }
 
@@ -144,8 +138,7 @@ Test(io_bad, every_committed_bad_file_is_in_the_table,
         snprintf(stem, sizeof stem, "%s", e->d_name);
         /* a .hdr/.cfl pair is one entry, named without the extension */
         size_t sl = strlen(stem);
-        if (sl > 4 && (strcmp(stem + sl - 4, ".hdr") == 0 || strcmp(stem + sl - 4, ".cfl") == 0))
-            stem[sl - 4] = '\0';
+        if (sl > 4 && (strcmp(stem + sl - 4, ".hdr") == 0 || strcmp(stem + sl - 4, ".cfl") == 0)) stem[sl - 4] = '\0';
         int found = 0;
         for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++)
             if (strcmp(bad_cases[i].file, stem) == 0) found = 1;
@@ -172,8 +165,7 @@ Test(io_bad, truncation_at_every_length_is_refused,
         mrb_array_free(a);
         for (size_t cut = 0; cut < len; cut++) {
             mrb_status st = mrb_nifti_read_mem(buf, cut, names[f], &a, NULL);
-            cr_assert_eq(st, MRB_ERR_INVALID, "%s cut at %zu: %s", names[f], cut,
-                         mrb_error_message());
+            cr_assert_eq(st, MRB_ERR_INVALID, "%s cut at %zu: %s", names[f], cut, mrb_error_message());
             cr_assert_null(a);
         }
     }
@@ -189,20 +181,22 @@ Test(io_bad, hdf5_dataset_declaring_more_than_it_stores_is_refused,
     if (!have_debian_python("h5py, numpy")) cr_skip_test("needs " DEBIAN_PYTHON " with h5py (python3-h5py)");
     char dir[64], cmd[2048];
     tmpdir_make(dir, sizeof dir);
-    snprintf(cmd, sizeof cmd,
-             DEBIAN_PYTHON " - '%s' <<'EOF'\n"
-             "import sys, h5py, numpy as np\n"
-             "d = sys.argv[1]\n"
-             "with h5py.File(d + '/kspace.h5', 'w') as f:\n"
-             "    f.create_dataset('kspace', shape=(1 << 16, 1 << 16, 1 << 16), dtype=np.complex64, chunks=(1, 1, 64))\n"
-             "    f.create_dataset('image', shape=(1 << 20, 1 << 20), dtype=np.float32, chunks=(1, 64))\n"
-             "vf = h5py.vlen_dtype(np.dtype('<f4'))\n"
-             "head = np.dtype([('flags', '<u8'), ('number_of_samples', '<u2'), ('active_channels', '<u2')])\n"
-             "with h5py.File(d + '/ismrmrd.h5', 'w') as f:\n"
-             "    f.create_group('dataset').create_dataset('data', shape=(1 << 40,), chunks=(1,),\n"
-             "                                             dtype=[('head', head), ('data', vf)])\n"
-             "EOF\n",
-             dir);
+    snprintf(
+        cmd, sizeof cmd,
+        DEBIAN_PYTHON
+        " - '%s' <<'EOF'\n"
+        "import sys, h5py, numpy as np\n"
+        "d = sys.argv[1]\n"
+        "with h5py.File(d + '/kspace.h5', 'w') as f:\n"
+        "    f.create_dataset('kspace', shape=(1 << 16, 1 << 16, 1 << 16), dtype=np.complex64, chunks=(1, 1, 64))\n"
+        "    f.create_dataset('image', shape=(1 << 20, 1 << 20), dtype=np.float32, chunks=(1, 64))\n"
+        "vf = h5py.vlen_dtype(np.dtype('<f4'))\n"
+        "head = np.dtype([('flags', '<u8'), ('number_of_samples', '<u2'), ('active_channels', '<u2')])\n"
+        "with h5py.File(d + '/ismrmrd.h5', 'w') as f:\n"
+        "    f.create_group('dataset').create_dataset('data', shape=(1 << 40,), chunks=(1,),\n"
+        "                                             dtype=[('head', head), ('data', vf)])\n"
+        "EOF\n",
+        dir);
     cr_assert_eq(system(cmd), 0, "h5py could not write the files");
     char path[128];
     snprintf(path, sizeof path, "%s/kspace.h5", dir);
@@ -234,7 +228,8 @@ Test(io_bad, hdf5_compound_member_outside_the_type_is_refused,
     tmpdir_make(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/compound.h5", dir);
     snprintf(cmd, sizeof cmd,
-             DEBIAN_PYTHON " - '%s' <<'EOF'\n"
+             DEBIAN_PYTHON
+             " - '%s' <<'EOF'\n"
              "import sys, h5py, numpy as np\n"
              "with h5py.File(sys.argv[1], 'w') as f:\n"
              "    f.create_dataset('kspace', data=np.ones((2, 3, 4), np.complex64))\n"

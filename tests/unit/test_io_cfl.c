@@ -40,8 +40,7 @@ Test(io_cfl, bart_phantoms_read_as_bart_wrote_them,
         for (int d = 0; d < cJSON_GetArraySize(bd); d++)
             if (cJSON_GetArrayItem(bd, d)->valueint > 1) last = d;
         cr_assert_eq(a->ndim, last + 1, "%s ndim %d", names[f], a->ndim);
-        for (int d = 0; d < a->ndim; d++)
-            cr_assert_eq(a->dims[d], (size_t)cJSON_GetArrayItem(bd, d)->valueint);
+        for (int d = 0; d < a->ndim; d++) cr_assert_eq(a->dims[d], (size_t)cJSON_GetArrayItem(bd, d)->valueint);
         const float complex *z = a->data;
         double sr = 0, si = 0;
         for (size_t i = 0; i < mrb_array_count(a); i++) {
@@ -50,17 +49,13 @@ Test(io_cfl, bart_phantoms_read_as_bart_wrote_them,
         }
         double wr = cJSON_GetObjectItem(e, "sum_re")->valuedouble;
         double wi = cJSON_GetObjectItem(e, "sum_im")->valuedouble;
-        cr_assert(fabs(sr - wr) <= TOL_SUM_REL * (1 + fabs(wr)), "%s sum re %g %g", names[f], sr,
-                  wr);
+        cr_assert(fabs(sr - wr) <= TOL_SUM_REL * (1 + fabs(wr)), "%s sum re %g %g", names[f], sr, wr);
         cr_assert(fabs(si - wi) <= TOL_SUM_REL * (1 + fabs(wi)), "%s sum im", names[f]);
         const cJSON *s;
-        cJSON_ArrayForEach(s, cJSON_GetObjectItem(e, "samples"))
-        {
+        cJSON_ArrayForEach(s, cJSON_GetObjectItem(e, "samples")) {
             size_t i = (size_t)cJSON_GetArrayItem(s, 0)->valuedouble;
-            cr_assert_eq(crealf(z[i]), (float)cJSON_GetArrayItem(s, 1)->valuedouble, "%s %zu",
-                         names[f], i);
-            cr_assert_eq(cimagf(z[i]), (float)cJSON_GetArrayItem(s, 2)->valuedouble, "%s %zu",
-                         names[f], i);
+            cr_assert_eq(crealf(z[i]), (float)cJSON_GetArrayItem(s, 1)->valuedouble, "%s %zu", names[f], i);
+            cr_assert_eq(cimagf(z[i]), (float)cJSON_GetArrayItem(s, 2)->valuedouble, "%s %zu", names[f], i);
         }
         mrb_array_free(a);
     }
@@ -81,8 +76,7 @@ Test(io_cfl, round_trip_every_dtype,
         fill_formula(a);
         char base[256];
         snprintf(base, sizeof base, "%s/rt_%s", dir, mrb_dtype_name(a->dtype));
-        cr_assert_eq(mrb_cfl_write(base, a, "mrbench test\nsecond line"), MRB_OK, "%s",
-                     mrb_error_message());
+        cr_assert_eq(mrb_cfl_write(base, a, "mrbench test\nsecond line"), MRB_OK, "%s", mrb_error_message());
         mrb_array *b = NULL;
         cr_assert_eq(mrb_cfl_read(base, &b), MRB_OK, "%s", mrb_error_message());
         cr_assert_eq(b->dtype, MRB_C64);
@@ -105,8 +99,7 @@ Test(io_cfl, round_trip_every_dtype,
     tmpdir_remove(dir);
 }
 
-Test(io_cfl, extension_on_the_base_name_is_accepted,
-     .description = "x, x.cfl and x.hdr name the same pair")
+Test(io_cfl, extension_on_the_base_name_is_accepted, .description = "x, x.cfl and x.hdr name the same pair")
 {
     mrb_array *a = NULL, *b = NULL, *c = NULL;
     cr_assert_eq(mrb_cfl_read(golden("bart_phantom64"), &a), MRB_OK);
@@ -154,8 +147,7 @@ Test(io_cfl, header_variants_accepted,
     const char *hdr = "# Command\r\nphantom\r\n\r\n# Dimensions\r\n2 3\r\n# Creator\r\nx\r\n";
     float complex data[6] = {1, 2, 3, 4, 5, 6 * I};
     mrb_array *a = NULL;
-    cr_assert_eq(mrb_cfl_read_mem(hdr, strlen(hdr), data, sizeof data, "crlf", &a), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_cfl_read_mem(hdr, strlen(hdr), data, sizeof data, "crlf", &a), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(a->ndim, 2);
     cr_assert_eq(a->dims[0], 2u);
     cr_assert_eq(a->dims[1], 3u);

@@ -13,8 +13,7 @@ static float complex kspace_value(size_t s, size_t c, size_t y, size_t x)
     return (float)(x + 10 * y + 100 * s) + (float)(c + 1) * I;
 }
 
-static void check_fastmri(const char *name, const mrb_array *k, const mrb_array *r, size_t nc,
-                          size_t coil_offset)
+static void check_fastmri(const char *name, const mrb_array *k, const mrb_array *r, size_t nc, size_t coil_offset)
 {
     cr_assert_eq(k->dtype, MRB_C64);
     cr_assert_eq(k->ndim, 4);
@@ -28,8 +27,7 @@ static void check_fastmri(const char *name, const mrb_array *k, const mrb_array 
             for (size_t y = 0; y < 6; y++)
                 for (size_t x = 0; x < 5; x++) {
                     float complex v = z[x + 5 * (y + 6 * (s + 2 * c))];
-                    cr_assert_eq(v, kspace_value(s, c + coil_offset, y, x), "%s (%zu,%zu,%zu,%zu)",
-                                 name, x, y, s, c);
+                    cr_assert_eq(v, kspace_value(s, c + coil_offset, y, x), "%s (%zu,%zu,%zu,%zu)", name, x, y, s, c);
                 }
     cr_assert_not_null(r, "%s recon", name);
     cr_assert_eq(r->dtype, MRB_F32);
@@ -41,8 +39,7 @@ static void check_fastmri(const char *name, const mrb_array *k, const mrb_array 
     for (size_t s = 0; s < 2; s++)
         for (size_t y = 0; y < 4; y++)
             for (size_t x = 0; x < 3; x++)
-                cr_assert_eq(v[x + 3 * (y + 4 * s)], (float)(x + 10 * y + 100 * s), "%s recon",
-                             name);
+                cr_assert_eq(v[x + 3 * (y + 4 * s)], (float)(x + 10 * y + 100 * s), "%s recon", name);
 }
 
 Test(io_h5, fastmri_multicoil_from_h5py,
@@ -51,12 +48,10 @@ Test(io_h5, fastmri_multicoil_from_h5py,
 {
     mrb_array *k = NULL, *r = NULL;
     mrb_fastmri_meta meta;
-    cr_assert_eq(mrb_fastmri_read(golden("fastmri_multicoil.h5"), &k, &r, &meta), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_fastmri_read(golden("fastmri_multicoil.h5"), &k, &r, &meta), MRB_OK, "%s", mrb_error_message());
     check_fastmri("multicoil", k, r, 3, 0);
     cr_assert_eq(meta.multicoil, 1);
-    cr_assert_str_eq(meta.ismrmrd_header,
-                     "<?xml version=\"1.0\"?><ismrmrdHeader><encoding/></ismrmrdHeader>");
+    cr_assert_str_eq(meta.ismrmrd_header, "<?xml version=\"1.0\"?><ismrmrdHeader><encoding/></ismrmrdHeader>");
     cr_assert_str_eq(meta.acquisition, "CORPD_FBK");
     cr_assert_str_eq(meta.patient_id, "mrbench-synthetic");
     cr_assert_eq(meta.max, 0.5);
@@ -73,8 +68,7 @@ Test(io_h5, fastmri_singlecoil_from_h5py,
 {
     mrb_array *k = NULL, *r = NULL;
     mrb_fastmri_meta meta;
-    cr_assert_eq(mrb_fastmri_read(golden("fastmri_singlecoil.h5"), &k, &r, &meta), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_fastmri_read(golden("fastmri_singlecoil.h5"), &k, &r, &meta), MRB_OK, "%s", mrb_error_message());
     check_fastmri("singlecoil", k, r, 1, 1);
     cr_assert_eq(meta.multicoil, 0);
     cr_assert_not_null(strstr(meta.ismrmrd_header, "<ismrmrdHeader>"));
@@ -93,8 +87,7 @@ static mrb_array *make_kspace(size_t nc)
     for (size_t c = 0; c < nc; c++)
         for (size_t s = 0; s < 2; s++)
             for (size_t y = 0; y < 6; y++)
-                for (size_t x = 0; x < 5; x++)
-                    z[x + 5 * (y + 6 * (s + 2 * c))] = kspace_value(s, c, y, x);
+                for (size_t x = 0; x < 5; x++) z[x + 5 * (y + 6 * (s + 2 * c))] = kspace_value(s, c, y, x);
     return k;
 }
 
@@ -118,8 +111,7 @@ Test(io_h5, fastmri_round_trip_and_h5py_reads_it,
         char path[256];
         snprintf(path, sizeof path, "%s/fastmri_nc%zu.h5", dir, nc);
         mrb_array *k = make_kspace(nc), *r = make_recon();
-        cr_assert_eq(mrb_fastmri_write(path, k, r, "<ismrmrdHeader/>"), MRB_OK, "%s",
-                     mrb_error_message());
+        cr_assert_eq(mrb_fastmri_write(path, k, r, "<ismrmrdHeader/>"), MRB_OK, "%s", mrb_error_message());
         mrb_array *k2 = NULL, *r2 = NULL;
         mrb_fastmri_meta meta;
         cr_assert_eq(mrb_fastmri_read(path, &k2, &r2, &meta), MRB_OK, "%s", mrb_error_message());
@@ -131,8 +123,7 @@ Test(io_h5, fastmri_round_trip_and_h5py_reads_it,
         mrb_fastmri_meta_clear(&meta);
         if (have_debian_python("h5py, numpy")) {
             char cmd[512];
-            snprintf(cmd, sizeof cmd, DEBIAN_PYTHON " %scheck_written.py fastmri %s 2 %zu 6 5",
-                     GOLDEN_IO, path, nc);
+            snprintf(cmd, sizeof cmd, DEBIAN_PYTHON " %scheck_written.py fastmri %s 2 %zu 6 5", GOLDEN_IO, path, nc);
             cr_assert_eq(system(cmd), 0, "h5py check of %s", path);
         }
         mrb_array_free(k);
@@ -168,8 +159,7 @@ Test(io_h5, dataset_round_trip_every_dtype,
         mrb_array *a = mrb_array_create(all_dtypes[t], 3, dims);
         fill_formula(a);
         mrb_array *b = NULL;
-        cr_assert_eq(mrb_h5_read_dataset(path, mrb_dtype_name(a->dtype), &b), MRB_OK, "%s",
-                     mrb_error_message());
+        cr_assert_eq(mrb_h5_read_dataset(path, mrb_dtype_name(a->dtype), &b), MRB_OK, "%s", mrb_error_message());
         cr_assert_eq(b->dtype, a->dtype);
         if (a->dtype == MRB_F32) {
             cr_assert(mrb_array_same_shape(b, u));

@@ -13,32 +13,27 @@ Test(io_image, read_dispatches_on_the_name,
     double sp[3];
     mrb_array *a = NULL;
     cr_assert_eq(mrb_image_read(golden("nib_i16.nii"), &a, sp), MRB_OK, "%s", mrb_error_message());
-    cr_assert(fabs(sp[0] - 1.5) < TOL_SPACING && fabs(sp[1] - 2.0) < TOL_SPACING &&
-              fabs(sp[2] - 2.5) < TOL_SPACING);
+    cr_assert(fabs(sp[0] - 1.5) < TOL_SPACING && fabs(sp[1] - 2.0) < TOL_SPACING && fabs(sp[2] - 2.5) < TOL_SPACING);
     mrb_array_free(a);
     cr_assert_eq(mrb_image_read(golden("nib_u8.nii.gz"), &a, sp), MRB_OK);
     cr_assert_eq(a->dtype, MRB_U8);
     mrb_array_free(a);
     static const char *bart[] = {"bart_phantom64", "bart_phantom64.cfl", "bart_phantom64.hdr"};
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(mrb_image_read(golden(bart[i]), &a, sp), MRB_OK, "%s: %s", bart[i],
-                     mrb_error_message());
+        cr_assert_eq(mrb_image_read(golden(bart[i]), &a, sp), MRB_OK, "%s: %s", bart[i], mrb_error_message());
         cr_assert_eq(a->dims[0], 64u);
         cr_assert_eq(sp[0], 1.0);
         mrb_array_free(a);
     }
-    cr_assert_eq(mrb_image_read(golden("fastmri_multicoil.h5"), &a, NULL), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_image_read(golden("fastmri_multicoil.h5"), &a, NULL), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(a->ndim, 4);
     cr_assert_eq(a->dims[3], 3u, "fastMRI kspace with coils last");
     mrb_array_free(a);
-    cr_assert_eq(mrb_image_read(golden("fastmri_multicoil.h5#reconstruction_rss"), &a, NULL),
-                 MRB_OK);
+    cr_assert_eq(mrb_image_read(golden("fastmri_multicoil.h5#reconstruction_rss"), &a, NULL), MRB_OK);
     cr_assert_eq(a->dtype, MRB_F32);
     cr_assert_eq(a->dims[0], 3u);
     mrb_array_free(a);
-    cr_assert_eq(mrb_image_read(golden("ismrmrd_noiseless.h5"), &a, NULL), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_image_read(golden("ismrmrd_noiseless.h5"), &a, NULL), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(a->ndim, 4);
     cr_assert_eq(a->dims[0], 16u, "ISMRMRD readout samples");
     cr_assert_eq(a->dims[3], 2u, "ISMRMRD channels");
@@ -59,16 +54,13 @@ Test(io_image, write_then_read_each_format,
     for (int i = 0; i < 6; i++) {
         char path[256];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        cr_assert_eq(mrb_image_write(path, a, spacing), MRB_OK, "%s: %s", names[i],
-                     mrb_error_message());
+        cr_assert_eq(mrb_image_write(path, a, spacing), MRB_OK, "%s: %s", names[i], mrb_error_message());
         mrb_array *b = NULL;
         double sp[3];
         cr_assert_eq(mrb_image_read(path, &b, sp), MRB_OK, "%s: %s", names[i], mrb_error_message());
-        for (size_t k = 0; k < 30; k++)
-            cr_assert_eq(value_at(b, k), value_at(a, k), "%s %zu", names[i], k);
+        for (size_t k = 0; k < 30; k++) cr_assert_eq(value_at(b, k), value_at(a, k), "%s %zu", names[i], k);
         if (i < 2)
-            cr_assert(fabs(sp[0] - 0.5) < TOL_SPACING && fabs(sp[1] - 0.75) < TOL_SPACING,
-                      "%s spacing", names[i]);
+            cr_assert(fabs(sp[0] - 0.5) < TOL_SPACING && fabs(sp[1] - 0.75) < TOL_SPACING, "%s spacing", names[i]);
         mrb_array_free(b);
     }
     char png[256];

@@ -20,16 +20,15 @@ Test(io_ismrmrd, noiseless_kspace_is_fft_of_coil_images,
                     "orthonormal 2-D FFT of /dataset/coil_images; every line acquired")
 {
     mrb_array *k = NULL, *mask = NULL, *ci = NULL;
-    cr_assert_eq(mrb_ismrmrd_read(golden("ismrmrd_noiseless.h5"), 0, &k, &mask), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_ismrmrd_read(golden("ismrmrd_noiseless.h5"), 0, &k, &mask), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(k->ndim, 4);
     cr_assert_eq(k->dims[0], 16u, "readout with 2x oversampling");
     cr_assert_eq(k->dims[1], 8u);
     cr_assert_eq(k->dims[2], 1u);
     cr_assert_eq(k->dims[3], 2u);
     for (size_t i = 0; i < mrb_array_count(mask); i++) cr_assert_eq(((float *)mask->data)[i], 1.0f);
-    cr_assert_eq(mrb_h5_read_dataset(golden("ismrmrd_noiseless.h5"), "dataset/coil_images", &ci),
-                 MRB_OK, "%s", mrb_error_message());
+    cr_assert_eq(mrb_h5_read_dataset(golden("ismrmrd_noiseless.h5"), "dataset/coil_images", &ci), MRB_OK, "%s",
+                 mrb_error_message());
     cr_assert_eq(ci->dims[0], 16u);
     cr_assert_eq(ci->dims[1], 8u);
     cr_assert_eq(ci->dims[2], 2u, "coils after ky in the reversed HDF5 axes");
@@ -37,8 +36,8 @@ Test(io_ismrmrd, noiseless_kspace_is_fft_of_coil_images,
     const float complex *a = k->data, *b = ci->data;
     double peak = 0;
     for (size_t i = 0; i < mrb_array_count(k); i++) {
-        cr_assert(cabsf(a[i] - b[i]) <= TOL_KSPACE_VS_FFT, "sample %zu: |%g%+gi - %g%+gi|", i,
-                  crealf(a[i]), cimagf(a[i]), crealf(b[i]), cimagf(b[i]));
+        cr_assert(cabsf(a[i] - b[i]) <= TOL_KSPACE_VS_FFT, "sample %zu: |%g%+gi - %g%+gi|", i, crealf(a[i]),
+                  cimagf(a[i]), crealf(b[i]), cimagf(b[i]));
         if (cabsf(a[i]) > peak) peak = cabsf(a[i]);
     }
     cr_assert_gt(peak, 0.1, "k-space is not empty");
@@ -72,12 +71,10 @@ Test(io_ismrmrd, accelerated_repetitions_match_h5py,
         const cJSON *e = cJSON_GetObjectItem(j, key);
         cr_assert_not_null(e, "%s", key);
         mrb_array *k = NULL, *mask = NULL;
-        cr_assert_eq(mrb_ismrmrd_read(golden("ismrmrd_accel.h5"), rep, &k, &mask), MRB_OK, "%s",
-                     mrb_error_message());
+        cr_assert_eq(mrb_ismrmrd_read(golden("ismrmrd_accel.h5"), rep, &k, &mask), MRB_OK, "%s", mrb_error_message());
         const cJSON *shape = cJSON_GetObjectItem(e, "shape");
         for (int d = 0; d < 4; d++)
-            cr_assert_eq(k->dims[d], (size_t)cJSON_GetArrayItem(shape, d)->valueint, "%s dim %d",
-                         key, d);
+            cr_assert_eq(k->dims[d], (size_t)cJSON_GetArrayItem(shape, d)->valueint, "%s dim %d", key, d);
         const float complex *z = k->data;
         double sr = 0, si = 0;
         for (size_t i = 0; i < mrb_array_count(k); i++) {
@@ -89,20 +86,16 @@ Test(io_ismrmrd, accelerated_repetitions_match_h5py,
         cr_assert(fabs(sr - wr) <= TOL_SUM_REL * (1 + fabs(wr)), "%s sum", key);
         cr_assert(fabs(si - wi) <= TOL_SUM_REL * (1 + fabs(wi)), "%s sum im", key);
         const cJSON *s;
-        cJSON_ArrayForEach(s, cJSON_GetObjectItem(e, "samples"))
-        {
+        cJSON_ArrayForEach(s, cJSON_GetObjectItem(e, "samples")) {
             size_t i = (size_t)cJSON_GetArrayItem(s, 0)->valuedouble;
-            cr_assert_eq(crealf(z[i]), (float)cJSON_GetArrayItem(s, 1)->valuedouble, "%s %zu", key,
-                         i);
-            cr_assert_eq(cimagf(z[i]), (float)cJSON_GetArrayItem(s, 2)->valuedouble, "%s %zu", key,
-                         i);
+            cr_assert_eq(crealf(z[i]), (float)cJSON_GetArrayItem(s, 1)->valuedouble, "%s %zu", key, i);
+            cr_assert_eq(cimagf(z[i]), (float)cJSON_GetArrayItem(s, 2)->valuedouble, "%s %zu", key, i);
         }
         int acquired[64] = {0};
         const cJSON *l;
         cJSON_ArrayForEach(l, cJSON_GetObjectItem(e, "lines")) acquired[l->valueint] = 1;
         for (size_t y = 0; y < k->dims[1]; y++)
-            cr_assert_eq(((float *)mask->data)[k->dims[0] * y], (float)acquired[y], "%s line %zu",
-                         key, y);
+            cr_assert_eq(((float *)mask->data)[k->dims[0] * y], (float)acquired[y], "%s line %zu", key, y);
         mrb_array_free(k);
         mrb_array_free(mask);
     }
@@ -120,7 +113,8 @@ static void write_small_ismrmrd(const char *path, long xml_y, const char *lines)
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
-             DEBIAN_PYTHON " - <<'EOF'\n"
+             DEBIAN_PYTHON
+             " - <<'EOF'\n"
              "import h5py, numpy as np\n"
              "idx = np.dtype([('kspace_encode_step_1', '<u2'), ('kspace_encode_step_2', '<u2'), ('slice', '<u2'),"
              " ('repetition', '<u2')])\n"

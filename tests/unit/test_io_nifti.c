@@ -54,18 +54,16 @@ Test(io_nifti, nibabel_files_read_voxel_for_voxel,
         cr_assert_eq(st, MRB_OK, "%s: %s", k->name, mrb_error_message());
         cr_assert_eq(a->dtype, k->dtype, "%s: dtype %s", k->name, mrb_dtype_name(a->dtype));
         cr_assert_eq(a->ndim, k->ndim, "%s: ndim %d", k->name, a->ndim);
-        for (int d = 0; d < k->ndim; d++)
-            cr_assert_eq(a->dims[d], k->dims[d], "%s dim %d", k->name, d);
+        for (int d = 0; d < k->ndim; d++) cr_assert_eq(a->dims[d], k->dims[d], "%s dim %d", k->name, d);
         cr_assert_eq(meta.version, k->version, "%s version", k->name);
         cr_assert_eq(meta.swapped, k->swapped, "%s swapped", k->name);
         size_t n = mrb_array_count(a);
         for (size_t i = 0; i < n; i++) {
             double want = formula_at(a, i) * k->factor * k->slope + k->inter;
-            cr_assert(fabs(value_at(a, i) - want) <= TOL_VOXEL, "%s voxel %zu: %g != %g", k->name,
-                      i, value_at(a, i), want);
+            cr_assert(fabs(value_at(a, i) - want) <= TOL_VOXEL, "%s voxel %zu: %g != %g", k->name, i, value_at(a, i),
+                      want);
             if (a->dtype == MRB_C64)
-                cr_assert(fabs(imag_at(a, i) - 2 * want) <= TOL_VOXEL, "%s voxel %zu imag", k->name,
-                          i);
+                cr_assert(fabs(imag_at(a, i) - 2 * want) <= TOL_VOXEL, "%s voxel %zu imag", k->name, i);
         }
         mrb_array_free(a);
     }
@@ -95,8 +93,8 @@ static void check_matrix(const char *what, double m[4][4], const cJSON *rows, do
         const cJSON *row = cJSON_GetArrayItem(rows, r);
         for (int c = 0; c < 4; c++) {
             double want = cJSON_GetArrayItem(row, c)->valuedouble;
-            cr_assert(fabs(m[r][c] - want) <= tol * (1 + fabs(want)), "%s[%d][%d]: %.9g != %.9g",
-                      what, r, c, m[r][c], want);
+            cr_assert(fabs(m[r][c] - want) <= tol * (1 + fabs(want)), "%s[%d][%d]: %.9g != %.9g", what, r, c, m[r][c],
+                      want);
         }
     }
 }
@@ -109,14 +107,12 @@ Test(io_nifti, qform_and_sform_match_nibabel,
     const cJSON *e = cJSON_GetObjectItem(j, "nib_i16.nii");
     mrb_array *a = NULL;
     mrb_nifti_meta meta;
-    cr_assert_eq(mrb_nifti_read(golden("nib_i16.nii"), &a, &meta), MRB_OK, "%s",
-                 mrb_error_message());
+    cr_assert_eq(mrb_nifti_read(golden("nib_i16.nii"), &a, &meta), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(meta.qform_code, 1);
     cr_assert_eq(meta.sform_code, 2);
     check_matrix("qform", meta.qform, cJSON_GetObjectItem(e, "qform"), TOL_HEADER_F32);
     check_matrix("sform", meta.sform, cJSON_GetObjectItem(e, "sform"), TOL_HEADER_F32);
-    cr_assert(fabs(meta.pixdim[1] - 1.5) < TOL_HEADER_F32 &&
-              fabs(meta.pixdim[3] - 2.5) < TOL_HEADER_F32);
+    cr_assert(fabs(meta.pixdim[1] - 1.5) < TOL_HEADER_F32 && fabs(meta.pixdim[3] - 2.5) < TOL_HEADER_F32);
     mrb_array_free(a);
     cJSON_Delete(j);
 }
@@ -126,21 +122,19 @@ Test(io_nifti, nibabel_test_data_statistics,
                     "sums, sampled voxels, pixdim and affines nibabel reports")
 {
     static const char *names[] = {"nibabel_anatomical.nii", "nibabel_functional.nii",
-                                  "nibabel_reoriented_anat_moved.nii",
-                                  "nibabel_example_nifti2.nii.gz", "nibabel_standard.nii.gz"};
+                                  "nibabel_reoriented_anat_moved.nii", "nibabel_example_nifti2.nii.gz",
+                                  "nibabel_standard.nii.gz"};
     cJSON *j = load_expected();
     for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
         const cJSON *e = cJSON_GetObjectItem(j, names[f]);
         cr_assert_not_null(e, "%s in expected.json", names[f]);
         mrb_array *a = NULL;
         mrb_nifti_meta meta;
-        cr_assert_eq(mrb_nifti_read(golden(names[f]), &a, &meta), MRB_OK, "%s: %s", names[f],
-                     mrb_error_message());
+        cr_assert_eq(mrb_nifti_read(golden(names[f]), &a, &meta), MRB_OK, "%s: %s", names[f], mrb_error_message());
         const cJSON *shape = cJSON_GetObjectItem(e, "shape");
         cr_assert_eq(a->ndim, cJSON_GetArraySize(shape), "%s ndim", names[f]);
         for (int d = 0; d < a->ndim; d++)
-            cr_assert_eq(a->dims[d], (size_t)cJSON_GetArrayItem(shape, d)->valuedouble, "%s dim %d",
-                         names[f], d);
+            cr_assert_eq(a->dims[d], (size_t)cJSON_GetArrayItem(shape, d)->valuedouble, "%s dim %d", names[f], d);
         size_t n = mrb_array_count(a);
         double sum = 0, sum2 = 0;
         for (size_t i = 0; i < n; i++) {
@@ -150,31 +144,24 @@ Test(io_nifti, nibabel_test_data_statistics,
         }
         double want = cJSON_GetObjectItem(e, "sum_re")->valuedouble;
         double want2 = cJSON_GetObjectItem(e, "sum_abs2")->valuedouble;
-        cr_assert(fabs(sum - want) <= TOL_SUM_REL * (1 + fabs(want)), "%s sum %g != %g", names[f],
-                  sum, want);
+        cr_assert(fabs(sum - want) <= TOL_SUM_REL * (1 + fabs(want)), "%s sum %g != %g", names[f], sum, want);
         cr_assert(fabs(sum2 - want2) <= TOL_SUM_REL * (1 + fabs(want2)), "%s sum2", names[f]);
         const cJSON *s;
-        cJSON_ArrayForEach(s, cJSON_GetObjectItem(e, "samples"))
-        {
+        cJSON_ArrayForEach(s, cJSON_GetObjectItem(e, "samples")) {
             size_t i = (size_t)cJSON_GetArrayItem(s, 0)->valuedouble;
             double v = cJSON_GetArrayItem(s, 1)->valuedouble;
-            cr_assert(fabs(value_at(a, i) - v) <= TOL_SUM_REL * fabs(v),
-                      "%s sample %zu: %.9g != %.9g", names[f], i, value_at(a, i), v);
+            cr_assert(fabs(value_at(a, i) - v) <= TOL_SUM_REL * fabs(v), "%s sample %zu: %.9g != %.9g", names[f], i,
+                      value_at(a, i), v);
         }
         const cJSON *pix = cJSON_GetObjectItem(e, "pixdim");
         for (int d = 1; d <= a->ndim && d < 8; d++)
-            cr_assert(fabs(meta.pixdim[d] - cJSON_GetArrayItem(pix, d)->valuedouble) <
-                          TOL_HEADER_F32,
-                      "%s pixdim %d", names[f], d);
-        cr_assert_eq(meta.sform_code, cJSON_GetObjectItem(e, "sform_code")->valueint, "%s",
-                     names[f]);
-        cr_assert_eq(meta.qform_code, cJSON_GetObjectItem(e, "qform_code")->valueint, "%s",
-                     names[f]);
-        if (meta.sform_code > 0)
-            check_matrix(names[f], meta.sform, cJSON_GetObjectItem(e, "sform"), TOL_HEADER_F32);
+            cr_assert(fabs(meta.pixdim[d] - cJSON_GetArrayItem(pix, d)->valuedouble) < TOL_HEADER_F32, "%s pixdim %d",
+                      names[f], d);
+        cr_assert_eq(meta.sform_code, cJSON_GetObjectItem(e, "sform_code")->valueint, "%s", names[f]);
+        cr_assert_eq(meta.qform_code, cJSON_GetObjectItem(e, "qform_code")->valueint, "%s", names[f]);
+        if (meta.sform_code > 0) check_matrix(names[f], meta.sform, cJSON_GetObjectItem(e, "sform"), TOL_HEADER_F32);
         if (meta.qform_code > 0)
-            check_matrix(names[f], meta.qform, cJSON_GetObjectItem(e, "qform"),
-                         TOL_QFORM_VS_NIBABEL);
+            check_matrix(names[f], meta.qform, cJSON_GetObjectItem(e, "qform"), TOL_QFORM_VS_NIBABEL);
         mrb_array_free(a);
     }
     cJSON_Delete(j);
@@ -219,12 +206,11 @@ Test(io_nifti, round_trip_every_dtype_version_and_compression,
                 mrb_nifti_meta m, r;
                 rotated_meta(&m, version);
                 char path[256];
-                snprintf(path, sizeof path, "%s/rt_%s_v%d%s", dir, mrb_dtype_name(a->dtype),
-                         version, gz ? ".nii.gz" : ".nii");
+                snprintf(path, sizeof path, "%s/rt_%s_v%d%s", dir, mrb_dtype_name(a->dtype), version,
+                         gz ? ".nii.gz" : ".nii");
                 cr_assert_eq(mrb_nifti_write(path, a, &m), MRB_OK, "%s", mrb_error_message());
                 mrb_array *b = NULL;
-                cr_assert_eq(mrb_nifti_read(path, &b, &r), MRB_OK, "%s: %s", path,
-                             mrb_error_message());
+                cr_assert_eq(mrb_nifti_read(path, &b, &r), MRB_OK, "%s: %s", path, mrb_error_message());
                 cr_assert_eq(b->dtype, a->dtype, "%s", path);
                 cr_assert(mrb_array_same_shape(a, b), "%s shape", path);
                 cr_assert_eq(memcmp(a->data, b->data, mrb_array_bytes(a)), 0, "%s data", path);
@@ -237,9 +223,8 @@ Test(io_nifti, round_trip_every_dtype_version_and_compression,
                     for (int k = 0; k < 4; k++) {
                         cr_assert(fabs(r.sform[i][k] - m.sform[i][k]) <= tol, "%s sform", path);
                         /* the quaternion encodes the same rotation as the sform */
-                        cr_assert(fabs(r.qform[i][k] - m.sform[i][k]) <= 10 * tol,
-                                  "%s qform[%d][%d] %g %g", path, i, k, r.qform[i][k],
-                                  m.sform[i][k]);
+                        cr_assert(fabs(r.qform[i][k] - m.sform[i][k]) <= 10 * tol, "%s qform[%d][%d] %g %g", path, i, k,
+                                  r.qform[i][k], m.sform[i][k]);
                     }
                 for (int d = 1; d <= 3; d++) cr_assert(fabs(r.pixdim[d] - m.pixdim[d]) <= tol);
                 mrb_array_free(a);

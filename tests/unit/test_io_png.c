@@ -63,8 +63,7 @@ static void decode_png(const char *path, size_t w, size_t h, int channels, uint8
     }
 }
 
-static void skimage_check(const char *dir, const char *png, const uint8_t *want, size_t w, size_t h,
-                          int channels)
+static void skimage_check(const char *dir, const char *png, const uint8_t *want, size_t w, size_t h, int channels)
 {
     if (!have_debian_python("skimage.io, numpy")) return;
     char raw[256], cmd[700];
@@ -72,8 +71,8 @@ static void skimage_check(const char *dir, const char *png, const uint8_t *want,
     FILE *f = fopen(raw, "wb");
     fwrite(want, 1, w * h * (size_t)channels, f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, DEBIAN_PYTHON " %scheck_written.py png %s %s %zu %zu %d", GOLDEN_IO,
-             png, raw, w, h, channels);
+    snprintf(cmd, sizeof cmd, DEBIAN_PYTHON " %scheck_written.py png %s %s %zu %zu %d", GOLDEN_IO, png, raw, w, h,
+             channels);
     cr_assert_eq(system(cmd), 0, "scikit-image check of %s", png);
 }
 
@@ -98,8 +97,7 @@ Test(io_png, gray_window_and_rows,
     want[4] = 255;
     cr_assert_eq(mrb_png_write_gray(path, img, W, H, lo, hi), MRB_OK, "%s", mrb_error_message());
     decode_png(path, W, H, 1, got);
-    for (int i = 0; i < W * H; i++)
-        cr_assert_eq(got[i], want[i], "pixel %d: %d != %d", i, got[i], want[i]);
+    for (int i = 0; i < W * H; i++) cr_assert_eq(got[i], want[i], "pixel %d: %d != %d", i, got[i], want[i]);
     skimage_check(dir, path, want, W, H, 1);
     cr_assert_eq(mrb_png_write_gray(path, img, W, H, 1.0f, 1.0f), MRB_ERR_INVALID, "empty window");
     cr_assert_eq(mrb_png_write_gray(path, img, 0, H, lo, hi), MRB_ERR_INVALID, "zero width");
@@ -144,7 +142,6 @@ Test(io_png, rgb_and_label_overlay,
     mrb_png_label_colour(11, c11);
     cr_assert_eq(memcmp(c1, tab10_blue, 3), 0, "label 1 is tab10 blue");
     cr_assert_eq(memcmp(c11, tab10_blue, 3), 0, "label 11 wraps to label 1");
-    cr_assert_eq(mrb_png_overlay_labels(path, img, labels, W, H, 0.0f, 255.0f, 1.5f),
-                 MRB_ERR_INVALID);
+    cr_assert_eq(mrb_png_overlay_labels(path, img, labels, W, H, 0.0f, 255.0f, 1.5f), MRB_ERR_INVALID);
     tmpdir_remove(dir);
 }

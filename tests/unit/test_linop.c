@@ -50,15 +50,14 @@ static void check_adjoint(mrb_linop *op, uint64_t seed)
     cr_assert_eq(mrb_linop_adjoint(op, ahy, y), MRB_OK);
     double complex lhs = dot(ax, y, m), rhs = dot(x, ahy, n);
     double scale = norm2(ax, m) * norm2(y, m);
-    cr_assert(cabs(lhs - rhs) <= ADJOINT_RTOL * scale, "%s: <Ax,y> = %g%+gi, <x,A^H y> = %g%+gi",
-              op->name, creal(lhs), cimag(lhs), creal(rhs), cimag(rhs));
+    cr_assert(cabs(lhs - rhs) <= ADJOINT_RTOL * scale, "%s: <Ax,y> = %g%+gi, <x,A^H y> = %g%+gi", op->name, creal(lhs),
+              cimag(lhs), creal(rhs), cimag(rhs));
     /* the normal operator agrees with adjoint(forward) */
     cr_assert_eq(mrb_linop_normal(op, nx, x), MRB_OK);
     cr_assert_eq(mrb_linop_adjoint(op, ahax, ax), MRB_OK);
     double diff = 0;
     for (size_t i = 0; i < 2 * n; i++) diff += (double)(nx[i] - ahax[i]) * (nx[i] - ahax[i]);
-    cr_assert(sqrt(diff) <= ADJOINT_RTOL * norm2(ahax, n) + 1e-12, "%s: normal != A^H A",
-              op->name);
+    cr_assert(sqrt(diff) <= ADJOINT_RTOL * norm2(ahax, n) + 1e-12, "%s: normal != A^H A", op->name);
     mrb_free(x);
     mrb_free(y);
     mrb_free(ax);
@@ -118,8 +117,7 @@ Test(linop, fftt_matches_dft, .description = "temporal FFT equals the centred or
             /* centred: frequencies and times indexed from -NT/2 */
             double complex acc = 0;
             for (int t = 0; t < NT; t++)
-                acc += xc[t * NX * NY + p] *
-                       cexp(-2 * LINOP_TEST_PI * I * (double)((k - NT / 2) * (t - NT / 2)) / NT);
+                acc += xc[t * NX * NY + p] * cexp(-2 * LINOP_TEST_PI * I * (double)((k - NT / 2) * (t - NT / 2)) / NT);
             acc /= sqrt(NT);
             cr_assert(cabs(acc - yc[k * NX * NY + p]) < 1e-5 * (1 + cabs(acc)), "p %d k %d", p, k);
         }
@@ -143,10 +141,9 @@ Test(linop, chain_adjoint, .description = "chain M F S (the multi-coil forward m
     size_t kdims[4] = {NX, NY, NT, NC};
     float *mask = mrb_malloc(NX * NY * NT * sizeof(float));
     for (size_t i = 0; i < NX * NY * NT; i++) mask[i] = (float)(i % 3 != 0);
-    mrb_linop *e = mrb_linop_chain_create(
-        mrb_linop_chain_create(mrb_linop_sense_create(NX, NY, NT, NC, s, NTHREADS),
-                               mrb_linop_fft2_create(4, kdims, NTHREADS)),
-        mrb_linop_mask_create(4, kdims, mask, NX * NY * NT, NTHREADS));
+    mrb_linop *e = mrb_linop_chain_create(mrb_linop_chain_create(mrb_linop_sense_create(NX, NY, NT, NC, s, NTHREADS),
+                                                                 mrb_linop_fft2_create(4, kdims, NTHREADS)),
+                                          mrb_linop_mask_create(4, kdims, mask, NX * NY * NT, NTHREADS));
     check_adjoint(e, 52);
     mrb_free(s);
     mrb_free(mask);
@@ -155,8 +152,7 @@ Test(linop, chain_adjoint, .description = "chain M F S (the multi-coil forward m
 Test(linop, chain_refuses_mismatch, .description = "chaining mismatched shapes is refused")
 {
     size_t a[2] = {8, 8}, b[2] = {8, 4};
-    cr_assert_null(mrb_linop_chain_create(mrb_linop_fft2_create(2, a, 1),
-                                          mrb_linop_fft2_create(2, b, 1)));
+    cr_assert_null(mrb_linop_chain_create(mrb_linop_fft2_create(2, a, 1), mrb_linop_fft2_create(2, b, 1)));
 }
 
 Test(linop, fdiff_adjoint, .description = "periodic finite differences are adjoint")
@@ -246,8 +242,7 @@ Test(linop, wavelet_sparsifies_constant, .description = "a constant image has on
     for (int j = 0; j < N; j++)
         for (int i = 0; i < N; i++)
             if (i >= coarse || j >= coarse)
-                cr_assert(cabsf(c[j * N + i]) < 1e-5f, "detail (%d,%d) = %g", i, j,
-                          (double)cabsf(c[j * N + i]));
+                cr_assert(cabsf(c[j * N + i]) < 1e-5f, "detail (%d,%d) = %g", i, j, (double)cabsf(c[j * N + i]));
     mrb_free(x);
     mrb_free(c);
     mrb_linop_free(w);

@@ -32,8 +32,7 @@ static mrb_array *perturbed(mrb_rng *rng, const mrb_array *a, double amount)
     mrb_array *b = mrb_array_clone(a);
     cr_assert(b);
     float *d = b->data;
-    for (size_t i = 0; i < mrb_array_count(b); i++)
-        d[i] = (float)fabs(d[i] + amount * mrb_rng_normal(rng));
+    for (size_t i = 0; i < mrb_array_count(b); i++) d[i] = (float)fabs(d[i] + amount * mrb_rng_normal(rng));
     return b;
 }
 
@@ -106,8 +105,7 @@ static double ssim_brute(const mrb_array *ref, const mrb_array *x, const mrb_ssi
     double np2 = (double)w * w, cov = o->sample_covariance ? np2 / (np2 - 1) : 1.0;
     double c1 = (o->k1 * R) * (o->k1 * R), c2 = (o->k2 * R) * (o->k2 * R), total = 0;
     for (size_t z = 0; z < nz; z++) {
-        const float *a = (const float *)ref->data + z * nx * ny,
-                    *b = (const float *)x->data + z * nx * ny;
+        const float *a = (const float *)ref->data + z * nx * ny, *b = (const float *)x->data + z * nx * ny;
         double sum = 0;
         for (size_t j = (size_t)r; j + (size_t)r < ny; j++)
             for (size_t i = (size_t)r; i + (size_t)r < nx; i++) {
@@ -124,8 +122,7 @@ static double ssim_brute(const mrb_array *ref, const mrb_array *x, const mrb_ssi
                     }
                 double vx = cov * (uxx - ux * ux), vy = cov * (uyy - uy * uy);
                 double vxy = cov * (uxy - ux * uy);
-                sum += (2 * ux * uy + c1) * (2 * vxy + c2) /
-                       ((ux * ux + uy * uy + c1) * (vx + vy + c2));
+                sum += (2 * ux * uy + c1) * (2 * vxy + c2) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
             }
         total += sum / ((double)(nx - 2 * r) * (double)(ny - 2 * r));
     }
@@ -147,8 +144,7 @@ Test(metrics_image, ssim_box_sums_match_direct_window_sums)
         o.win_size = windows[k];
         cr_assert_eq(mrb_metric_ssim(a, b, &o, &v), MRB_OK);
         double want = ssim_brute(a, b, &o);
-        cr_expect(fabs(v - want) <= BRUTE_REL_TOL * fabs(want), "window %d: %.15g vs %.15g",
-                  windows[k], v, want);
+        cr_expect(fabs(v - want) <= BRUTE_REL_TOL * fabs(want), "window %d: %.15g vs %.15g", windows[k], v, want);
     }
     mrb_ssim_opts_gaussian(&o);
     o.data_range = 1.5;
@@ -158,8 +154,7 @@ Test(metrics_image, ssim_box_sums_match_direct_window_sums)
     o.sigma = 1.0; /* 9 taps */
     cr_assert_eq(mrb_metric_ssim(a, b, &o, &v), MRB_OK);
     want = ssim_brute(a, b, &o);
-    cr_expect(fabs(v - want) <= BRUTE_REL_TOL * fabs(want), "Gaussian sigma 1: %.15g vs %.15g", v,
-              want);
+    cr_expect(fabs(v - want) <= BRUTE_REL_TOL * fabs(want), "Gaussian sigma 1: %.15g vs %.15g", v, want);
     double per[2];
     cr_assert_eq(mrb_metric_ssim_slices(a, b, &o, per, &v), MRB_OK);
     cr_expect_eq(v, (per[0] + per[1]) / 2, "volume SSIM is the mean of the slice SSIMs");
@@ -313,8 +308,8 @@ static int on_surface(const uint8_t *m, const size_t *n, int ndim, size_t x, siz
 }
 
 /* All directed distances from surface A to surface B by brute force. */
-static size_t brute_directed(const uint8_t *a, const uint8_t *b, const size_t *n, int ndim,
-                             const double *sp, double *out)
+static size_t brute_directed(const uint8_t *a, const uint8_t *b, const size_t *n, int ndim, const double *sp,
+                             double *out)
 {
     size_t count = n[0] * n[1] * n[2], k = 0;
     for (size_t i = 0; i < count; i++) {
@@ -361,8 +356,7 @@ Test(metrics_seg, surface_distances_match_brute_force_over_the_whole_array)
         int threed = trial % 2;
         size_t n[3] = {4 + mrb_rng_below(&rng, 14), 4 + mrb_rng_below(&rng, 14),
                        threed ? 3 + mrb_rng_below(&rng, 8) : 1};
-        double sp[3] = {0.5 + mrb_rng_uniform(&rng), 0.5 + 2 * mrb_rng_uniform(&rng),
-                        0.5 + 3 * mrb_rng_uniform(&rng)};
+        double sp[3] = {0.5 + mrb_rng_uniform(&rng), 0.5 + 2 * mrb_rng_uniform(&rng), 0.5 + 3 * mrb_rng_uniform(&rng)};
         mrb_array *ra = random_labels(&rng, n[0], n[1], threed ? n[2] : 0, 0.3);
         mrb_array *rb = random_labels(&rng, n[0], n[1], threed ? n[2] : 0, 0.3);
         mrb_seg_opts o;
@@ -396,15 +390,12 @@ Test(metrics_seg, surface_distances_match_brute_force_over_the_whole_array)
             pool[na + i] = dba[i];
         }
         cr_expect(fabs(r.hd - hd) <= DIST_ABS_TOL_MM, "trial %d: HD %g vs %g", trial, r.hd, hd);
-        cr_expect(fabs(r.assd - sum / (double)(na + nb)) <= DIST_ABS_TOL_MM, "trial %d: ASSD",
-                  trial);
+        cr_expect(fabs(r.assd - sum / (double)(na + nb)) <= DIST_ABS_TOL_MM, "trial %d: ASSD", trial);
         double pab = sorted_percentile(dab, na, 95), pba = sorted_percentile(dba, nb, 95);
         double pp = sorted_percentile(pool, na + nb, 95);
-        cr_expect(fabs(r.hd95_max - fmax(pab, pba)) <= DIST_ABS_TOL_MM, "trial %d: HD95 max",
-                  trial);
+        cr_expect(fabs(r.hd95_max - fmax(pab, pba)) <= DIST_ABS_TOL_MM, "trial %d: HD95 max", trial);
         cr_expect(fabs(r.hd95_pooled - pp) <= DIST_ABS_TOL_MM, "trial %d: HD95 pooled", trial);
-        cr_expect(fabs(r.hd95_mean - 0.5 * (pab + pba)) <= DIST_ABS_TOL_MM, "trial %d: HD95 mean",
-                  trial);
+        cr_expect(fabs(r.hd95_mean - 0.5 * (pab + pba)) <= DIST_ABS_TOL_MM, "trial %d: HD95 mean", trial);
         free(a);
         free(b);
         free(dab);
@@ -479,8 +470,8 @@ Test(metrics_seg, empty_mask_policies)
     cr_expect(r.dice == 1.0 && r.hd95 == 0.0 && r.hd == 0.0 && r.nsd == 1.0 && r.policy_applied,
               "brats, both empty: Dice 1, distances 0");
     cr_assert_eq(mrb_seg_evaluate(full, none, sp, &o, &r), MRB_OK);
-    cr_expect(r.dice == 0.0 && r.hd95 == MRB_BRATS_EMPTY_DISTANCE_MM &&
-                  r.hd == MRB_BRATS_EMPTY_DISTANCE_MM && r.nsd == 0.0,
+    cr_expect(r.dice == 0.0 && r.hd95 == MRB_BRATS_EMPTY_DISTANCE_MM && r.hd == MRB_BRATS_EMPTY_DISTANCE_MM &&
+                  r.nsd == 0.0,
               "brats, one empty: Dice 0, HD95 373.13");
     cr_expect_eq(r.sensitivity, 0.0);
     cr_expect(r.ref_empty == 0 && r.pred_empty == 1);
@@ -508,8 +499,7 @@ Test(metrics_seg, one_slice_volume_scores_as_2d)
     mrb_rng rng;
     mrb_rng_seed(&rng, 8);
     mrb_array *a2 = random_labels(&rng, 20, 18, 0, 0.4), *b2 = random_labels(&rng, 20, 18, 0, 0.4);
-    mrb_array *a3 = mrb_array_create3(MRB_U8, 20, 18, 1),
-              *b3 = mrb_array_create3(MRB_U8, 20, 18, 1);
+    mrb_array *a3 = mrb_array_create3(MRB_U8, 20, 18, 1), *b3 = mrb_array_create3(MRB_U8, 20, 18, 1);
     memcpy(a3->data, a2->data, 360);
     memcpy(b3->data, b2->data, 360);
     double sp[3] = {0.8, 1.1, 4.0};
@@ -588,20 +578,17 @@ Test(metrics_seg, label_group_and_option_parsing)
 
 Test(metrics_registry, every_metric_is_complete_and_runs_with_defaults)
 {
-    const char *names[] = {"psnr",    "ssim",    "nmse",        "mse",         "mae",
-                           "dice",    "jaccard", "sensitivity", "specificity", "precision",
-                           "voldiff", "hd",      "hd95",        "assd",        "nsd"};
+    const char *names[] = {"psnr",        "ssim",      "nmse",    "mse", "mae",  "dice", "jaccard", "sensitivity",
+                           "specificity", "precision", "voldiff", "hd",  "hd95", "assd", "nsd"};
     mrb_rng rng;
     mrb_rng_seed(&rng, 10);
     mrb_array *img = random_image(&rng, 24, 20, 2), *img2 = perturbed(&rng, img, 0.1);
-    mrb_array *lab = random_labels(&rng, 24, 20, 6, 0.3),
-              *lab2 = random_labels(&rng, 24, 20, 6, 0.3);
+    mrb_array *lab = random_labels(&rng, 24, 20, 6, 0.3), *lab2 = random_labels(&rng, 24, 20, 6, 0.3);
     double sp[3] = {1, 1, 2};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         const mrb_metric_desc *m = mrb_metric_find(names[i]);
         cr_assert(m, "metric %s is registered", names[i]);
-        cr_expect((m->image != NULL) != (m->labels != NULL), "%s: exactly one entry point",
-                  names[i]);
+        cr_expect((m->image != NULL) != (m->labels != NULL), "%s: exactly one entry point", names[i]);
         cr_assert(m->definition);
         mrb_params p;
         mrb_params_defaults(&p, m->params, m->nparams);
@@ -637,18 +624,15 @@ Test(metrics_registry, hd95_parameters_select_the_variant)
     for (int k = 0; k < 3; k++) {
         mrb_params p;
         mrb_params_defaults(&p, m->params, m->nparams);
-        cr_assert_eq(mrb_params_set_text(&p, m->params, m->nparams, "labels", "1,4", "test"),
-                     MRB_OK);
-        cr_assert_eq(mrb_params_set_text(&p, m->params, m->nparams, "hd95", variants[k], "test"),
-                     MRB_OK);
+        cr_assert_eq(mrb_params_set_text(&p, m->params, m->nparams, "labels", "1,4", "test"), MRB_OK);
+        cr_assert_eq(mrb_params_set_text(&p, m->params, m->nparams, "hd95", variants[k], "test"), MRB_OK);
         double v;
         cr_assert_eq(m->labels(&p, a, b, sp, &v), MRB_OK);
         cr_expect_eq(v, want[k], "variant %s", variants[k]);
     }
     mrb_params p;
     mrb_params_defaults(&p, m->params, m->nparams);
-    cr_expect_eq(mrb_params_set_text(&p, m->params, m->nparams, "hd95", "medpy", "test"),
-                 MRB_ERR_INVALID);
+    cr_expect_eq(mrb_params_set_text(&p, m->params, m->nparams, "hd95", "medpy", "test"), MRB_ERR_INVALID);
     mrb_array_free(a);
     mrb_array_free(b);
 }

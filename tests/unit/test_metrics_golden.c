@@ -94,15 +94,12 @@ static mrb_array *array_from(const cJSON *desc, const unsigned char *blob, size_
 static void expect_rel(double got, double want, double tol, const char *what, const char *name)
 {
     double scale = fabs(want) > 0 ? fabs(want) : 1.0;
-    cr_expect(fabs(got - want) <= tol * scale, "%s %s: got %.12g, want %.12g", name, what, got,
-              want);
+    cr_expect(fabs(got - want) <= tol * scale, "%s %s: got %.12g, want %.12g", name, what, got, want);
 }
 
-static void expect_abs(double got, double want, double tol, const char *what, const char *name,
-                       const char *labels)
+static void expect_abs(double got, double want, double tol, const char *what, const char *name, const char *labels)
 {
-    cr_expect(fabs(got - want) <= tol, "%s {%s} %s: got %.12g, want %.12g", name, labels, what, got,
-              want);
+    cr_expect(fabs(got - want) <= tol, "%s {%s} %s: got %.12g, want %.12g", name, labels, what, got, want);
 }
 
 Test(metrics_golden, image_metrics_match_skimage_and_numpy)
@@ -113,8 +110,7 @@ Test(metrics_golden, image_metrics_match_skimage_and_numpy)
     const cJSON *cases = cJSON_GetObjectItemCaseSensitive(doc, "image_cases");
     cr_assert(cJSON_GetArraySize(cases) >= 10);
     const cJSON *c;
-    cJSON_ArrayForEach(c, cases)
-    {
+    cJSON_ArrayForEach(c, cases) {
         const char *name = cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring;
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(c, "expected");
         mrb_array *ref = array_from(cJSON_GetObjectItemCaseSensitive(c, "ref"), blob, blob_len);
@@ -132,14 +128,12 @@ Test(metrics_golden, image_metrics_match_skimage_and_numpy)
         double v2;
         cr_assert_eq(mrb_metric_psnr(ref, x, num(e, "data_range"), &v2), MRB_OK);
         cr_expect_eq(v, v2, "%s: PSNR with R given differs", name);
-        cr_assert_eq(mrb_metric_ssim(ref, x, NULL, &v), MRB_OK, "%s: %s", name,
-                     mrb_error_message());
+        cr_assert_eq(mrb_metric_ssim(ref, x, NULL, &v), MRB_OK, "%s: %s", name, mrb_error_message());
         expect_rel(v, num(e, "ssim"), IMAGE_REL_TOL, "SSIM (uniform 7x7)", name);
         if (cJSON_GetObjectItemCaseSensitive(e, "ssim_gaussian")) {
             mrb_ssim_opts o;
             mrb_ssim_opts_gaussian(&o);
-            cr_assert_eq(mrb_metric_ssim(ref, x, &o, &v), MRB_OK, "%s: %s", name,
-                         mrb_error_message());
+            cr_assert_eq(mrb_metric_ssim(ref, x, &o, &v), MRB_OK, "%s: %s", name, mrb_error_message());
             expect_rel(v, num(e, "ssim_gaussian"), IMAGE_REL_TOL, "SSIM (Gaussian 11x11)", name);
         }
         mrb_array_free(ref);
@@ -157,8 +151,7 @@ Test(metrics_golden, label_metrics_match_scipy_edt_recipes)
     const cJSON *cases = cJSON_GetObjectItemCaseSensitive(doc, "seg_cases");
     cr_assert(cJSON_GetArraySize(cases) >= 30);
     const cJSON *c;
-    cJSON_ArrayForEach(c, cases)
-    {
+    cJSON_ArrayForEach(c, cases) {
         const char *name = cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring;
         mrb_array *ref = array_from(cJSON_GetObjectItemCaseSensitive(c, "ref"), blob, blob_len);
         mrb_array *pred = array_from(cJSON_GetObjectItemCaseSensitive(c, "pred"), blob, blob_len);
@@ -166,15 +159,13 @@ Test(metrics_golden, label_metrics_match_scipy_edt_recipes)
         double spacing[3];
         for (int i = 0; i < 3; i++) spacing[i] = cJSON_GetArrayItem(sp, i)->valuedouble;
         const cJSON *g;
-        cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(c, "groups"))
-        {
+        cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(c, "groups")) {
             const char *labels = cJSON_GetObjectItemCaseSensitive(g, "labels")->valuestring;
             mrb_seg_opts o;
             mrb_seg_opts_default(&o);
             cr_assert_eq(mrb_seg_opts_set_group(&o, labels), MRB_OK);
             mrb_seg_result r, rn;
-            cr_assert_eq(mrb_seg_evaluate(ref, pred, spacing, &o, &r), MRB_OK, "%s: %s", name,
-                         mrb_error_message());
+            cr_assert_eq(mrb_seg_evaluate(ref, pred, spacing, &o, &r), MRB_OK, "%s: %s", name, mrb_error_message());
             o.percentile_mode = MRB_PERCENTILE_NEAREST;
             o.tau = 2.5;
             cr_assert_eq(mrb_seg_evaluate(ref, pred, spacing, &o, &rn), MRB_OK);
@@ -183,30 +174,25 @@ Test(metrics_golden, label_metrics_match_scipy_edt_recipes)
             cr_expect_eq(r.fp, (uint64_t)num(g, "fp"), "%s {%s} FP", name, labels);
             cr_expect_eq(r.fn, (uint64_t)num(g, "fn"), "%s {%s} FN", name, labels);
             cr_expect_eq(r.tn, (uint64_t)num(g, "tn"), "%s {%s} TN", name, labels);
-            cr_expect(r.dice == num(g, "dice"), "%s {%s} Dice %.17g vs %.17g", name, labels, r.dice,
-                      num(g, "dice"));
+            cr_expect(r.dice == num(g, "dice"), "%s {%s} Dice %.17g vs %.17g", name, labels, r.dice, num(g, "dice"));
             cr_expect(r.jaccard == num(g, "jaccard"), "%s {%s} Jaccard", name, labels);
-            cr_expect_eq(r.n_surface_ref, (uint64_t)num(g, "n_surface_ref"),
-                         "%s {%s} surface voxels of the reference", name, labels);
+            cr_expect_eq(r.n_surface_ref, (uint64_t)num(g, "n_surface_ref"), "%s {%s} surface voxels of the reference",
+                         name, labels);
             cr_expect_eq(r.n_surface_pred, (uint64_t)num(g, "n_surface_pred"),
                          "%s {%s} surface voxels of the prediction", name, labels);
             expect_abs(r.hd, num(g, "hd"), DIST_ABS_TOL_MM, "HD", name, labels);
-            expect_abs(r.hd95_pooled, num(g, "hd95_pooled"), DIST_ABS_TOL_MM, "HD95 pooled", name,
-                       labels);
+            expect_abs(r.hd95_pooled, num(g, "hd95_pooled"), DIST_ABS_TOL_MM, "HD95 pooled", name, labels);
             expect_abs(r.hd95_max, num(g, "hd95_max"), DIST_ABS_TOL_MM, "HD95 max", name, labels);
-            expect_abs(r.hd95, num(g, "hd95_max"), DIST_ABS_TOL_MM, "HD95 default (max)", name,
+            expect_abs(r.hd95, num(g, "hd95_max"), DIST_ABS_TOL_MM, "HD95 default (max)", name, labels);
+            expect_abs(r.hd95_mean, num(g, "hd95_mean"), DIST_ABS_TOL_MM, "HD95 mean", name, labels);
+            expect_abs(rn.hd95_pooled, num(g, "hd95_pooled_nearest"), DIST_ABS_TOL_MM, "HD95 pooled nearest rank", name,
                        labels);
-            expect_abs(r.hd95_mean, num(g, "hd95_mean"), DIST_ABS_TOL_MM, "HD95 mean", name,
-                       labels);
-            expect_abs(rn.hd95_pooled, num(g, "hd95_pooled_nearest"), DIST_ABS_TOL_MM,
-                       "HD95 pooled nearest rank", name, labels);
-            expect_abs(rn.hd95_max, num(g, "hd95_max_nearest"), DIST_ABS_TOL_MM,
-                       "HD95 max nearest rank", name, labels);
+            expect_abs(rn.hd95_max, num(g, "hd95_max_nearest"), DIST_ABS_TOL_MM, "HD95 max nearest rank", name, labels);
             if (cJSON_GetObjectItemCaseSensitive(g, "hd95_ref_to_pred")) {
-                expect_abs(r.hd95_ref_to_pred, num(g, "hd95_ref_to_pred"), DIST_ABS_TOL_MM,
-                           "directed HD95 ref->pred", name, labels);
-                expect_abs(r.hd95_pred_to_ref, num(g, "hd95_pred_to_ref"), DIST_ABS_TOL_MM,
-                           "directed HD95 pred->ref", name, labels);
+                expect_abs(r.hd95_ref_to_pred, num(g, "hd95_ref_to_pred"), DIST_ABS_TOL_MM, "directed HD95 ref->pred",
+                           name, labels);
+                expect_abs(r.hd95_pred_to_ref, num(g, "hd95_pred_to_ref"), DIST_ABS_TOL_MM, "directed HD95 pred->ref",
+                           name, labels);
             }
             expect_abs(r.assd, num(g, "assd"), DIST_ABS_TOL_MM, "ASSD", name, labels);
             expect_abs(r.asd, num(g, "asd"), DIST_ABS_TOL_MM, "ASD", name, labels);

@@ -36,8 +36,8 @@ static double dot(const float *a, const float *b, size_t n)
 static void expect_close(double analytic, double numeric, const char *what, size_t idx)
 {
     double tol = FD_ATOL + FD_RTOL * fabs(numeric);
-    cr_expect(fabs(analytic - numeric) <= tol, "%s[%zu]: analytic %.6g vs finite difference %.6g",
-              what, idx, analytic, numeric);
+    cr_expect(fabs(analytic - numeric) <= tol, "%s[%zu]: analytic %.6g vs finite difference %.6g", what, idx, analytic,
+              numeric);
 }
 
 typedef struct conv_case {
@@ -46,8 +46,7 @@ typedef struct conv_case {
     int bias;
 } conv_case;
 
-static double direct_conv(const mrb_conv *c, const mrb_tensor *x, size_t n, size_t co, size_t od,
-                          size_t oh, size_t ow)
+static double direct_conv(const mrb_conv *c, const mrb_tensor *x, size_t n, size_t co, size_t od, size_t oh, size_t ow)
 {
     const mrb_conv_cfg *f = &c->cfg;
     size_t d = f->rank == 3 ? x->shape[2] : 1, h = x->shape[x->ndim - 2], w = x->shape[x->ndim - 1];
@@ -59,8 +58,7 @@ static double direct_conv(const mrb_conv *c, const mrb_tensor *x, size_t n, size
                     long id = (long)(od * f->stride[0] + a * f->dil[0]) - (long)f->pad[0];
                     long ih = (long)(oh * f->stride[1] + b * f->dil[1]) - (long)f->pad[1];
                     long iw = (long)(ow * f->stride[2] + e * f->dil[2]) - (long)f->pad[2];
-                    if (id < 0 || ih < 0 || iw < 0 || id >= (long)d || ih >= (long)h || iw >= (long)w)
-                        continue;
+                    if (id < 0 || ih < 0 || iw < 0 || id >= (long)d || ih >= (long)h || iw >= (long)w) continue;
                     double xv = x->data[(((n * f->cin + ci) * d + (size_t)id) * h + (size_t)ih) * w + (size_t)iw];
                     double wv = c->weight->data[(((co * f->cin + ci) * f->k[0] + a) * f->k[1] + b) * f->k[2] + e];
                     s += xv * wv;
@@ -225,8 +223,7 @@ Test(nn_conv, fused_activation_backward_equals_separate_layers)
     cr_assert_eq(mrb_conv_backward(a, x1, y1), MRB_OK);
     cr_assert_eq(mrb_nn_leaky_relu_backward(z, y2, 0.2f), MRB_OK);
     cr_assert_eq(mrb_conv_backward(b, x2, z), MRB_OK);
-    for (size_t i = 0; i < mrb_tensor_count(x1); i++)
-        cr_expect_float_eq(x1->grad[i], x2->grad[i], 1e-5f, "dx[%zu]", i);
+    for (size_t i = 0; i < mrb_tensor_count(x1); i++) cr_expect_float_eq(x1->grad[i], x2->grad[i], 1e-5f, "dx[%zu]", i);
     for (size_t i = 0; i < mrb_tensor_count(a->weight); i++)
         cr_expect_float_eq(a->weight->grad[i], b->weight->grad[i], 1e-4f, "dW[%zu]", i);
     mrb_tensor_free(x1);
@@ -269,8 +266,10 @@ Test(nn_conv, deterministic_for_a_thread_count)
         mrb_conv_forward(c, x, y);
         for (size_t i = 0; i < mrb_tensor_count(y); i++) y->grad[i] = 1.0f;
         mrb_conv_backward(c, x, y);
-        if (rep == 0) memcpy(g1, c->weight->grad, nw * sizeof(float));
-        else cr_expect(memcmp(g1, c->weight->grad, nw * sizeof(float)) == 0, "weight gradients differ between runs");
+        if (rep == 0)
+            memcpy(g1, c->weight->grad, nw * sizeof(float));
+        else
+            cr_expect(memcmp(g1, c->weight->grad, nw * sizeof(float)) == 0, "weight gradients differ between runs");
     }
     free(g1);
     mrb_tensor_free(x);
@@ -506,8 +505,8 @@ Test(nn_safetensors, round_trip_and_header_layout)
     /* truncated data names the tensor past the end */
     cr_assert_eq(truncate(path, (off_t)(8 + hl + 12 * 4)), 0);
     cr_expect_eq(mrb_safetensors_read(path, rs, 2, NULL, NULL), MRB_ERR_INVALID);
-    cr_expect(strstr(mrb_error_message(), "layer.0.bias") != NULL &&
-                  strstr(mrb_error_message(), "truncated") != NULL, "%s", mrb_error_message());
+    cr_expect(strstr(mrb_error_message(), "layer.0.bias") != NULL && strstr(mrb_error_message(), "truncated") != NULL,
+              "%s", mrb_error_message());
     cr_assert_eq(truncate(path, 5), 0);
     cr_expect_eq(mrb_safetensors_read(path, rs, 2, NULL, NULL), MRB_ERR_INVALID);
     remove(path);

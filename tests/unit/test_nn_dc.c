@@ -26,8 +26,7 @@ typedef struct problem {
     mrb_tensor *x, *out, *r;
 } problem;
 
-static void make_problem(problem *p, size_t n, size_t nx, size_t ny, size_t nt, int grad_channels,
-                         uint64_t seed)
+static void make_problem(problem *p, size_t n, size_t nx, size_t ny, size_t nt, int grad_channels, uint64_t seed)
 {
     size_t vol = nx * ny * nt, total = vol * n;
     mrb_rng rng;
@@ -94,9 +93,8 @@ static void check_dc_forward(size_t n, size_t nx, size_t ny, size_t nt, double l
     for (size_t i = 0; i < total; i++) {
         float complex want = s[i];
         if (p.mask[i] != 0.0f) want = lambda < 0 ? y[i] : (s[i] + (float)lambda * y[i]) / (1.0f + (float)lambda);
-        cr_expect(cabsf(so[i] - want) <= KSPACE_TOL * (1 + cabsf(want)),
-                  "k-space %zu (sampled %d): %g%+gi vs %g%+gi", i, p.mask[i] != 0.0f, crealf(so[i]),
-                  cimagf(so[i]), crealf(want), cimagf(want));
+        cr_expect(cabsf(so[i] - want) <= KSPACE_TOL * (1 + cabsf(want)), "k-space %zu (sampled %d): %g%+gi vs %g%+gi",
+                  i, p.mask[i] != 0.0f, crealf(so[i]), cimagf(so[i]), crealf(want), cimagf(want));
     }
     free(s);
     free(so);
@@ -138,8 +136,7 @@ static void check_dc_backward(size_t n, size_t nx, size_t ny, size_t nt, double 
         double lm = dot(o2->data, p.r->data, cnt);
         p.x->data[i] = keep;
         double fd = (lp - lm) / (2 * FD_EPS);
-        cr_expect(fabs(p.x->grad[i] - fd) <= FD_ATOL + FD_RTOL * fabs(fd), "dx[%zu] %g vs fd %g", i,
-                  p.x->grad[i], fd);
+        cr_expect(fabs(p.x->grad[i] - fd) <= FD_ATOL + FD_RTOL * fabs(fd), "dx[%zu] %g vs fd %g", i, p.x->grad[i], fd);
     }
     if (lambda >= 0) {
         mrb_nn_dc_forward(p.x, &p.d, lambda + FD_LAMBDA_EPS, o2);
@@ -209,8 +206,8 @@ Test(nn_datashare, windows_average_kspace_and_keep_measurements)
                         float div = divide ? (float)(acquired > 0 ? acquired : 1) : (float)(2 * j + 1);
                         want = acc / div;
                     }
-                    cr_expect(cabsf(o[idx] - want) <= KSPACE_TOL * (1 + cabsf(want)),
-                              "window %d frame %zu index %zu", 2 * j + 1, t, i);
+                    cr_expect(cabsf(o[idx] - want) <= KSPACE_TOL * (1 + cabsf(want)), "window %d frame %zu index %zu",
+                              2 * j + 1, t, i);
                 }
             free(o);
         }
@@ -238,8 +235,8 @@ Test(nn_datashare, backward_matches_fd)
             double lm = dot(o2->data, p.r->data, ncnt);
             p.x->data[i] = keep;
             double fd = (lp - lm) / (2 * FD_EPS);
-            cr_expect(fabs(p.x->grad[i] - fd) <= FD_ATOL + FD_RTOL * fabs(fd),
-                      "divide %d dx[%zu] %g vs fd %g", divide, i, p.x->grad[i], fd);
+            cr_expect(fabs(p.x->grad[i] - fd) <= FD_ATOL + FD_RTOL * fabs(fd), "divide %d dx[%zu] %g vs fd %g", divide,
+                      i, p.x->grad[i], fd);
         }
         mrb_tensor_free(o2);
         free_problem(&p);

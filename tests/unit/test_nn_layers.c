@@ -42,8 +42,8 @@ static void check_fd(mrb_tensor *t, const float *grad, loss_fn f, void *ctx, con
         double lm = f(ctx);
         t->data[i] = keep;
         double fd = (lp - lm) / (2 * FD_EPS);
-        cr_expect(fabs(grad[i] - fd) <= FD_ATOL + FD_RTOL * fabs(fd), "%s[%zu]: backward %g vs fd %g", what, i,
-                  grad[i], fd);
+        cr_expect(fabs(grad[i] - fd) <= FD_ATOL + FD_RTOL * fabs(fd), "%s[%zu]: backward %g vs fd %g", what, i, grad[i],
+                  fd);
     }
 }
 
@@ -81,8 +81,10 @@ static void check_pool(mrb_pool_kind kind, int rank, size_t k, size_t s)
         for (size_t b = 0; b < k; b++)
             for (size_t e = 0; e < k; e++) {
                 float v = c.x->data[(a * h + b) * w + e];
-                if (kind == MRB_POOL_MAX) ref = v > ref ? v : ref;
-                else ref += v / (double)(kd * k * k);
+                if (kind == MRB_POOL_MAX)
+                    ref = v > ref ? v : ref;
+                else
+                    ref += v / (double)(kd * k * k);
             }
     cr_expect(fabs(c.y->data[0] - ref) < 1e-5, "first window %g vs %g", c.y->data[0], ref);
     memcpy(c.y->grad, c.r->data, mrb_tensor_count(c.y) * sizeof(float));

@@ -91,7 +91,8 @@ Test(report, merged_tables_cells_reference_rows_and_speedups)
     EXPECT_HAS(md, "| item | zf | cs | zf (run 2) | cnn |");
     EXPECT_HAS(md, "| cine-0002 | 22 | 27 | 22 | 29 |");
     /* CSV: long format with full precision; reference rows marked "published" */
-    EXPECT_HAS(csv, "table,source,method,dataset,sampling,acceleration,item,metric,n,n_nan,mean,std,median,q1,q3,min,max,speedup,citation\n");
+    EXPECT_HAS(csv, "table,source,method,dataset,sampling,acceleration,item,metric,n,n_nan,mean,std,median,q1,q3,min,"
+                    "max,speedup,citation\n");
     EXPECT_HAS(csv, "\nmetric,measured,cs,cine,r8,8,,psnr,3,0,25,2,25,24,26,23,27,,\n");
     EXPECT_HAS(csv, "\nmetric,published,CNN [Schlemper 2017],cine,r4,4,,psnr,10,,31,1.0800000000000001,");
     EXPECT_HAS(csv, "\ntime_s,measured,cnn,cine,r4,4,,time_s,6,0,");
@@ -206,8 +207,7 @@ static cJSON *find_case(cJSON *r, const char *key)
 static void shift_metric(cJSON *r, const char *key, const char *metric, double delta)
 {
     cJSON *it;
-    cJSON_ArrayForEach(it, cJSON_GetObjectItem(find_case(r, key), "items"))
-    {
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(find_case(r, key), "items")) {
         cJSON *m = cJSON_GetObjectItem(cJSON_GetObjectItem(it, "metrics"), metric);
         cJSON_SetNumberValue(m, m->valuedouble + delta);
     }
@@ -317,8 +317,7 @@ Test(compare, three_times_slower_is_slower_and_gates_only_when_asked)
 {
     cJSON *a = load(RUN_A), *b = load(RUN_A), *j = NULL;
     cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(b, "cases"))
-    {
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(b, "cases")) {
         cJSON *s;
         cJSON_ArrayForEach(s, cJSON_GetObjectItem(cJSON_GetObjectItem(c, "timing"), "samples_s"))
             cJSON_SetNumberValue(s, s->valuedouble * 3);
@@ -380,7 +379,8 @@ static const cJSON *entry(const cJSON *board, const char *label)
 
 static double score(const cJSON *board, const char *label, const char *scope, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(entry(board, label), "scores"), scope), key);
+    const cJSON *v =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(entry(board, label), "scores"), scope), key);
     cr_assert(cJSON_IsNumber(v), "%s %s %s is not a number", label, scope, key);
     return v->valuedouble;
 }
@@ -397,7 +397,8 @@ Test(leaderboard, ranks_with_ties_and_deterministic_stability)
     cr_assert_eq(mrb_leaderboard((const cJSON *const *)s, names, 2, &o, &b1), MRB_OK, "%s", mrb_error_message());
     cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(b1, "entries")), 4);
     cr_expect_eq(cJSON_GetObjectItem(b1, "items")->valuedouble, 6);
-    cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(b1, "entries"), 0), "label")->valuestring, "cnn");
+    cr_expect_str_eq(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(b1, "entries"), 0), "label")->valuestring, "cnn");
     cr_expect_eq(score(b1, "cnn", "overall", "rank"), 1);
     cr_expect_eq(score(b1, "cs", "overall", "rank"), 2);
     cr_expect_eq(score(b1, "zf [a]", "overall", "rank"), 3.5);
@@ -422,7 +423,8 @@ Test(leaderboard, ranks_with_ties_and_deterministic_stability)
     char *dir = tmpdir();
     mrb_leaderboard_outcome oc;
     cr_assert_eq(mrb_leaderboard_write(b1, dir, &oc), MRB_OK, "%s", mrb_error_message());
-    char *md = slurp(dir, "leaderboard.md"), *csv = slurp(dir, "leaderboard.csv"), *html = slurp(dir, "leaderboard.html");
+    char *md = slurp(dir, "leaderboard.md"), *csv = slurp(dir, "leaderboard.csv"),
+         *html = slurp(dir, "leaderboard.html");
     EXPECT_HAS(md, "| 1 | cnn | b |");
     EXPECT_HAS(md, "| 3.5 | zf [a] | a |");
     EXPECT_HAS(csv, "\noverall,cnn,b,cnn,1,");
@@ -461,11 +463,13 @@ Test(report, plots_are_drawn_as_png_and_svg_when_gnuplot_is_present)
     cr_expect_str_empty(oc.skipped, "skipped: %s", oc.skipped);
     cr_expect_eq(oc.nplots, 3, "psnr vs acceleration, box plot, time per method");
     static const char *files[] = {"plot_psnr_cine.png", "plot_psnr_cine.svg", "box_psnr_cine.png",
-                                  "box_psnr_cine.svg", "time_cine.png", "time_cine.svg"};
+                                  "box_psnr_cine.svg",  "time_cine.png",      "time_cine.svg"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char *text = slurp(dir, files[i]);
-        if (strstr(files[i], ".png")) cr_expect(memcmp(text, "\x89PNG", 4) == 0, "%s is not a PNG", files[i]);
-        else cr_expect(strstr(text, "<svg") != NULL, "%s is not an SVG", files[i]);
+        if (strstr(files[i], ".png"))
+            cr_expect(memcmp(text, "\x89PNG", 4) == 0, "%s is not a PNG", files[i]);
+        else
+            cr_expect(strstr(text, "<svg") != NULL, "%s is not an SVG", files[i]);
         free(text);
     }
     char *md = slurp(dir, "report.md");
@@ -487,7 +491,8 @@ Test(report, scaling_plot_when_problem_sizes_differ)
     cJSON_ReplaceItemInObject(ds, "shape", cJSON_CreateString("128x128x8"));
     cJSON_ReplaceItemInObject(ds, "id", cJSON_CreateString("cine-big"));
     cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(big, "cases")) cJSON_ReplaceItemInObject(c, "dataset", cJSON_CreateString("cine-big"));
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(big, "cases"))
+        cJSON_ReplaceItemInObject(c, "dataset", cJSON_CreateString("cine-big"));
     cJSON *both[2] = {r, big};
     char *dir = tmpdir();
     mrb_report_outcome oc;
@@ -539,12 +544,15 @@ Test(leaderboard, prediction_folders_scored_against_a_reference_folder)
     cJSON *s[3] = {NULL, NULL, NULL};
     const char *names[3] = {"perfect", "shifted", "partial"};
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(mrb_folders_to_results(path[0], path[i + 1], names[i], "brats", &s[i]), MRB_OK, "%s", mrb_error_message());
-    const cJSON *it0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(s[0], "cases"), 0), "items"), 0);
+        cr_assert_eq(mrb_folders_to_results(path[0], path[i + 1], names[i], "brats", &s[i]), MRB_OK, "%s",
+                     mrb_error_message());
+    const cJSON *it0 =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(s[0], "cases"), 0), "items"), 0);
     cr_expect_str_eq(cJSON_GetObjectItem(it0, "id")->valuestring, "case1");
     cr_expect_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(it0, "metrics"), "dice_wt")->valuedouble, 1.0);
     cr_expect_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(it0, "metrics"), "hd95_et")->valuedouble, 0.0);
-    const cJSON *it1 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(s[1], "cases"), 0), "items"), 0);
+    const cJSON *it1 =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(s[1], "cases"), 0), "items"), 0);
     double wt = cJSON_GetObjectItem(cJSON_GetObjectItem(it1, "metrics"), "dice_wt")->valuedouble;
     /* 6x6x2 block shifted by one voxel along x: overlap 5/6 of each. */
     cr_expect(fabs(wt - 5.0 / 6.0) < 1e-12, "shifted whole-tumour Dice %.17g", wt);

@@ -49,8 +49,7 @@ Test(stats, wilcoxon_matches_scipy_statistic_p_and_mode)
     cJSON *g = golden();
     size_t checked = 0, exact = 0, approx = 0;
     const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(g, "wilcoxon"))
-    {
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(g, "wilcoxon")) {
         size_t n;
         double *d = numbers(cJSON_GetObjectItem(c, "d"), &n);
         const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
@@ -59,7 +58,8 @@ Test(stats, wilcoxon_matches_scipy_statistic_p_and_mode)
         const char *mode = cJSON_GetObjectItem(c, "mode")->valuestring;
         cr_expect_eq(r.mode, strcmp(mode, "exact") == 0 ? MRB_TEST_EXACT : MRB_TEST_APPROX, "%s: mode", name);
         cr_expect(fabs(r.statistic - cJSON_GetObjectItem(c, "statistic")->valuedouble) <= STAT_TOL,
-                  "%s: statistic %.17g vs scipy %.17g", name, r.statistic, cJSON_GetObjectItem(c, "statistic")->valuedouble);
+                  "%s: statistic %.17g vs scipy %.17g", name, r.statistic,
+                  cJSON_GetObjectItem(c, "statistic")->valuedouble);
         cr_expect(close_rel(r.pvalue, cJSON_GetObjectItem(c, "pvalue")->valuedouble, P_REL_TOL),
                   "%s: p %.17g vs scipy %.17g", name, r.pvalue, cJSON_GetObjectItem(c, "pvalue")->valuedouble);
         exact += r.mode == MRB_TEST_EXACT;
@@ -99,8 +99,7 @@ Test(stats, mann_whitney_matches_scipy)
     cJSON *g = golden();
     size_t checked = 0;
     const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(g, "mannwhitney"))
-    {
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(g, "mannwhitney")) {
         size_t nx, ny;
         double *x = numbers(cJSON_GetObjectItem(c, "x"), &nx), *y = numbers(cJSON_GetObjectItem(c, "y"), &ny);
         const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
@@ -125,11 +124,13 @@ Test(stats, benjamini_hochberg_matches_step_up_formula_and_skips_nan)
     double *p = numbers(cJSON_GetObjectItem(c, "p"), &n), *want = numbers(cJSON_GetObjectItem(c, "q"), &nq);
     double q[16];
     cr_assert_eq(mrb_bh_adjust(p, n, q), MRB_OK);
-    for (size_t i = 0; i < n; i++) cr_expect(close_rel(q[i], want[i], 1e-12), "q[%zu] = %.17g, want %.17g", i, q[i], want[i]);
+    for (size_t i = 0; i < n; i++)
+        cr_expect(close_rel(q[i], want[i], 1e-12), "q[%zu] = %.17g, want %.17g", i, q[i], want[i]);
     double with_nan[3] = {0.01, NAN, 0.04}, q2[3];
     cr_assert_eq(mrb_bh_adjust(with_nan, 3, q2), MRB_OK);
     cr_expect(isnan(q2[1]), "NaN stays NaN");
-    cr_expect(close_rel(q2[0], 0.02, 1e-12) && close_rel(q2[2], 0.04, 1e-12), "family of two: q = %g, %g", q2[0], q2[2]);
+    cr_expect(close_rel(q2[0], 0.02, 1e-12) && close_rel(q2[2], 0.04, 1e-12), "family of two: q = %g, %g", q2[0],
+              q2[2]);
     free(p), free(want);
     cJSON_Delete(g);
 }
@@ -155,7 +156,8 @@ Test(stats, rank_then_aggregate_worked_example_with_ties_and_a_missing_value)
     double mean[4];
     cr_assert_eq(mrb_rank_then_aggregate(v, 4, 3, 1, NULL, mean), MRB_OK);
     double want[4] = {7.0 / 3, 5.5 / 3, 7.5 / 3, 10.0 / 3};
-    for (size_t e = 0; e < 4; e++) cr_expect(fabs(mean[e] - want[e]) < 1e-12, "entry %zu: %.17g, want %.17g", e, mean[e], want[e]);
+    for (size_t e = 0; e < 4; e++)
+        cr_expect(fabs(mean[e] - want[e]) < 1e-12, "entry %zu: %.17g, want %.17g", e, mean[e], want[e]);
     double final_rank[4];
     cr_assert_eq(mrb_rank_best_first(mean, 4, 0, final_rank), MRB_OK);
     double want_rank[4] = {2, 1, 3, 4};
@@ -164,7 +166,8 @@ Test(stats, rank_then_aggregate_worked_example_with_ties_and_a_missing_value)
     double w[3] = {1, 2, 0};
     cr_assert_eq(mrb_rank_then_aggregate(v, 4, 3, 1, w, mean), MRB_OK);
     double want_w[4] = {(1 + 8) / 3.0, (2.5 + 4) / 3.0, (2.5 + 4) / 3.0, (4 + 4) / 3.0};
-    for (size_t e = 0; e < 4; e++) cr_expect(fabs(mean[e] - want_w[e]) < 1e-12, "weighted entry %zu: %.17g", e, mean[e]);
+    for (size_t e = 0; e < 4; e++)
+        cr_expect(fabs(mean[e] - want_w[e]) < 1e-12, "weighted entry %zu: %.17g", e, mean[e]);
     /* Lower is better reverses the order of present values, missing still last. */
     double x[3] = {1.0, NAN, 0.5}, r[3];
     cr_assert_eq(mrb_rank_best_first(x, 3, 0, r), MRB_OK);

@@ -82,15 +82,16 @@ Test(suite, cross_product_defines_cases_with_stable_keys)
 static void check_training_samplings(const char *value, size_t n, const size_t *want)
 {
     char text[2048];
-    snprintf(text, sizeof text,
-             "{\"mrbench_suite\": 1, \"name\": \"t\", \"seed\": 7,\n"
-             " \"datasets\": [{\"id\": \"cine\", \"manifest\": \"datasets/cine-train-64.json\", \"split\": \"test\"}],\n"
-             " \"sampling\": [{\"id\": \"r4\", \"sampler\": \"cartesian-vd\", \"params\": {\"acceleration\": 4}},\n"
-             "              {\"id\": \"r8\", \"sampler\": \"cartesian-vd\", \"params\": {\"acceleration\": 8}}],\n"
-             " \"methods\": [{\"id\": \"net\", \"method\": \"cascade-2dt\", \"params\": {\"weights\": \"w.st\"}}],\n"
-             " \"metrics\": [\"psnr\"],\n"
-             " \"training\": {\"dataset\": \"cine\", \"sampling\": %s, \"method\": \"net\", \"weights\": \"w.st\"}}\n",
-             value);
+    snprintf(
+        text, sizeof text,
+        "{\"mrbench_suite\": 1, \"name\": \"t\", \"seed\": 7,\n"
+        " \"datasets\": [{\"id\": \"cine\", \"manifest\": \"datasets/cine-train-64.json\", \"split\": \"test\"}],\n"
+        " \"sampling\": [{\"id\": \"r4\", \"sampler\": \"cartesian-vd\", \"params\": {\"acceleration\": 4}},\n"
+        "              {\"id\": \"r8\", \"sampler\": \"cartesian-vd\", \"params\": {\"acceleration\": 8}}],\n"
+        " \"methods\": [{\"id\": \"net\", \"method\": \"cascade-2dt\", \"params\": {\"weights\": \"w.st\"}}],\n"
+        " \"metrics\": [\"psnr\"],\n"
+        " \"training\": {\"dataset\": \"cine\", \"sampling\": %s, \"method\": \"net\", \"weights\": \"w.st\"}}\n",
+        value);
     mrb_suite *s = NULL;
     mrb_status st = mrb_suite_parse(text, strlen(text), "t.json", MRB_SOURCE_DIR, &s);
     cr_assert_eq(st, MRB_OK, "%s: %s", value, mrb_error_message());

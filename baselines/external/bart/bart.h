@@ -11,8 +11,7 @@
  * start, .cfl reads and writes inside bart, the reconstruction), its CPU
  * time (user + system, all its threads) and the "Total Time" BART prints
  * itself (negative when it printed none). */
-mrb_status mrb_bart_pics_timing(const void *state, double *process_s, double *cpu_s,
-                                double *reported_s);
+mrb_status mrb_bart_pics_timing(const void *state, double *process_s, double *cpu_s, double *reported_s);
 /* The last command line run (for logs and reports). */
 const char *mrb_bart_pics_command(const void *state);
 

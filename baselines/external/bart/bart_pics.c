@@ -87,8 +87,7 @@ static int find_program(const char *name, char *out, size_t len)
 
 static void remove_dir(const char *dir)
 {
-    static const char *const files[] = {"ksp.cfl", "ksp.hdr", "sens.cfl", "sens.hdr",
-                                        "out.cfl", "out.hdr", "log.txt"};
+    static const char *const files[] = {"ksp.cfl", "ksp.hdr", "sens.cfl", "sens.hdr", "out.cfl", "out.hdr", "log.txt"};
     char path[BART_PATH_MAX + 16];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -119,8 +118,7 @@ static mrb_status bart_setup(const mrb_params *p, const mrb_recon_input *in, voi
     }
     if (s->shape.nt != 1) {
         free(s);
-        return mrb_error(MRB_ERR_UNSUPPORTED,
-                         "bart-pics: %zu frames; the adapter handles static images (nt = 1) only",
+        return mrb_error(MRB_ERR_UNSUPPORTED, "bart-pics: %zu frames; the adapter handles static images (nt = 1) only",
                          in->kspace->dims[2]);
     }
     const char *prog = mrb_params_str(p, "bart");
@@ -185,8 +183,7 @@ static mrb_status spawn_wait(bart_state *s, char *const argv[], const char *log,
     int rc = posix_spawn(&pid, s->exe, &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     free(envp);
-    if (rc != 0)
-        return mrb_error(MRB_ERR_RUN, "bart-pics: cannot start %s: %s", s->exe, strerror(rc));
+    if (rc != 0) return mrb_error(MRB_ERR_RUN, "bart-pics: cannot start %s: %s", s->exe, strerror(rc));
     int status = 0;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return mrb_error(MRB_ERR_RUN, "bart-pics: waitpid: %s", strerror(errno));
@@ -234,8 +231,7 @@ static mrb_status bart_run(void *p, const mrb_recon_input *in, mrb_array *out)
         MRB_TRY(mrb_cs_estimate_sens(in, sv));
     else
         for (size_t i = 0; i < frame; i++) sv[i] = 1;
-    char ksp[BART_PATH_MAX + 8], sens[BART_PATH_MAX + 8], outp[BART_PATH_MAX + 8],
-        log[BART_PATH_MAX + 16];
+    char ksp[BART_PATH_MAX + 8], sens[BART_PATH_MAX + 8], outp[BART_PATH_MAX + 8], log[BART_PATH_MAX + 16];
     snprintf(ksp, sizeof ksp, "%s/ksp", s->dir);
     snprintf(sens, sizeof sens, "%s/sens", s->dir);
     snprintf(outp, sizeof outp, "%s/out", s->dir);
@@ -255,10 +251,8 @@ static mrb_status bart_run(void *p, const mrb_recon_input *in, mrb_array *out)
     argv[argc++] = "-R";
     argv[argc++] = s->reg;
     if (!s->shifts) argv[argc++] = "-n";
-    for (char *save = NULL, *tok = strtok_r(extra, " \t", &save); tok;
-         tok = strtok_r(NULL, " \t", &save)) {
-        if (argc >= BART_MAX_ARGS - 4)
-            return mrb_error(MRB_ERR_INVALID, "bart-pics: too many extra arguments");
+    for (char *save = NULL, *tok = strtok_r(extra, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        if (argc >= BART_MAX_ARGS - 4) return mrb_error(MRB_ERR_INVALID, "bart-pics: too many extra arguments");
         argv[argc++] = tok;
     }
     argv[argc++] = ksp;
@@ -267,8 +261,7 @@ static mrb_status bart_run(void *p, const mrb_recon_input *in, mrb_array *out)
     argv[argc] = NULL;
     size_t pos = 0;
     for (int i = 0; i < argc && pos < sizeof s->command; i++)
-        pos += (size_t)snprintf(s->command + pos, sizeof s->command - pos, "%s%s", i ? " " : "",
-                                argv[i]);
+        pos += (size_t)snprintf(s->command + pos, sizeof s->command - pos, "%s%s", i ? " " : "", argv[i]);
     MRB_TRY(spawn_wait(s, argv, log, in->nthreads));
 
     s->reported_s = -1;
@@ -295,8 +288,7 @@ static mrb_status bart_run(void *p, const mrb_recon_input *in, mrb_array *out)
     return MRB_OK;
 }
 
-mrb_status mrb_bart_pics_timing(const void *state, double *process_s, double *cpu_s,
-                                double *reported_s)
+mrb_status mrb_bart_pics_timing(const void *state, double *process_s, double *cpu_s, double *reported_s)
 {
     const bart_state *s = state;
     if (!s) return mrb_error(MRB_ERR_INVALID, "bart-pics: no state");

@@ -129,8 +129,7 @@ mrb_status mrb_cascade_create(const mrb_cascade_arch *arch, uint64_t seed, mrb_c
     for (size_t i = 0; i < nc; i++) {
         for (size_t j = 0; j < nd; j++) {
             size_t cin = j == 0 ? cin0 : nf, cout = j == nd - 1 ? 2 : nf;
-            mrb_conv_cfg cfg = mrb_conv_cfg_same(rank, cin, cout, 3,
-                                                 j == nd - 1 ? MRB_ACT_NONE : MRB_ACT_RELU);
+            mrb_conv_cfg cfg = mrb_conv_cfg_same(rank, cin, cout, 3, j == nd - 1 ? MRB_ACT_NONE : MRB_ACT_RELU);
             mrb_status st = mrb_conv_create(&cfg, &c->conv[i * nd + j]);
             if (st != MRB_OK) {
                 mrb_cascade_free(c);
@@ -215,8 +214,7 @@ static mrb_tensor *own(mrb_cascade *c, size_t channels, int grad)
  * Inference keeps two alternating feature tensors; training keeps all. */
 static mrb_status ensure_activations(mrb_cascade *c, const mrb_tensor *x, int train)
 {
-    if (c->ndim == x->ndim && !memcmp(c->shape, x->shape, (size_t)x->ndim * sizeof(size_t)) &&
-        c->train >= train)
+    if (c->ndim == x->ndim && !memcmp(c->shape, x->shape, (size_t)x->ndim * sizeof(size_t)) && c->train >= train)
         return MRB_OK;
     free_activations(c);
     size_t nc = (size_t)c->arch.n_c, nd = (size_t)c->arch.n_d, nf = (size_t)c->arch.n_f;
@@ -233,14 +231,12 @@ static mrb_status ensure_activations(mrb_cascade *c, const mrb_tensor *x, int tr
         if (ok && c->arch.temporal) ok = (c->ds[i] = own(c, MRB_DS_CHANNELS, train && i > 0)) != NULL;
     }
     if (train) {
-        for (size_t k = 0; k < nc * nd && ok; k++)
-            ok = (c->act[k] = own(c, k % nd == nd - 1 ? 2 : nf, 1)) != NULL;
+        for (size_t k = 0; k < nc * nd && ok; k++) ok = (c->act[k] = own(c, k % nd == nd - 1 ? 2 : nf, 1)) != NULL;
     } else if (ok) {
         mrb_tensor *ping = own(c, nf, 0), *pong = ping ? own(c, nf, 0) : NULL;
         mrb_tensor *last = pong ? own(c, 2, 0) : NULL;
         ok = last != NULL;
-        for (size_t k = 0; k < nc * nd && ok; k++)
-            c->act[k] = k % nd == nd - 1 ? last : ((k % nd) % 2 ? pong : ping);
+        for (size_t k = 0; k < nc * nd && ok; k++) c->act[k] = k % nd == nd - 1 ? last : ((k % nd) % 2 ? pong : ping);
     }
     if (!ok) {
         free_activations(c);
@@ -256,8 +252,8 @@ static double dc_lambda(const mrb_cascade *c, size_t i)
     return l > 0.0f ? (double)l : 0.0; /* lambda is a precision ratio: kept >= 0 */
 }
 
-mrb_status mrb_cascade_forward(mrb_cascade *c, const mrb_tensor *x0, const mrb_dc_data *d,
-                               int train, const mrb_tensor **out)
+mrb_status mrb_cascade_forward(mrb_cascade *c, const mrb_tensor *x0, const mrb_dc_data *d, int train,
+                               const mrb_tensor **out)
 {
     char buf[64];
     int want = c->arch.temporal ? 5 : 4;
@@ -287,8 +283,7 @@ mrb_status mrb_cascade_forward(mrb_cascade *c, const mrb_tensor *x0, const mrb_d
 
 mrb_status mrb_cascade_backward(mrb_cascade *c, const float *dout)
 {
-    if (!c->ndim || !c->train)
-        return mrb_error(MRB_ERR_INVALID, "cascade: backward needs a training forward first");
+    if (!c->ndim || !c->train) return mrb_error(MRB_ERR_INVALID, "cascade: backward needs a training forward first");
     size_t nc = (size_t)c->arch.n_c, nd = (size_t)c->arch.n_d;
     for (size_t i = 0; i < c->nowned; i++) mrb_tensor_zero_grad(c->owned[i]);
     memcpy(c->xin[nc]->grad, dout, mrb_tensor_count(c->xin[nc]) * sizeof(float));
@@ -296,8 +291,7 @@ mrb_status mrb_cascade_backward(mrb_cascade *c, const float *dout)
     for (size_t ii = nc; ii-- > 0;) {
         double dl = 0.0;
         int learn = c->lambda[ii] && c->arch.lambda_trainable;
-        MRB_TRY(mrb_nn_dc_backward(c->res[ii], d, dc_lambda(c, ii), c->xin[ii + 1],
-                                   learn ? &dl : NULL));
+        MRB_TRY(mrb_nn_dc_backward(c->res[ii], d, dc_lambda(c, ii), c->xin[ii + 1], learn ? &dl : NULL));
         if (learn) c->lambda[ii]->grad[0] += (float)dl;
         mrb_tensor *last = c->act[ii * nd + nd - 1];
         MRB_TRY(mrb_nn_add_backward(c->xin[ii], last, c->res[ii]));
@@ -350,11 +344,24 @@ mrb_status mrb_cascade_save(const mrb_cascade *cc, const char *path)
     snprintf(strain, sizeof strain, "%d", c->arch.lambda_trainable ? 1 : 0);
     snprintf(shash, sizeof shash, "%016llx", (unsigned long long)weights_hash(c));
     snprintf(scount, sizeof scount, "%zu", mrb_cascade_param_count(c));
-    const char *meta[] = {"format", CASCADE_FORMAT,
-                          "arch", c->arch.temporal ? "2dt" : "2d",
-                          "n_c", snc, "n_d", snd, "n_f", snf,
-                          "dc_lambda", slam, "dc_lambda_trainable", strain,
-                          "parameters", scount, "weights_fnv1a64", shash};
+    const char *meta[] = {"format",
+                          CASCADE_FORMAT,
+                          "arch",
+                          c->arch.temporal ? "2dt" : "2d",
+                          "n_c",
+                          snc,
+                          "n_d",
+                          snd,
+                          "n_f",
+                          snf,
+                          "dc_lambda",
+                          slam,
+                          "dc_lambda_trainable",
+                          strain,
+                          "parameters",
+                          scount,
+                          "weights_fnv1a64",
+                          shash};
     mrb_status st = mrb_safetensors_write(path, ts, n, meta, sizeof meta / sizeof *meta / 2);
     free(ts);
     return st;
@@ -379,13 +386,20 @@ static int meta_int(const char *value)
 static void collect_meta(void *ctx, const char *key, const char *value)
 {
     file_meta *m = ctx;
-    if (!strcmp(key, "format")) m->has_format = !strcmp(value, CASCADE_FORMAT);
-    else if (!strcmp(key, "arch")) m->temporal = !strcmp(value, "2dt") ? 1 : (!strcmp(value, "2d") ? 0 : -1);
-    else if (!strcmp(key, "n_c")) m->n_c = meta_int(value);
-    else if (!strcmp(key, "n_d")) m->n_d = meta_int(value);
-    else if (!strcmp(key, "n_f")) m->n_f = meta_int(value);
-    else if (!strcmp(key, "dc_lambda")) m->lambda = strtod(value, NULL);
-    else if (!strcmp(key, "dc_lambda_trainable")) m->lambda_trainable = atoi(value);
+    if (!strcmp(key, "format"))
+        m->has_format = !strcmp(value, CASCADE_FORMAT);
+    else if (!strcmp(key, "arch"))
+        m->temporal = !strcmp(value, "2dt") ? 1 : (!strcmp(value, "2d") ? 0 : -1);
+    else if (!strcmp(key, "n_c"))
+        m->n_c = meta_int(value);
+    else if (!strcmp(key, "n_d"))
+        m->n_d = meta_int(value);
+    else if (!strcmp(key, "n_f"))
+        m->n_f = meta_int(value);
+    else if (!strcmp(key, "dc_lambda"))
+        m->lambda = strtod(value, NULL);
+    else if (!strcmp(key, "dc_lambda_trainable"))
+        m->lambda_trainable = atoi(value);
     else if (!strcmp(key, "weights_fnv1a64")) {
         m->hash = strtoull(value, NULL, 16);
         m->has_hash = 1;
@@ -410,8 +424,8 @@ static mrb_status read_arch(const char *path, file_meta *m)
     m->lambda = -1.0;
     MRB_TRY(mrb_safetensors_read_meta(path, collect_meta, m));
     if (!m->has_format)
-        return mrb_error(MRB_ERR_INVALID, "%s: not a Deep Cascade weights file (metadata format != %s)",
-                         path, CASCADE_FORMAT);
+        return mrb_error(MRB_ERR_INVALID, "%s: not a Deep Cascade weights file (metadata format != %s)", path,
+                         CASCADE_FORMAT);
     if (m->temporal < 0 || m->n_c < 1 || m->n_d < 2 || m->n_f < 1)
         return mrb_error(MRB_ERR_INVALID, "%s: invalid architecture metadata (arch, n_c, n_d, n_f)", path);
     /* The weights are in the file: an architecture larger than the file is
@@ -436,8 +450,8 @@ static mrb_status load_into(mrb_cascade *c, const char *path, const file_meta *m
                          "%s: architecture %s n_c=%d n_d=%d n_f=%d %s DC does not match the network "
                          "(%s n_c=%d n_d=%d n_f=%d %s DC)",
                          path, m->temporal ? "2dt" : "2d", m->n_c, m->n_d, m->n_f,
-                         m->lambda >= 0 ? "noisy" : "noiseless", a->temporal ? "2dt" : "2d", a->n_c,
-                         a->n_d, a->n_f, a->lambda >= 0 ? "noisy" : "noiseless");
+                         m->lambda >= 0 ? "noisy" : "noiseless", a->temporal ? "2dt" : "2d", a->n_c, a->n_d, a->n_f,
+                         a->lambda >= 0 ? "noisy" : "noiseless");
     mrb_named_tensor *ts = calloc(c->nparams, sizeof *ts);
     if (!ts) return mrb_error(MRB_ERR_NOMEM, "cascade: out of memory");
     size_t n = mrb_cascade_params(c, ts, c->nparams);
@@ -479,16 +493,14 @@ mrb_status mrb_cascade_open(const char *path, mrb_cascade **out)
 
 /* ---- reconstruction ---- */
 
-mrb_status mrb_cascade_zero_filled(const float *kspace_masked, size_t nx, size_t ny, size_t count,
-                                   float *image)
+mrb_status mrb_cascade_zero_filled(const float *kspace_masked, size_t nx, size_t ny, size_t count, float *image)
 {
     memcpy(image, kspace_masked, nx * ny * count * 2 * sizeof(float));
     size_t dims[3] = {nx, ny, count};
     return mrb_fft_centered(MRB_FFT_INVERSE, 2, 3, dims, image, mrb_nn_threads());
 }
 
-mrb_status mrb_cascade_reconstruct(mrb_cascade *c, const mrb_array *kspace, const mrb_array *mask,
-                                   mrb_array *image)
+mrb_status mrb_cascade_reconstruct(mrb_cascade *c, const mrb_array *kspace, const mrb_array *mask, mrb_array *image)
 {
     char b1[64], b2[64];
     if (kspace->dtype != MRB_C64 || kspace->ndim < 2 || (kspace->ndim >= 4 && kspace->dims[3] != 1))
@@ -496,8 +508,7 @@ mrb_status mrb_cascade_reconstruct(mrb_cascade *c, const mrb_array *kspace, cons
                          mrb_array_shape_str(kspace, b1, sizeof b1));
     size_t nx = kspace->dims[0], ny = kspace->dims[1], nt = kspace->ndim >= 3 ? kspace->dims[2] : 1;
     size_t vol = nx * ny * nt;
-    if (mask->dtype != MRB_F32 || mrb_array_count(mask) != vol || mask->dims[0] != nx ||
-        mask->dims[1] != ny)
+    if (mask->dtype != MRB_F32 || mrb_array_count(mask) != vol || mask->dims[0] != nx || mask->dims[1] != ny)
         return mrb_error(MRB_ERR_INVALID, "cascade: mask %s does not match k-space %s",
                          mrb_array_shape_str(mask, b1, sizeof b1), mrb_array_shape_str(kspace, b2, sizeof b2));
     if (image->dtype != MRB_C64 || mrb_array_count(image) != vol)
@@ -521,8 +532,12 @@ mrb_status mrb_cascade_reconstruct(mrb_cascade *c, const mrb_array *kspace, cons
         if (!x0) st = MRB_ERR_NOMEM;
     }
     for (size_t f = 0; st == MRB_OK && f < frames; f++) {
-        mrb_dc_data d = {.nx = nx, .ny = ny, .nt = c->arch.temporal ? nt : 1, .n = 1,
-                         .kspace = y + 2 * f * per, .mask = m + f * per};
+        mrb_dc_data d = {.nx = nx,
+                         .ny = ny,
+                         .nt = c->arch.temporal ? nt : 1,
+                         .n = 1,
+                         .kspace = y + 2 * f * per,
+                         .mask = m + f * per};
         mrb_nn_complex_to_tensor(zf + 2 * f * per, x0);
         const mrb_tensor *out;
         st = mrb_cascade_forward(c, x0, &d, 0, &out);

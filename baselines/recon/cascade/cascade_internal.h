@@ -9,8 +9,7 @@
 #include "mrbench/registry.h"
 
 /* image = F^H kspace_masked for `count` frames of [nx, ny] (interleaved complex). */
-mrb_status mrb_cascade_zero_filled(const float *kspace_masked, size_t nx, size_t ny, size_t count,
-                                   float *image);
+mrb_status mrb_cascade_zero_filled(const float *kspace_masked, size_t nx, size_t ny, size_t count, float *image);
 
 /* The methods cascade-2d / cascade-2dt and their GPU twins share the
  * parameter table and the set-up: checks the input (single coil) and opens
@@ -19,7 +18,7 @@ mrb_status mrb_cascade_zero_filled(const float *kspace_masked, size_t nx, size_t
  * Threads for the CPU engine from the input. */
 #define MRB_CASCADE_METHOD_NPARAMS 1
 extern const mrb_param_spec mrb_cascade_method_params[MRB_CASCADE_METHOD_NPARAMS];
-mrb_status mrb_cascade_method_open(int temporal, const char *method, const mrb_params *p,
-                                   const mrb_recon_input *in, mrb_cascade **out);
+mrb_status mrb_cascade_method_open(int temporal, const char *method, const mrb_params *p, const mrb_recon_input *in,
+                                   mrb_cascade **out);
 
 #endif

@@ -14,8 +14,8 @@ const mrb_param_spec mrb_cascade_method_params[MRB_CASCADE_METHOD_NPARAMS] = {
      "safetensors weights file written by mrb_cascade_train / mrbench train (relative to the current directory)"},
 };
 
-mrb_status mrb_cascade_method_open(int temporal, const char *method, const mrb_params *p,
-                                   const mrb_recon_input *in, mrb_cascade **out)
+mrb_status mrb_cascade_method_open(int temporal, const char *method, const mrb_params *p, const mrb_recon_input *in,
+                                   mrb_cascade **out)
 {
     *out = NULL;
     const char *path = mrb_params_str(p, "weights");
@@ -24,8 +24,8 @@ mrb_status mrb_cascade_method_open(int temporal, const char *method, const mrb_p
     const mrb_array *ks = in->kspace;
     char buf[64];
     if (ks->dtype != MRB_C64 || ks->ndim < 2 || (ks->ndim >= 4 && ks->dims[3] != 1) || in->sens)
-        return mrb_error(MRB_ERR_UNSUPPORTED, "method %s: single-coil k-space [nx, ny, nt, 1] only (got %s%s)",
-                         method, mrb_array_shape_str(ks, buf, sizeof buf), in->sens ? " with coil maps" : "");
+        return mrb_error(MRB_ERR_UNSUPPORTED, "method %s: single-coil k-space [nx, ny, nt, 1] only (got %s%s)", method,
+                         mrb_array_shape_str(ks, buf, sizeof buf), in->sens ? " with coil maps" : "");
     const mrb_array *mask = in->mask;
     size_t vol = ks->dims[0] * ks->dims[1] * (ks->ndim >= 3 ? ks->dims[2] : 1);
     char mbuf[64];
@@ -46,8 +46,8 @@ mrb_status mrb_cascade_method_open(int temporal, const char *method, const mrb_p
     return MRB_OK;
 }
 
-static mrb_status cascade_setup_common(int temporal, const char *method, const mrb_params *p,
-                                       const mrb_recon_input *in, void **state)
+static mrb_status cascade_setup_common(int temporal, const char *method, const mrb_params *p, const mrb_recon_input *in,
+                                       void **state)
 {
     mrb_cascade *c;
     MRB_TRY(mrb_cascade_method_open(temporal, method, p, in, &c));

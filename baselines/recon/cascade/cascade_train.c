@@ -89,8 +89,9 @@ static mrb_status check_items(const char *what, const mrb_array *const *items, s
             t->ny = a->dims[1];
             t->nt = nt;
         } else if (a->dims[0] != t->nx || a->dims[1] != t->ny || nt != t->nt) {
-            return mrb_error(MRB_ERR_INVALID, "cascade training: %s item %zu is %s, not %zux%zux%zu like the first item",
-                             what, i, mrb_array_shape_str(a, buf, sizeof buf), t->nx, t->ny, t->nt);
+            return mrb_error(MRB_ERR_INVALID,
+                             "cascade training: %s item %zu is %s, not %zux%zux%zu like the first item", what, i,
+                             mrb_array_shape_str(a, buf, sizeof buf), t->nx, t->ny, t->nt);
         }
     }
     return MRB_OK;
@@ -254,14 +255,22 @@ typedef struct ckpt_meta {
 static void ckpt_collect(void *ctx, const char *k, const char *v)
 {
     ckpt_meta *m = ctx;
-    if (!strcmp(k, "format")) m->ok_format = !strcmp(v, CHECKPOINT_FORMAT);
-    else if (!strcmp(k, "epoch")) m->epoch = atoi(v);
-    else if (!strcmp(k, "step")) m->step = strtoull(v, NULL, 10);
-    else if (!strcmp(k, "seed")) m->seed = strtoull(v, NULL, 10);
-    else if (!strcmp(k, "arch")) m->temporal = !strcmp(v, "2dt");
-    else if (!strcmp(k, "n_c")) m->n_c = atoi(v);
-    else if (!strcmp(k, "n_d")) m->n_d = atoi(v);
-    else if (!strcmp(k, "n_f")) m->n_f = atoi(v);
+    if (!strcmp(k, "format"))
+        m->ok_format = !strcmp(v, CHECKPOINT_FORMAT);
+    else if (!strcmp(k, "epoch"))
+        m->epoch = atoi(v);
+    else if (!strcmp(k, "step"))
+        m->step = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "seed"))
+        m->seed = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "arch"))
+        m->temporal = !strcmp(v, "2dt");
+    else if (!strcmp(k, "n_c"))
+        m->n_c = atoi(v);
+    else if (!strcmp(k, "n_d"))
+        m->n_d = atoi(v);
+    else if (!strcmp(k, "n_f"))
+        m->n_f = atoi(v);
 }
 
 /* Named list of parameters followed by the optimiser moments (tensor views on
@@ -303,8 +312,14 @@ static mrb_status ckpt_write(trainer *t, const char *path, int epoch, uint64_t s
         snprintf(snc, sizeof snc, "%d", a->n_c);
         snprintf(snd, sizeof snd, "%d", a->n_d);
         snprintf(snf, sizeof snf, "%d", a->n_f);
-        const char *meta[] = {"format", CHECKPOINT_FORMAT, "arch", a->temporal ? "2dt" : "2d", "n_c", snc,
-                              "n_d", snd, "n_f", snf, "epoch", se, "step", ss, "seed", sd};
+        const char *meta[] = {"format", CHECKPOINT_FORMAT,
+                              "arch",   a->temporal ? "2dt" : "2d",
+                              "n_c",    snc,
+                              "n_d",    snd,
+                              "n_f",    snf,
+                              "epoch",  se,
+                              "step",   ss,
+                              "seed",   sd};
         st = mrb_safetensors_write(path, ts, n, meta, sizeof meta / sizeof *meta / 2);
     }
     free(ts);
@@ -346,7 +361,8 @@ static mrb_status trainer_init(trainer *t, const mrb_cascade_train_opts *o, samp
     memset(t, 0, sizeof *t);
     t->o = o;
     if (!o->train || o->ntrain == 0) return mrb_error(MRB_ERR_INVALID, "cascade training: no training items");
-    if (o->epochs < 1 || o->batch < 1) return mrb_error(MRB_ERR_INVALID, "cascade training: epochs and batch must be >= 1");
+    if (o->epochs < 1 || o->batch < 1)
+        return mrb_error(MRB_ERR_INVALID, "cascade training: epochs and batch must be >= 1");
     MRB_TRY(check_items("training", o->train, o->ntrain, t));
     MRB_TRY(check_items("validation", o->val, o->nval, t));
     t->snt = o->arch.temporal ? t->nt : 1;
@@ -359,13 +375,16 @@ static mrb_status trainer_init(trainer *t, const mrb_cascade_train_opts *o, samp
     } else {
         sc->desc = mrb_sampler_find("cartesian-vd");
         if (!sc->desc)
-            return mrb_error(MRB_ERR_UNSUPPORTED, "cascade training: no mask generator given and no 'cartesian-vd' sampler registered");
+            return mrb_error(MRB_ERR_UNSUPPORTED,
+                             "cascade training: no mask generator given and no 'cartesian-vd' sampler registered");
         mrb_params_defaults(&sc->params, sc->desc->params, sc->desc->nparams);
         char acc[32], centre[32];
         snprintf(acc, sizeof acc, "%.17g", o->acceleration);
         snprintf(centre, sizeof centre, "%d", o->sample_n);
-        MRB_TRY(mrb_params_set_text(&sc->params, sc->desc->params, sc->desc->nparams, "acceleration", acc, "cascade training"));
-        MRB_TRY(mrb_params_set_text(&sc->params, sc->desc->params, sc->desc->nparams, "centre_lines", centre, "cascade training"));
+        MRB_TRY(mrb_params_set_text(&sc->params, sc->desc->params, sc->desc->nparams, "acceleration", acc,
+                                    "cascade training"));
+        MRB_TRY(mrb_params_set_text(&sc->params, sc->desc->params, sc->desc->nparams, "centre_lines", centre,
+                                    "cascade training"));
         t->make_mask = sampler_mask;
         t->mask_ctx = sc;
     }
@@ -425,8 +444,7 @@ mrb_status mrb_cascade_train(const mrb_cascade_train_opts *o, double *final_psnr
         }
     }
     /* the device starts from the initial or resumed weights and moments */
-    if (st == MRB_OK && o->device)
-        st = o->device->open(t.net, t.opt, &t.adam, t.batch, t.nx, t.ny, t.snt, &t.dev);
+    if (st == MRB_OK && o->device) st = o->device->open(t.net, t.opt, &t.adam, t.batch, t.nx, t.ny, t.snt, &t.dev);
     size_t *perm = st == MRB_OK ? malloc(t.nsamples * sizeof *perm) : NULL;
     if (st == MRB_OK && !perm) st = mrb_error(MRB_ERR_NOMEM, "cascade training: out of memory");
     size_t nbatches = t.nsamples / (t.batch ? t.batch : 1);

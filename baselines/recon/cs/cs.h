@@ -52,14 +52,14 @@ mrb_status mrb_cs_estimate_sens(const mrb_recon_input *in, float complex *sens);
 typedef struct mrb_cs_problem {
     mrb_cs_shape shape;
     int nthreads;
-    size_t nimg, nksp;         /* complex elements of an image / k-space */
-    mrb_linop *enc;            /* E = M F S: [nx, ny, nt] -> [nx, ny, nt, nc] */
-    mrb_linop *sense;          /* borrowed from enc (NULL for single coil) */
-    float complex *sens;       /* [nx, ny, 1, nc] maps in use (NULL single coil) */
-    int sens_given;            /* maps come from the input */
-    float complex *y;          /* scaled, masked k-space */
-    float complex *ahy;        /* E^H y */
-    double scale;              /* k-space was divided by this */
+    size_t nimg, nksp;   /* complex elements of an image / k-space */
+    mrb_linop *enc;      /* E = M F S: [nx, ny, nt] -> [nx, ny, nt, nc] */
+    mrb_linop *sense;    /* borrowed from enc (NULL for single coil) */
+    float complex *sens; /* [nx, ny, 1, nc] maps in use (NULL single coil) */
+    int sens_given;      /* maps come from the input */
+    float complex *y;    /* scaled, masked k-space */
+    float complex *ahy;  /* E^H y */
+    double scale;        /* k-space was divided by this */
 } mrb_cs_problem;
 
 /* Builds E for the input's shape (FFT plans, mask and maps copies) and the
@@ -76,8 +76,7 @@ double mrb_cs_problem_lipschitz(const mrb_cs_problem *pb);
 /* Complex soft thresholding z -> z max(0, 1 - t / |z|) of n values. */
 void mrb_cs_soft_threshold(float complex *z, size_t n, float t, int nthreads);
 /* 0.5 ||E x - y||^2, using tmp (nksp complex). */
-mrb_status mrb_cs_data_residual(mrb_cs_problem *pb, const float complex *x, float complex *tmp,
-                                double *value);
+mrb_status mrb_cs_data_residual(mrb_cs_problem *pb, const float complex *x, float complex *tmp, double *value);
 
 /* Complex helpers over n values (OpenMP over nthreads). */
 double mrb_cs_norm2(const float complex *x, size_t n, int nthreads);
@@ -88,7 +87,7 @@ double mrb_cs_diff_norm2(const float complex *a, const float complex *b, size_t 
  * from x = 0, with momentum (t_k) of Beck and Teboulle 2009. */
 typedef struct mrb_cs_fista_opts {
     double lambda;
-    double step;      /* <= 0: 0.95 / Lipschitz constant (BART) */
+    double step; /* <= 0: 0.95 / Lipschitz constant (BART) */
     long iterations;
     double tolerance; /* stop when ||x_k - x_{k-1}|| <= tolerance ||x_k||; 0: never */
     int shifts;       /* Psi is a wavelet: random grid shift in [0, 2^levels) per iteration */
@@ -109,8 +108,7 @@ mrb_status mrb_cs_fista_work_alloc(mrb_cs_fista_work *w, size_t n);
 void mrb_cs_fista_work_free(mrb_cs_fista_work *w);
 /* Runs FISTA on a loaded problem; the result (in the scaled units of pb->y)
  * is w->x. */
-mrb_status mrb_cs_fista(mrb_cs_problem *pb, mrb_linop *psi, const mrb_cs_fista_opts *o,
-                        mrb_cs_fista_work *w);
+mrb_status mrb_cs_fista(mrb_cs_problem *pb, mrb_linop *psi, const mrb_cs_fista_opts *o, mrb_cs_fista_work *w);
 /* out = pb->scale * x over the image. */
 void mrb_cs_write_output(const mrb_cs_problem *pb, const float complex *x, mrb_array *out);
 

@@ -14,34 +14,29 @@ mrb_status mrb_cs_check_input(const mrb_recon_input *in, const char *method, mrb
 {
     char b1[64], b2[64];
     const mrb_array *ks = in ? in->kspace : NULL;
-    if (!ks || !in->mask)
-        return mrb_error(MRB_ERR_INVALID, "%s: k-space and mask are required", method);
+    if (!ks || !in->mask) return mrb_error(MRB_ERR_INVALID, "%s: k-space and mask are required", method);
     if (ks->dtype != MRB_C64 || (ks->ndim != 3 && ks->ndim != 4))
-        return mrb_error(MRB_ERR_INVALID, "%s: k-space is %s %s, expected complex64 [nx, ny, nt, nc]",
-                         method, mrb_dtype_name(ks->dtype), mrb_array_shape_str(ks, b1, sizeof b1));
+        return mrb_error(MRB_ERR_INVALID, "%s: k-space is %s %s, expected complex64 [nx, ny, nt, nc]", method,
+                         mrb_dtype_name(ks->dtype), mrb_array_shape_str(ks, b1, sizeof b1));
     shape->nx = ks->dims[0];
     shape->ny = ks->dims[1];
     shape->nt = ks->dims[2];
     shape->nc = ks->ndim == 4 ? ks->dims[3] : 1;
     if (!shape->nx || !shape->ny || !shape->nt || !shape->nc)
-        return mrb_error(MRB_ERR_INVALID, "%s: k-space %s is empty", method,
-                         mrb_array_shape_str(ks, b1, sizeof b1));
+        return mrb_error(MRB_ERR_INVALID, "%s: k-space %s is empty", method, mrb_array_shape_str(ks, b1, sizeof b1));
     const mrb_array *m = in->mask;
-    if (m->dtype != MRB_F32 || m->ndim < 2 || m->ndim > 3 || m->dims[0] != shape->nx ||
-        m->dims[1] != shape->ny || (m->ndim == 3 ? m->dims[2] : 1) != shape->nt)
-        return mrb_error(MRB_ERR_INVALID,
-                         "%s: mask is %s %s, expected float32 [%zu, %zu, %zu] to match k-space %s",
-                         method, mrb_dtype_name(m->dtype), mrb_array_shape_str(m, b1, sizeof b1),
-                         shape->nx, shape->ny, shape->nt, mrb_array_shape_str(ks, b2, sizeof b2));
+    if (m->dtype != MRB_F32 || m->ndim < 2 || m->ndim > 3 || m->dims[0] != shape->nx || m->dims[1] != shape->ny ||
+        (m->ndim == 3 ? m->dims[2] : 1) != shape->nt)
+        return mrb_error(MRB_ERR_INVALID, "%s: mask is %s %s, expected float32 [%zu, %zu, %zu] to match k-space %s",
+                         method, mrb_dtype_name(m->dtype), mrb_array_shape_str(m, b1, sizeof b1), shape->nx, shape->ny,
+                         shape->nt, mrb_array_shape_str(ks, b2, sizeof b2));
     if (in->sens) {
         const mrb_array *s = in->sens;
         if (s->dtype != MRB_C64 || s->dims[0] != shape->nx || s->dims[1] != shape->ny ||
-            (s->ndim >= 3 ? s->dims[2] : 1) != 1 || (s->ndim >= 4 ? s->dims[3] : 1) != shape->nc ||
-            s->ndim > 4)
-            return mrb_error(MRB_ERR_INVALID,
-                             "%s: coil maps are %s %s, expected complex64 [%zu, %zu, 1, %zu]",
-                             method, mrb_dtype_name(s->dtype), mrb_array_shape_str(s, b1, sizeof b1),
-                             shape->nx, shape->ny, shape->nc);
+            (s->ndim >= 3 ? s->dims[2] : 1) != 1 || (s->ndim >= 4 ? s->dims[3] : 1) != shape->nc || s->ndim > 4)
+            return mrb_error(MRB_ERR_INVALID, "%s: coil maps are %s %s, expected complex64 [%zu, %zu, 1, %zu]", method,
+                             mrb_dtype_name(s->dtype), mrb_array_shape_str(s, b1, sizeof b1), shape->nx, shape->ny,
+                             shape->nc);
         mrb_status st = mrb_array_check_finite(s, "coil maps");
         if (st != MRB_OK) return mrb_error_context(st, "%s", method);
     }
@@ -53,8 +48,7 @@ mrb_status mrb_cs_check_input(const mrb_recon_input *in, const char *method, mrb
     size_t n = mrb_array_count(m), sampled = 0;
     for (size_t i = 0; i < n; i++) {
         if (mv[i] < 0)
-            return mrb_error(MRB_ERR_INVALID, "%s: mask value %g at %zu is negative", method,
-                             (double)mv[i], i);
+            return mrb_error(MRB_ERR_INVALID, "%s: mask value %g at %zu is negative", method, (double)mv[i], i);
         sampled += mv[i] != 0;
     }
     if (sampled == 0) return mrb_error(MRB_ERR_INVALID, "%s: the mask samples nothing", method);
@@ -66,10 +60,9 @@ mrb_status mrb_cs_check_output(const mrb_array *out, const mrb_cs_shape *shape, 
     char b[64];
     if (!out || out->dtype != MRB_C64 || out->dims[0] != shape->nx || out->dims[1] != shape->ny ||
         (out->ndim >= 3 ? out->dims[2] : 1) != shape->nt)
-        return mrb_error(MRB_ERR_INVALID, "%s: output is %s %s, expected complex64 [%zu, %zu, %zu]",
-                         method, out ? mrb_dtype_name(out->dtype) : "missing",
-                         out ? mrb_array_shape_str(out, b, sizeof b) : "", shape->nx, shape->ny,
-                         shape->nt);
+        return mrb_error(MRB_ERR_INVALID, "%s: output is %s %s, expected complex64 [%zu, %zu, %zu]", method,
+                         out ? mrb_dtype_name(out->dtype) : "missing", out ? mrb_array_shape_str(out, b, sizeof b) : "",
+                         shape->nx, shape->ny, shape->nt);
     return MRB_OK;
 }
 
@@ -106,8 +99,7 @@ void mrb_cs_calib_region(const mrb_recon_input *in, size_t cal_max, size_t *cx, 
 /* Centred block [cx, cy] of frame 0 of every coil (or the temporal average
  * of the acquired samples when average != 0), optionally Hann-windowed, into
  * blk [cx, cy, 1, nc]. */
-static void extract_block(const mrb_recon_input *in, size_t cx, size_t cy, int average, int window,
-                          float complex *blk)
+static void extract_block(const mrb_recon_input *in, size_t cx, size_t cy, int average, int window, float complex *blk)
 {
     const mrb_array *ks = in->kspace;
     size_t nx = ks->dims[0], ny = ks->dims[1], nt = ks->dims[2];
@@ -199,8 +191,7 @@ mrb_status mrb_cs_estimate_sens(const mrb_recon_input *in, float complex *sens)
     size_t x0 = (nx - cx) / 2, y0 = (ny - cy) / 2;
     for (size_t c = 0; c < nc; c++)
         for (size_t j = 0; j < cy; j++)
-            for (size_t i = 0; i < cx; i++)
-                sens[c * frame + (y0 + j) * nx + x0 + i] = blk[(c * cy + j) * cx + i];
+            for (size_t i = 0; i < cx; i++) sens[c * frame + (y0 + j) * nx + x0 + i] = blk[(c * cy + j) * cx + i];
     mrb_free(blk);
     size_t dims[4] = {nx, ny, 1, nc};
     MRB_TRY(mrb_fft_centered(MRB_FFT_INVERSE, 2, 4, dims, (float *)sens, 1));
@@ -243,14 +234,12 @@ mrb_status mrb_cs_problem_setup(mrb_cs_problem *pb, const mrb_recon_input *in, c
         if (!pb->sens) return mrb_error(MRB_ERR_NOMEM, "%s: out of memory", method);
         pb->sens_given = in->sens != NULL;
         if (in->sens) memcpy(pb->sens, in->sens->data, s->nx * s->ny * s->nc * sizeof *pb->sens);
-        mrb_linop *sense =
-            mrb_linop_sense_create(s->nx, s->ny, s->nt, s->nc, (const float *)pb->sens, pb->nthreads);
+        mrb_linop *sense = mrb_linop_sense_create(s->nx, s->ny, s->nt, s->nc, (const float *)pb->sens, pb->nthreads);
         pb->sense = sense;
         first = mrb_linop_chain_create(sense, mrb_linop_fft2_create(4, kdims, pb->nthreads));
     }
-    pb->enc = mrb_linop_chain_create(first, mrb_linop_mask_create(s->nc == 1 ? 3 : 4, kdims,
-                                                                  in->mask->data, pb->nimg,
-                                                                  pb->nthreads));
+    pb->enc = mrb_linop_chain_create(
+        first, mrb_linop_mask_create(s->nc == 1 ? 3 : 4, kdims, in->mask->data, pb->nimg, pb->nthreads));
     if (!pb->enc) {
         pb->sense = NULL;
         mrb_status st = mrb_error_context(MRB_ERR_NOMEM, "%s", method);
@@ -313,8 +302,7 @@ double mrb_cs_norm2(const float complex *x, size_t n, int nthreads)
 {
     double acc = 0;
 #pragma omp parallel for num_threads(nthreads) schedule(static) reduction(+ : acc) if (n >= CS_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++)
-        acc += (double)crealf(x[i]) * crealf(x[i]) + (double)cimagf(x[i]) * cimagf(x[i]);
+    for (size_t i = 0; i < n; i++) acc += (double)crealf(x[i]) * crealf(x[i]) + (double)cimagf(x[i]) * cimagf(x[i]);
     return acc;
 }
 
@@ -329,8 +317,7 @@ double mrb_cs_diff_norm2(const float complex *a, const float complex *b, size_t 
     return acc;
 }
 
-mrb_status mrb_cs_data_residual(mrb_cs_problem *pb, const float complex *x, float complex *tmp,
-                                double *value)
+mrb_status mrb_cs_data_residual(mrb_cs_problem *pb, const float complex *x, float complex *tmp, double *value)
 {
     MRB_TRY(mrb_linop_forward(pb->enc, (float *)tmp, (const float *)x));
     *value = 0.5 * mrb_cs_diff_norm2(tmp, pb->y, pb->nksp, pb->nthreads);

@@ -47,8 +47,7 @@ static const mrb_param_spec cst_params[] = {
      "stop when ||x_k - x_{k-1}|| <= tolerance ||x_k|| (0: run every iteration)"},
     {"relaxation", MRB_PARAM_NUMBER, CST_RELAXATION, 0.5, 1.9, NULL, NULL,
      "ADMM over-relaxation alpha (Boyd et al. 2011, sec. 3.4.3; 1: none)"},
-    {"isotropic", MRB_PARAM_BOOL, 1, 0, 1, NULL, NULL,
-     "isotropic TV (0: anisotropic, as BART's T:3:0)"},
+    {"isotropic", MRB_PARAM_BOOL, 1, 0, 1, NULL, NULL, "isotropic TV (0: anisotropic, as BART's T:3:0)"},
     {"scaling", MRB_PARAM_BOOL, 1, 0, 1, NULL, NULL,
      "divide k-space by BART's automatic scale first (output rescaled back)"},
 };
@@ -69,8 +68,7 @@ static void cst_teardown(void *p)
     if (!s) return;
     mrb_cs_problem_clear(&s->pb);
     mrb_linop_free(s->grad);
-    float complex *bufs[] = {s->x, s->x_old, s->b, s->r, s->p, s->ap, s->tmp,
-                             s->z, s->u, s->dx, s->gtmp};
+    float complex *bufs[] = {s->x, s->x_old, s->b, s->r, s->p, s->ap, s->tmp, s->z, s->u, s->dx, s->gtmp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mrb_free(bufs[i]);
     free(s);
 }
@@ -108,8 +106,8 @@ static mrb_status cst_setup(const mrb_params *p, const mrb_recon_input *in, void
     s->u = mrb_malloc(gb);
     s->dx = mrb_malloc(gb);
     s->gtmp = mrb_malloc(gb);
-    if (!s->grad || !s->x || !s->x_old || !s->b || !s->r || !s->p || !s->ap || !s->tmp || !s->z ||
-        !s->u || !s->dx || !s->gtmp) {
+    if (!s->grad || !s->x || !s->x_old || !s->b || !s->r || !s->p || !s->ap || !s->tmp || !s->z || !s->u || !s->dx ||
+        !s->gtmp) {
         cst_teardown(s);
         return mrb_error_context(MRB_ERR_NOMEM, "cs-tv");
     }
@@ -134,8 +132,7 @@ static double cdot_re(const float complex *a, const float complex *b, size_t n, 
 {
     double acc = 0;
 #pragma omp parallel for num_threads(nth) schedule(static) reduction(+ : acc) if (n >= CST_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++)
-        acc += (double)crealf(a[i]) * crealf(b[i]) + (double)cimagf(a[i]) * cimagf(b[i]);
+    for (size_t i = 0; i < n; i++) acc += (double)crealf(a[i]) * crealf(b[i]) + (double)cimagf(a[i]) * cimagf(b[i]);
     return acc;
 }
 
@@ -179,8 +176,8 @@ static void shrink(cst_state *s, float t)
 #pragma omp parallel for num_threads(s->pb.nthreads) schedule(static) if (n >= CST_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) {
             float complex a = z[i], b = z[n + i];
-            float mag = sqrtf(crealf(a) * crealf(a) + cimagf(a) * cimagf(a) + crealf(b) * crealf(b) +
-                              cimagf(b) * cimagf(b));
+            float mag =
+                sqrtf(crealf(a) * crealf(a) + cimagf(a) * cimagf(a) + crealf(b) * crealf(b) + cimagf(b) * cimagf(b));
             float g = mag > t ? 1.0f - t / mag : 0.0f;
             z[i] = g * a;
             z[n + i] = g * b;
@@ -227,8 +224,7 @@ static mrb_status cst_run(void *p, const mrb_recon_input *in, mrb_array *out)
             if (dx <= s->tolerance * s->tolerance * nx) break;
         }
     }
-    if (!isfinite(crealf(s->x[0]) + cimagf(s->x[0])))
-        return mrb_error(MRB_ERR_RUN, "cs-tv: the iteration diverged");
+    if (!isfinite(crealf(s->x[0]) + cimagf(s->x[0]))) return mrb_error(MRB_ERR_RUN, "cs-tv: the iteration diverged");
     mrb_cs_write_output(pb, s->x, out);
     return MRB_OK;
 }

@@ -36,13 +36,11 @@ void mrb_cs_fista_work_free(mrb_cs_fista_work *w)
     memset(w, 0, sizeof *w);
 }
 
-mrb_status mrb_cs_fista(mrb_cs_problem *pb, mrb_linop *psi, const mrb_cs_fista_opts *o,
-                        mrb_cs_fista_work *w)
+mrb_status mrb_cs_fista(mrb_cs_problem *pb, mrb_linop *psi, const mrb_cs_fista_opts *o, mrb_cs_fista_work *w)
 {
     const size_t n = pb->nimg;
     const int nth = pb->nthreads;
-    const float step =
-        (float)(o->step > 0 ? o->step : MRB_CS_BART_STEP / mrb_cs_problem_lipschitz(pb));
+    const float step = (float)(o->step > 0 ? o->step : MRB_CS_BART_STEP / mrb_cs_problem_lipschitz(pb));
     const float thresh = (float)(step * o->lambda);
     const int levels = mrb_linop_wavelet_levels(psi);
     const int shifting = o->shifts && levels > 0;

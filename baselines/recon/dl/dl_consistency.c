@@ -22,35 +22,27 @@
 #include "mrbench/dl.h"
 #include "mrbench/fft.h"
 
-static mrb_status check_shapes(const char *who, const mrb_array *image, const mrb_array *kspace,
-                               const mrb_array *mask)
+static mrb_status check_shapes(const char *who, const mrb_array *image, const mrb_array *kspace, const mrb_array *mask)
 {
-    if (!image || !kspace || !mask)
-        return mrb_error(MRB_ERR_INVALID, "%s: missing image, k-space or mask", who);
+    if (!image || !kspace || !mask) return mrb_error(MRB_ERR_INVALID, "%s: missing image, k-space or mask", who);
     if (image->dtype != MRB_C64 || kspace->dtype != MRB_C64 || mask->dtype != MRB_F32)
-        return mrb_error(MRB_ERR_INVALID,
-                         "%s: expected image and k-space MRB_C64 and mask MRB_F32, got %s, %s, %s",
-                         who, mrb_dtype_name(image->dtype), mrb_dtype_name(kspace->dtype),
-                         mrb_dtype_name(mask->dtype));
+        return mrb_error(MRB_ERR_INVALID, "%s: expected image and k-space MRB_C64 and mask MRB_F32, got %s, %s, %s",
+                         who, mrb_dtype_name(image->dtype), mrb_dtype_name(kspace->dtype), mrb_dtype_name(mask->dtype));
     size_t vol = image->dims[0] * image->dims[1] * (image->ndim > 2 ? image->dims[2] : 1);
-    if (mrb_array_count(image) != vol || mrb_array_count(mask) != vol ||
-        mrb_array_count(kspace) != vol) {
+    if (mrb_array_count(image) != vol || mrb_array_count(mask) != vol || mrb_array_count(kspace) != vol) {
         char a[64], b[64], c[64];
-        return mrb_error(MRB_ERR_INVALID,
-                         "%s: image %s, k-space %s and mask %s must share [nx, ny, nt] (one coil)",
-                         who, mrb_array_shape_str(image, a, sizeof a),
-                         mrb_array_shape_str(kspace, b, sizeof b),
+        return mrb_error(MRB_ERR_INVALID, "%s: image %s, k-space %s and mask %s must share [nx, ny, nt] (one coil)",
+                         who, mrb_array_shape_str(image, a, sizeof a), mrb_array_shape_str(kspace, b, sizeof b),
                          mrb_array_shape_str(mask, c, sizeof c));
     }
     for (int d = 0; d < 2; d++)
         if (kspace->dims[d] != image->dims[d] || mask->dims[d] != image->dims[d])
-            return mrb_error(MRB_ERR_INVALID, "%s: k-space and mask must match the image in x, y",
-                             who);
+            return mrb_error(MRB_ERR_INVALID, "%s: k-space and mask must match the image in x, y", who);
     return MRB_OK;
 }
 
-mrb_status mrb_dl_data_consistency(mrb_array *image, const mrb_array *kspace,
-                                   const mrb_array *mask, double nu, int nthreads)
+mrb_status mrb_dl_data_consistency(mrb_array *image, const mrb_array *kspace, const mrb_array *mask, double nu,
+                                   int nthreads)
 {
     MRB_TRY(check_shapes("dl data consistency", image, kspace, mask));
     const size_t vol = mrb_array_count(image);
@@ -70,8 +62,8 @@ mrb_status mrb_dl_data_consistency(mrb_array *image, const mrb_array *kspace,
 }
 
 /* Thomas algorithm: sub a (a[0] unused), diag b, super c (c[n-1] unused). */
-static void thomas(size_t n, const double *a, const double *b, const double *c,
-                   const double complex *r, double complex *x, double *cp)
+static void thomas(size_t n, const double *a, const double *b, const double *c, const double complex *r,
+                   double complex *x, double *cp)
 {
     double complex prev;
     cp[0] = c[0] / b[0];
@@ -89,9 +81,8 @@ static void thomas(size_t n, const double *a, const double *b, const double *c,
 /* Cyclic tridiagonal solve (Numerical Recipes, section 2.7): corner terms
  * alpha = A[n-1][0], beta = A[0][n-1]; n >= 3. ws holds 3 n doubles and
  * 2 n complex values. */
-static void cyclic_solve(size_t n, const double *a, const double *b, const double *c,
-                         double alpha, double beta, const double complex *r, double complex *x,
-                         double *wsd, double complex *wsc)
+static void cyclic_solve(size_t n, const double *a, const double *b, const double *c, double alpha, double beta,
+                         const double complex *r, double complex *x, double *wsd, double complex *wsc)
 {
     double *bb = wsd, *cp = wsd + n, *u = wsd + 2 * n;
     double complex *z = wsc, *uc = wsc + n;
@@ -115,8 +106,8 @@ static void cyclic_solve(size_t n, const double *a, const double *b, const doubl
 
 /* Solves the x step in k-space for every (kx, ky); s holds the right-hand
  * side F(a + mu grad^T(d - b)) on entry (the data term is added here). */
-static mrb_status solve_kspace(float complex *s, const float complex *y, const float *m,
-                               size_t plane, size_t nt, double mu, double nu, int nthreads)
+static mrb_status solve_kspace(float complex *s, const float complex *y, const float *m, size_t plane, size_t nt,
+                               double mu, double nu, int nthreads)
 {
     int failed = 0;
 #pragma omp parallel num_threads(nthreads)
@@ -178,14 +169,11 @@ mrb_status mrb_dl_tg_update(mrb_array *image, const mrb_array *kspace, const mrb
 {
     MRB_TRY(check_shapes("dl tg", image, kspace, mask));
     if (!opts || !d || !b || d->dtype != MRB_C64 || b->dtype != MRB_C64 ||
-        mrb_array_count(d) != mrb_array_count(image) ||
-        mrb_array_count(b) != mrb_array_count(image))
-        return mrb_error(MRB_ERR_INVALID,
-                         "dl tg: needs options and MRB_C64 d, b of the image size");
+        mrb_array_count(d) != mrb_array_count(image) || mrb_array_count(b) != mrb_array_count(image))
+        return mrb_error(MRB_ERR_INVALID, "dl tg: needs options and MRB_C64 d, b of the image size");
     if (!(opts->lambda >= 0) || !(opts->mu > 0) || opts->iters < 1)
-        return mrb_error(MRB_ERR_INVALID,
-                         "dl tg: lambda %g (>= 0), mu %g (> 0), iterations %d (>= 1)",
-                         opts->lambda, opts->mu, opts->iters);
+        return mrb_error(MRB_ERR_INVALID, "dl tg: lambda %g (>= 0), mu %g (> 0), iterations %d (>= 1)", opts->lambda,
+                         opts->mu, opts->iters);
     const size_t plane = image->dims[0] * image->dims[1];
     const size_t vol = mrb_array_count(image), nt = vol / plane;
     const int nthreads = opts->nthreads > 0 ? opts->nthreads : 1;

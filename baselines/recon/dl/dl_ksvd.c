@@ -62,13 +62,11 @@ static void jacobi_eigen(double *A, size_t n, double *w, double *V)
     for (size_t i = 0; i < n; i++) w[i] = A[i * n + i];
 }
 
-mrb_status mrb_dl_dict_init(float *dict, size_t n, size_t natoms, const float *train,
-                            size_t ntrain, uint64_t seed)
+mrb_status mrb_dl_dict_init(float *dict, size_t n, size_t natoms, const float *train, size_t ntrain, uint64_t seed)
 {
     if (!dict || !train || n == 0 || natoms == 0 || ntrain == 0)
         return mrb_error(MRB_ERR_INVALID, "dl dictionary init: empty dictionary or training set");
-    double *C = calloc(n * n, sizeof *C), *w = malloc(n * sizeof *w),
-           *V = malloc(n * n * sizeof *V);
+    double *C = calloc(n * n, sizeof *C), *w = malloc(n * sizeof *w), *V = malloc(n * n * sizeof *V);
     size_t *order = malloc((n > ntrain ? n : ntrain) * sizeof *order);
     if (!C || !w || !V || !order) {
         free(C);
@@ -150,8 +148,8 @@ static double sqnorm(const float *a, size_t n)
 }
 
 /* r = y - D code; returns ||r||^2. */
-static double residual(const float *dict, size_t n, const float *y, const int32_t *atoms,
-                       const float *coefs, int count, float *r)
+static double residual(const float *dict, size_t n, const float *y, const int32_t *atoms, const float *coefs, int count,
+                       float *r)
 {
     memcpy(r, y, n * sizeof *r);
     for (int q = 0; q < count; q++) {
@@ -192,8 +190,7 @@ mrb_status mrb_dl_ksvd(float *dict, size_t n, size_t natoms, const float *train,
     if (!dict || !train || !opts || n == 0 || natoms == 0 || ntrain == 0)
         return mrb_error(MRB_ERR_INVALID, "dl ksvd: empty dictionary or training set");
     if (opts->iters < 0 || opts->sparsity < 1 || opts->power_iters < 1)
-        return mrb_error(MRB_ERR_INVALID,
-                         "dl ksvd: iterations %d (>= 0), sparsity %d and power_iters %d (>= 1)",
+        return mrb_error(MRB_ERR_INVALID, "dl ksvd: iterations %d (>= 0), sparsity %d and power_iters %d (>= 1)",
                          opts->iters, opts->sparsity, opts->power_iters);
     const int T = opts->sparsity < (int)natoms ? opts->sparsity : (int)natoms;
     const int nthreads = opts->nthreads > 0 ? opts->nthreads : 1;
@@ -211,8 +208,8 @@ mrb_status mrb_dl_ksvd(float *dict, size_t n, size_t natoms, const float *train,
     w.users = malloc(ntrain * slots * sizeof *w.users);
     w.slot_of = malloc(ntrain * slots * sizeof *w.slot_of);
     w.replaced = malloc(ntrain);
-    if (!w.codes || !w.fresh || !w.R || !w.Rnew || !w.E || !w.g || !w.err || !w.errnew ||
-        !w.start || !w.users || !w.slot_of || !w.replaced) {
+    if (!w.codes || !w.fresh || !w.R || !w.Rnew || !w.E || !w.g || !w.err || !w.errnew || !w.start || !w.users ||
+        !w.slot_of || !w.replaced) {
         ws_free(&w);
         return mrb_error(MRB_ERR_NOMEM, "dl ksvd: out of memory for %zu training signals", ntrain);
     }
@@ -224,16 +221,14 @@ mrb_status mrb_dl_ksvd(float *dict, size_t n, size_t natoms, const float *train,
         if (st != MRB_OK) break;
 #pragma omp parallel for schedule(static) num_threads(nthreads)
         for (size_t j = 0; j < ntrain; j++) {
-            w.errnew[j] = residual(dict, n, train + j * n, w.fresh->atoms + j * slots,
-                                   w.fresh->coefs + j * slots, w.fresh->count[j], w.Rnew + j * n);
+            w.errnew[j] = residual(dict, n, train + j * n, w.fresh->atoms + j * slots, w.fresh->coefs + j * slots,
+                                   w.fresh->count[j], w.Rnew + j * n);
             if (it == 0 || w.errnew[j] < w.err[j]) {
                 w.err[j] = w.errnew[j];
                 memcpy(w.R + j * n, w.Rnew + j * n, n * sizeof *w.R);
                 w.codes->count[j] = w.fresh->count[j];
-                memcpy(w.codes->atoms + j * slots, w.fresh->atoms + j * slots,
-                       slots * sizeof *w.codes->atoms);
-                memcpy(w.codes->coefs + j * slots, w.fresh->coefs + j * slots,
-                       slots * sizeof *w.codes->coefs);
+                memcpy(w.codes->atoms + j * slots, w.fresh->atoms + j * slots, slots * sizeof *w.codes->atoms);
+                memcpy(w.codes->coefs + j * slots, w.fresh->coefs + j * slots, slots * sizeof *w.codes->coefs);
             }
         }
         if (it == 0) {
@@ -247,8 +242,7 @@ mrb_status mrb_dl_ksvd(float *dict, size_t n, size_t natoms, const float *train,
         /* users of every atom (compressed rows, in signal order) */
         memset(w.start, 0, (natoms + 1) * sizeof *w.start);
         for (size_t j = 0; j < ntrain; j++)
-            for (int32_t q = 0; q < w.codes->count[j]; q++)
-                w.start[w.codes->atoms[j * slots + (size_t)q] + 1]++;
+            for (int32_t q = 0; q < w.codes->count[j]; q++) w.start[w.codes->atoms[j * slots + (size_t)q] + 1]++;
         for (size_t k = 0; k < natoms; k++) w.start[k + 1] += w.start[k];
         for (size_t j = 0; j < ntrain; j++)
             for (int32_t q = 0; q < w.codes->count[j]; q++) {

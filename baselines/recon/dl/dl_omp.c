@@ -46,8 +46,7 @@ mrb_dl_codes *mrb_dl_codes_create(size_t nsignals, int slots)
     c->coefs = mrb_malloc(n * (size_t)slots * sizeof *c->coefs);
     if (!c->count || !c->atoms || !c->coefs) {
         mrb_dl_codes_free(c);
-        mrb_error(MRB_ERR_NOMEM, "dl codes: out of memory for %zu signals x %d slots", nsignals,
-                  slots);
+        mrb_error(MRB_ERR_NOMEM, "dl codes: out of memory for %zu signals x %d slots", nsignals, slots);
         return NULL;
     }
     return c;
@@ -94,8 +93,8 @@ static int work_alloc(omp_work *w, size_t K, int T)
 }
 
 /* One signal: alpha0 = D^T x, energy = ||x||^2. Writes count, atoms, coefs. */
-static void omp_one(const float *G, size_t K, const float *alpha0, float energy, int T,
-                    float err_sq, omp_work *w, int32_t *count, int32_t *atoms, float *coefs)
+static void omp_one(const float *G, size_t K, const float *alpha0, float energy, int T, float err_sq, omp_work *w,
+                    int32_t *count, int32_t *atoms, float *coefs)
 {
     float *alpha = w->alpha, *L = w->L, *z = w->z, *gamma = w->gamma, *beta = w->beta;
     int *idx = w->idx;
@@ -172,27 +171,25 @@ static void fetch_array(void *ctx, size_t first, size_t count, float *out)
     memcpy(out, a->signals + first * a->n, count * a->n * sizeof *out);
 }
 
-mrb_status mrb_dl_omp(const float *dict, size_t n, size_t natoms, const float *signals,
-                      size_t nsignals, const mrb_dl_omp_opts *opts, mrb_dl_codes *codes,
-                      size_t first)
+mrb_status mrb_dl_omp(const float *dict, size_t n, size_t natoms, const float *signals, size_t nsignals,
+                      const mrb_dl_omp_opts *opts, mrb_dl_codes *codes, size_t first)
 {
     if (!signals) return mrb_error(MRB_ERR_INVALID, "dl omp: missing signals");
     array_source src = {signals, n};
     return mrb_dl_omp_source(dict, n, natoms, fetch_array, &src, nsignals, opts, codes, first);
 }
 
-mrb_status mrb_dl_omp_source(const float *dict, size_t n, size_t natoms, mrb_dl_signal_fn fetch,
-                             void *ctx, size_t nsignals, const mrb_dl_omp_opts *opts,
-                             mrb_dl_codes *codes, size_t first)
+mrb_status mrb_dl_omp_source(const float *dict, size_t n, size_t natoms, mrb_dl_signal_fn fetch, void *ctx,
+                             size_t nsignals, const mrb_dl_omp_opts *opts, mrb_dl_codes *codes, size_t first)
 {
     if (!dict || !fetch || !opts || !codes || n == 0 || natoms == 0)
         return mrb_error(MRB_ERR_INVALID, "dl omp: missing dictionary, signals, options or codes");
     if (opts->max_atoms < 1 || opts->max_atoms > codes->slots)
-        return mrb_error(MRB_ERR_INVALID, "dl omp: max_atoms %d outside 1..%d (code slots)",
-                         opts->max_atoms, codes->slots);
+        return mrb_error(MRB_ERR_INVALID, "dl omp: max_atoms %d outside 1..%d (code slots)", opts->max_atoms,
+                         codes->slots);
     if (first > codes->nsignals || nsignals > codes->nsignals - first)
-        return mrb_error(MRB_ERR_INVALID, "dl omp: signals [%zu, %zu) outside the %zu codes",
-                         first, first + nsignals, codes->nsignals);
+        return mrb_error(MRB_ERR_INVALID, "dl omp: signals [%zu, %zu) outside the %zu codes", first, first + nsignals,
+                         codes->nsignals);
     if (nsignals == 0) return MRB_OK;
     const size_t K = natoms;
     const int T = opts->max_atoms < (int)K ? opts->max_atoms : (int)K;
@@ -200,10 +197,9 @@ mrb_status mrb_dl_omp_source(const float *dict, size_t n, size_t natoms, mrb_dl_
     const int nthreads = opts->nthreads > 0 ? opts->nthreads : 1;
 
     float *G = mrb_malloc(K * K * sizeof *G);
-    if (!G)
-        return mrb_error(MRB_ERR_NOMEM, "dl omp: out of memory for the %zux%zu Gram matrix", K, K);
-    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)K, (int)K, (int)n, 1.0f, dict,
-                (int)n, dict, (int)n, 0.0f, G, (int)K);
+    if (!G) return mrb_error(MRB_ERR_NOMEM, "dl omp: out of memory for the %zux%zu Gram matrix", K, K);
+    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)K, (int)K, (int)n, 1.0f, dict, (int)n, dict, (int)n, 0.0f,
+                G, (int)K);
 
     size_t block = (size_t)(OPENBLAS_SINGLE_THREAD_MNK / ((double)K * (double)n));
     if (block < 1) block = 1;
@@ -229,8 +225,8 @@ mrb_status mrb_dl_omp_source(const float *dict, size_t n, size_t natoms, mrb_dl_
             size_t j0 = ib * block;
             size_t nb = nsignals - j0 < block ? nsignals - j0 : block;
             fetch(ctx, first + j0, nb, X);
-            cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)K, (int)nb, (int)n, 1.0f,
-                        dict, (int)n, X, (int)n, 0.0f, dtx, (int)K);
+            cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)K, (int)nb, (int)n, 1.0f, dict, (int)n, X, (int)n,
+                        0.0f, dtx, (int)K);
             for (size_t j = 0; j < nb; j++) {
                 const float *x = X + j * n;
                 float energy = 0;
@@ -238,8 +234,7 @@ mrb_status mrb_dl_omp_source(const float *dict, size_t n, size_t natoms, mrb_dl_
                 for (size_t i = 0; i < n; i++) energy += x[i] * x[i];
                 size_t s = first + j0 + j;
                 omp_one(G, K, dtx + j * K, energy, T, err_sq, &w, codes->count + s,
-                        codes->atoms + s * (size_t)codes->slots,
-                        codes->coefs + s * (size_t)codes->slots);
+                        codes->atoms + s * (size_t)codes->slots, codes->coefs + s * (size_t)codes->slots);
             }
         }
         work_free(&w);

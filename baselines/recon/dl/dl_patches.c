@@ -10,20 +10,17 @@
 
 #include "mrbench/dl.h"
 
-mrb_status mrb_dl_patches_init(mrb_dl_patches *g, const size_t dims[3], const size_t size[3],
-                               const size_t stride[3])
+mrb_status mrb_dl_patches_init(mrb_dl_patches *g, const size_t dims[3], const size_t size[3], const size_t stride[3])
 {
     static const char axis[3] = {'x', 'y', 't'};
     memset(g, 0, sizeof *g);
     for (int d = 0; d < 3; d++) {
         if (dims[d] == 0 || size[d] == 0 || stride[d] == 0)
-            return mrb_error(MRB_ERR_INVALID,
-                             "dl patches: %c axis: image %zu, patch %zu, stride %zu must be >= 1",
+            return mrb_error(MRB_ERR_INVALID, "dl patches: %c axis: image %zu, patch %zu, stride %zu must be >= 1",
                              axis[d], dims[d], size[d], stride[d]);
         if (size[d] > dims[d])
-            return mrb_error(MRB_ERR_INVALID,
-                             "dl patches: patch size %zu along %c exceeds the image size %zu",
-                             size[d], axis[d], dims[d]);
+            return mrb_error(MRB_ERR_INVALID, "dl patches: patch size %zu along %c exceeds the image size %zu", size[d],
+                             axis[d], dims[d]);
         if (stride[d] > size[d])
             return mrb_error(MRB_ERR_INVALID,
                              "dl patches: stride %zu along %c exceeds the patch size %zu "
@@ -47,8 +44,8 @@ size_t mrb_dl_patches_length(const mrb_dl_patches *g)
     return g->size[0] * g->size[1] * g->size[2];
 }
 
-void mrb_dl_patches_extract(const mrb_dl_patches *g, const float *img, size_t first, size_t count,
-                            float *out, float *means)
+void mrb_dl_patches_extract(const mrb_dl_patches *g, const float *img, size_t first, size_t count, float *out,
+                            float *means)
 {
     const size_t nx = g->dims[0], ny = g->dims[1], nt = g->dims[2];
     const size_t px = g->size[0], py = g->size[1], pt = g->size[2];
@@ -117,26 +114,23 @@ static int axis_table_make(axis_table *a, size_t N, size_t size, size_t stride)
     return 1;
 }
 
-mrb_status mrb_dl_patches_average(const mrb_dl_patches *g, const float *dict, size_t natoms,
-                                  const mrb_dl_codes *codes, const float *means, float *img,
-                                  int nthreads)
+mrb_status mrb_dl_patches_average(const mrb_dl_patches *g, const float *dict, size_t natoms, const mrb_dl_codes *codes,
+                                  const float *means, float *img, int nthreads)
 {
     const size_t nx = g->dims[0], ny = g->dims[1], nt = g->dims[2];
     const size_t px = g->size[0], py = g->size[1], pt = g->size[2];
     const size_t n = px * py * pt, cx = g->count[0], cy = g->count[1];
     if (codes->nsignals != mrb_dl_patches_total(g))
-        return mrb_error(MRB_ERR_INVALID, "dl patches: %zu codes for %zu patches",
-                         codes->nsignals, mrb_dl_patches_total(g));
+        return mrb_error(MRB_ERR_INVALID, "dl patches: %zu codes for %zu patches", codes->nsignals,
+                         mrb_dl_patches_total(g));
     const size_t slots = (size_t)codes->slots;
     for (size_t p = 0; p < codes->nsignals; p++)
         for (int32_t r = 0; r < codes->count[p]; r++)
-            if (codes->atoms[p * slots + (size_t)r] < 0 ||
-                (size_t)codes->atoms[p * slots + (size_t)r] >= natoms)
+            if (codes->atoms[p * slots + (size_t)r] < 0 || (size_t)codes->atoms[p * slots + (size_t)r] >= natoms)
                 return mrb_error(MRB_ERR_INVALID, "dl patches: code %zu uses atom %d of %zu", p,
                                  (int)codes->atoms[p * slots + (size_t)r], natoms);
     axis_table tx = {0}, ty = {0}, tt = {0};
-    if (!axis_table_make(&tx, nx, px, g->stride[0]) ||
-        !axis_table_make(&ty, ny, py, g->stride[1]) ||
+    if (!axis_table_make(&tx, nx, px, g->stride[0]) || !axis_table_make(&ty, ny, py, g->stride[1]) ||
         !axis_table_make(&tt, nt, pt, g->stride[2])) {
         axis_table_free(&tx);
         axis_table_free(&ty);

@@ -93,28 +93,58 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-#define COMMON_PARAMS(patch_def, atoms_def)                                                        \
-    {"patch", MRB_PARAM_INT, patch_def, 1, 64, NULL, NULL,                                        \
-     "patch side in x and y (pixels)"},                                                           \
-    {"stride", MRB_PARAM_INT, 1, 1, 64, NULL, NULL,                                               \
-     "patch stride in x, y (and t for DLTG, at most patch_t); periodic grid"},                    \
-    {"atoms", MRB_PARAM_INT, atoms_def, 1, 4096, NULL, NULL, "dictionary atoms"},                 \
-    {"train_patches", MRB_PARAM_INT, DLMRI_TRAIN_PATCHES, 1, 1e7, NULL, NULL,                     \
-     "random patches for K-SVD per outer iteration and part"},                                    \
-    {"train_sparsity", MRB_PARAM_INT, DLMRI_TRAIN_SPARSITY, 1, 256, NULL, NULL,                   \
-     "atoms per training patch in K-SVD"},                                                        \
-    {"ksvd_iters", MRB_PARAM_INT, DLMRI_KSVD_ITERS, 0, 1000, NULL, NULL,                          \
-     "K-SVD iterations per outer iteration"},                                                     \
-    {"power_iters", MRB_PARAM_INT, 1, 1, 100, NULL, NULL,                                         \
-     "power-iteration steps per atom update (1: approximate K-SVD)"},                             \
-    {"err_thr", MRB_PARAM_NUMBER, DLMRI_ERR_THR, 0, 10, NULL, NULL,                               \
-     "coding error threshold e: stop at ||residual||^2 <= e^2 n (image max 1); 0: off"},          \
-    {"max_atoms", MRB_PARAM_INT, DLMRI_MAX_ATOMS, 1, 256, NULL, NULL,                             \
-     "most atoms per patch when coding all patches"},                                             \
-    {"outer_iters", MRB_PARAM_INT, DLMRI_OUTER_ITERS, 1, 1000, NULL, NULL,                        \
-     "alternations of dictionary learning and image update"},                                     \
-    {"nu", MRB_PARAM_NUMBER, 0, 0, 1e12, NULL, NULL,                                              \
-     "data weight (DLMRI: 140 / sigma); 0: noiseless, sampled k-space replaced by the data"}
+#define COMMON_PARAMS(patch_def, atoms_def)                                                                            \
+    {"patch", MRB_PARAM_INT, patch_def, 1, 64, NULL, NULL, "patch side in x and y (pixels)"},                          \
+        {"stride", MRB_PARAM_INT, 1,    1,                                                                             \
+         64,       NULL,          NULL, "patch stride in x, y (and t for DLTG, at most patch_t); periodic grid"},      \
+        {"atoms", MRB_PARAM_INT, atoms_def, 1, 4096, NULL, NULL, "dictionary atoms"},                                  \
+        {"train_patches",                                                                                              \
+         MRB_PARAM_INT,                                                                                                \
+         DLMRI_TRAIN_PATCHES,                                                                                          \
+         1,                                                                                                            \
+         1e7,                                                                                                          \
+         NULL,                                                                                                         \
+         NULL,                                                                                                         \
+         "random patches for K-SVD per outer iteration and part"},                                                     \
+        {"train_sparsity",                                                                                             \
+         MRB_PARAM_INT,                                                                                                \
+         DLMRI_TRAIN_SPARSITY,                                                                                         \
+         1,                                                                                                            \
+         256,                                                                                                          \
+         NULL,                                                                                                         \
+         NULL,                                                                                                         \
+         "atoms per training patch in K-SVD"},                                                                         \
+        {"ksvd_iters", MRB_PARAM_INT, DLMRI_KSVD_ITERS, 0, 1000, NULL, NULL, "K-SVD iterations per outer iteration"},  \
+        {"power_iters", MRB_PARAM_INT, 1,    1,                                                                        \
+         100,           NULL,          NULL, "power-iteration steps per atom update (1: approximate K-SVD)"},          \
+        {"err_thr",                                                                                                    \
+         MRB_PARAM_NUMBER,                                                                                             \
+         DLMRI_ERR_THR,                                                                                                \
+         0,                                                                                                            \
+         10,                                                                                                           \
+         NULL,                                                                                                         \
+         NULL,                                                                                                         \
+         "coding error threshold e: stop at ||residual||^2 <= e^2 n (image max 1); 0: off"},                           \
+        {"max_atoms",                                                                                                  \
+         MRB_PARAM_INT,                                                                                                \
+         DLMRI_MAX_ATOMS,                                                                                              \
+         1,                                                                                                            \
+         256,                                                                                                          \
+         NULL,                                                                                                         \
+         NULL,                                                                                                         \
+         "most atoms per patch when coding all patches"},                                                              \
+        {"outer_iters",                                                                                                \
+         MRB_PARAM_INT,                                                                                                \
+         DLMRI_OUTER_ITERS,                                                                                            \
+         1,                                                                                                            \
+         1000,                                                                                                         \
+         NULL,                                                                                                         \
+         NULL,                                                                                                         \
+         "alternations of dictionary learning and image update"},                                                      \
+    {                                                                                                                  \
+        "nu", MRB_PARAM_NUMBER, 0, 0, 1e12, NULL, NULL,                                                                \
+            "data weight (DLMRI: 140 / sigma); 0: noiseless, sampled k-space replaced by the data"                     \
+    }
 
 static const mrb_param_spec dlmri_params[] = {
     COMMON_PARAMS(DLMRI_PATCH, DLMRI_ATOMS),
@@ -126,8 +156,7 @@ static const mrb_param_spec dltg_params[] = {
     {"lambda_tg", MRB_PARAM_NUMBER, DLTG_LAMBDA, 0, 1e6, NULL, NULL,
      "weight of ||grad_t x||_1 relative to (1/2)||x - x_avg||^2 (image max 1)"},
     {"tg_mu", MRB_PARAM_NUMBER, DLTG_MU, 1e-6, 1e6, NULL, NULL, "split Bregman penalty"},
-    {"tg_iters", MRB_PARAM_INT, DLTG_TG_ITERS, 1, 1000, NULL, NULL,
-     "split Bregman iterations per outer iteration"},
+    {"tg_iters", MRB_PARAM_INT, DLTG_TG_ITERS, 1, 1000, NULL, NULL, "split Bregman iterations per outer iteration"},
 };
 
 static mrb_status read_config(const mrb_params *p, int temporal, dl_config *c)
@@ -154,8 +183,8 @@ static mrb_status read_config(const mrb_params *p, int temporal, dl_config *c)
         c->tg_iters = (int)mrb_params_int(p, "tg_iters");
     }
     if (stride > side)
-        return mrb_error(MRB_ERR_INVALID, "%s: stride %zu exceeds the patch side %zu",
-                         temporal ? "dltg" : "dlmri", stride, side);
+        return mrb_error(MRB_ERR_INVALID, "%s: stride %zu exceeds the patch side %zu", temporal ? "dltg" : "dlmri",
+                         stride, side);
     return MRB_OK;
 }
 
@@ -167,11 +196,9 @@ static mrb_status check_input(const char *who, const mrb_recon_input *in, const 
     size_t nc = ks->ndim > 3 ? ks->dims[3] : 1;
     for (int d = 4; d < ks->ndim; d++) nc *= ks->dims[d];
     if (nc != 1 || (in->sens && mrb_array_count(in->sens) != ks->dims[0] * ks->dims[1]))
-        return mrb_error(MRB_ERR_UNSUPPORTED, "%s: single-coil data only (k-space has %zu coils)",
-                         who, nc);
+        return mrb_error(MRB_ERR_UNSUPPORTED, "%s: single-coil data only (k-space has %zu coils)", who, nc);
     size_t nt = ks->ndim > 2 ? ks->dims[2] : 1;
-    if (mrb_array_count(m) != ks->dims[0] * ks->dims[1] * nt || m->dims[0] != ks->dims[0] ||
-        m->dims[1] != ks->dims[1])
+    if (mrb_array_count(m) != ks->dims[0] * ks->dims[1] * nt || m->dims[0] != ks->dims[0] || m->dims[1] != ks->dims[1])
         return mrb_error(MRB_ERR_INVALID, "%s: mask must be [nx, ny, nt] like the k-space", who);
     size_t dims[3] = {ks->dims[0], ks->dims[1], c->temporal ? nt : 1};
     mrb_dl_patches g;
@@ -229,12 +256,9 @@ static mrb_status learn(const dl_config *c, dl_work *w, int k, const float *part
         float m = (float)(s / (double)n);
         for (size_t i = 0; i < n; i++) v[i] -= m;
     }
-    MRB_TRY(mrb_dl_dict_init(w->dict[k], n, K, train, w->ntrain,
-                             mrb_seed_derive(seed, "dl-dict-init", 0)));
-    mrb_dl_ksvd_opts ko = {.iters = c->ksvd_iters,
-                           .sparsity = c->train_sparsity,
-                           .power_iters = c->power_iters,
-                           .nthreads = 1};
+    MRB_TRY(mrb_dl_dict_init(w->dict[k], n, K, train, w->ntrain, mrb_seed_derive(seed, "dl-dict-init", 0)));
+    mrb_dl_ksvd_opts ko = {
+        .iters = c->ksvd_iters, .sparsity = c->train_sparsity, .power_iters = c->power_iters, .nthreads = 1};
     return mrb_dl_ksvd(w->dict[k], n, K, train, w->ntrain, &ko, NULL);
 }
 
@@ -252,14 +276,13 @@ static void fetch_patches(void *ctx, size_t first, size_t count, float *out)
 }
 
 /* Codes every patch of one part and averages them back into `part`. */
-static mrb_status code_and_average(const dl_config *c, dl_work *w, int k, float *part,
-                                   int nthreads, mrb_dl_stats *stats)
+static mrb_status code_and_average(const dl_config *c, dl_work *w, int k, float *part, int nthreads,
+                                   mrb_dl_stats *stats)
 {
     const size_t n = w->n, K = (size_t)c->atoms;
     double t1 = now_s();
-    mrb_dl_omp_opts oo = {.max_atoms = c->max_atoms,
-                          .err_sq = c->err_thr * c->err_thr * (double)n,
-                          .nthreads = nthreads};
+    mrb_dl_omp_opts oo = {
+        .max_atoms = c->max_atoms, .err_sq = c->err_thr * c->err_thr * (double)n, .nthreads = nthreads};
     patch_source src = {&w->geom, part, w->means};
     MRB_TRY(mrb_dl_omp_source(w->dict[k], n, K, fetch_patches, &src, w->total, &oo, w->codes, 0));
     double t2 = now_s();
@@ -276,8 +299,8 @@ static mrb_status code_and_average(const dl_config *c, dl_work *w, int k, float 
 
 /* Reconstructs one problem: k-space, mask and image [nx, ny, nt] (nt = 1 for
  * DLMRI, which is called per frame). */
-static mrb_status reconstruct(const dl_config *c, const mrb_array *kspace, const mrb_array *mask,
-                              mrb_array *image, uint64_t seed, int nthreads, mrb_dl_stats *stats)
+static mrb_status reconstruct(const dl_config *c, const mrb_array *kspace, const mrb_array *mask, mrb_array *image,
+                              uint64_t seed, int nthreads, mrb_dl_stats *stats)
 {
     const char *who = c->temporal ? "dltg" : "dlmri";
     const size_t vol = mrb_array_count(image);
@@ -323,8 +346,7 @@ static mrb_status reconstruct(const dl_config *c, const mrb_array *kspace, const
         b = mrb_array_create(MRB_C64, image->ndim, image->dims);
     }
     if (!have || !w.means || !w.part || !w.codes || (c->temporal && (!d || !b))) {
-        st = mrb_error(MRB_ERR_NOMEM, "%s: out of memory for %zu patches of %zu voxels", who,
-                       w.total, w.n);
+        st = mrb_error(MRB_ERR_NOMEM, "%s: out of memory for %zu patches of %zu voxels", who, w.total, w.n);
         goto done;
     }
     float *re = w.part, *im = w.part + vol;
@@ -342,14 +364,12 @@ static mrb_status reconstruct(const dl_config *c, const mrb_array *kspace, const
         for (int k = 0; k < 2; k++) {
             uint64_t s = mrb_seed_derive(seed, k ? "dl-imag" : "dl-real", (uint64_t)outer);
             part_st[k] = learn(c, &w, k, k ? im : re, s);
-            if (part_st[k] != MRB_OK)
-                snprintf(part_msg[k], sizeof part_msg[k], "%s", mrb_error_message());
+            if (part_st[k] != MRB_OK) snprintf(part_msg[k], sizeof part_msg[k], "%s", mrb_error_message());
         }
         stats->seconds_dictionary += now_s() - t0;
         for (int k = 0; k < 2; k++)
             if (part_st[k] != MRB_OK) {
-                st = mrb_error(part_st[k], "%s: %s part: %s", who, k ? "imaginary" : "real",
-                               part_msg[k]);
+                st = mrb_error(part_st[k], "%s: %s part: %s", who, k ? "imaginary" : "real", part_msg[k]);
                 goto done;
             }
         for (int k = 0; k < 2; k++) {
@@ -359,11 +379,8 @@ static mrb_status reconstruct(const dl_config *c, const mrb_array *kspace, const
         for (size_t i = 0; i < vol; i++) x[i] = re[i] + I * im[i];
         t0 = now_s();
         if (c->temporal) {
-            mrb_dl_tg_opts to = {.lambda = c->lambda_tg,
-                                 .mu = c->tg_mu,
-                                 .iters = c->tg_iters,
-                                 .nu = c->nu,
-                                 .nthreads = nthreads};
+            mrb_dl_tg_opts to = {
+                .lambda = c->lambda_tg, .mu = c->tg_mu, .iters = c->tg_iters, .nu = c->nu, .nthreads = nthreads};
             st = mrb_dl_tg_update(image, ys, mask, &to, d, b);
         } else {
             st = mrb_dl_data_consistency(image, ys, mask, c->nu, nthreads);
@@ -381,8 +398,7 @@ done:
     return st;
 }
 
-static mrb_status dl_setup(const mrb_params *p, const mrb_recon_input *in, void **state,
-                           int temporal)
+static mrb_status dl_setup(const mrb_params *p, const mrb_recon_input *in, void **state, int temporal)
 {
     const char *who = temporal ? "dltg" : "dlmri";
     *state = NULL;
@@ -426,8 +442,7 @@ static mrb_status dl_run(void *state, const mrb_recon_input *in, mrb_array *out)
     const mrb_array *ks = in->kspace;
     const size_t nx = ks->dims[0], ny = ks->dims[1], nt = ks->ndim > 2 ? ks->dims[2] : 1;
     if (!out || out->dtype != MRB_C64 || mrb_array_count(out) != nx * ny * nt)
-        return mrb_error(MRB_ERR_INVALID, "%s: output must be MRB_C64 [%zu, %zu, %zu]", who, nx,
-                         ny, nt);
+        return mrb_error(MRB_ERR_INVALID, "%s: output must be MRB_C64 [%zu, %zu, %zu]", who, nx, ny, nt);
     const int nthreads = in->nthreads > 0 ? in->nthreads : 1;
     memset(&s->stats, 0, sizeof s->stats);
     mrb_dl_stats *stats = &s->stats;
@@ -450,7 +465,7 @@ static mrb_status dl_run(void *state, const mrb_recon_input *in, mrb_array *out)
         /* frames are independent problems: one thread per frame */
         mrb_dl_stats *fs = calloc(nt, sizeof *fs);
         mrb_status *fst = calloc(nt, sizeof *fst);
-        char (*fmsg)[256] = calloc(nt, sizeof *fmsg);
+        char(*fmsg)[256] = calloc(nt, sizeof *fmsg);
         if (!fs || !fst || !fmsg) {
             free(fs);
             free(fst);
@@ -464,11 +479,9 @@ static mrb_status dl_run(void *state, const mrb_recon_input *in, mrb_array *out)
             if (!ksf || !mf || !img) {
                 fst[t] = mrb_error(MRB_ERR_NOMEM, "out of memory");
             } else {
-                fst[t] = reconstruct(c, ksf, mf, img, mrb_seed_derive(in->seed, "dlmri-frame", t),
-                                     1, &fs[t]);
+                fst[t] = reconstruct(c, ksf, mf, img, mrb_seed_derive(in->seed, "dlmri-frame", t), 1, &fs[t]);
                 if (fst[t] == MRB_OK)
-                    memcpy((char *)out->data + t * mrb_array_bytes(img), img->data,
-                           mrb_array_bytes(img));
+                    memcpy((char *)out->data + t * mrb_array_bytes(img), img->data, mrb_array_bytes(img));
             }
             if (fst[t] != MRB_OK) snprintf(fmsg[t], sizeof fmsg[t], "%s", mrb_error_message());
             mrb_array_free(ksf);
@@ -482,8 +495,7 @@ static mrb_status dl_run(void *state, const mrb_recon_input *in, mrb_array *out)
             stats->seconds_consistency += fs[t].seconds_consistency;
             stats->patches += fs[t].patches;
             stats->mean_atoms += fs[t].mean_atoms;
-            if (fst[t] != MRB_OK && st == MRB_OK)
-                st = mrb_error(fst[t], "dlmri: frame %zu: %s", t, fmsg[t]);
+            if (fst[t] != MRB_OK && st == MRB_OK) st = mrb_error(fst[t], "dlmri: frame %zu: %s", t, fmsg[t]);
         }
         free(fs);
         free(fst);

@@ -43,10 +43,10 @@ typedef struct ktf_state {
     mrb_linop *fft; /* unmasked 2-D FFT of coil images, for the prediction */
     long outer, cg_iterations;
     double lambda, power;
-    float *w;                                             /* x-f weights */
+    float *w;                                                   /* x-f weights */
     float complex *q, *r, *p, *ap, *t1, *t2, *rho, *pred, *rhs; /* image-sized */
-    float complex *yr, *ktmp;                             /* k-space-sized */
-    float *low;                                           /* [nx, ny] sampled in every frame */
+    float complex *yr, *ktmp;                                   /* k-space-sized */
+    float *low;                                                 /* [nx, ny] sampled in every frame */
 } ktf_state;
 
 static void ktf_teardown(void *p)
@@ -94,8 +94,8 @@ static mrb_status ktf_setup(const mrb_params *p, const mrb_recon_input *in, void
     s->yr = mrb_malloc(kb);
     s->ktmp = mrb_malloc(kb);
     s->low = mrb_malloc(sh->nx * sh->ny * sizeof(float));
-    if (!s->ft || !s->fft || !s->w || !s->q || !s->r || !s->p || !s->ap || !s->t1 || !s->t2 || !s->rho ||
-        !s->pred || !s->rhs || !s->yr || !s->ktmp || !s->low) {
+    if (!s->ft || !s->fft || !s->w || !s->q || !s->r || !s->p || !s->ap || !s->t1 || !s->t2 || !s->rho || !s->pred ||
+        !s->rhs || !s->yr || !s->ktmp || !s->low) {
         ktf_teardown(s);
         return mrb_error_context(MRB_ERR_NOMEM, "kt-focuss");
     }
@@ -107,8 +107,7 @@ static double cdot_re(const float complex *a, const float complex *b, size_t n, 
 {
     double acc = 0;
 #pragma omp parallel for num_threads(nth) schedule(static) reduction(+ : acc) if (n >= KTF_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++)
-        acc += (double)crealf(a[i]) * crealf(b[i]) + (double)cimagf(a[i]) * cimagf(b[i]);
+    for (size_t i = 0; i < n; i++) acc += (double)crealf(a[i]) * crealf(b[i]) + (double)cimagf(a[i]) * cimagf(b[i]);
     return acc;
 }
 
@@ -229,8 +228,7 @@ static mrb_status ktf_run(void *p, const mrb_recon_input *in, mrb_array *out)
     MRB_TRY(mrb_linop_adjoint(s->ft, (float *)s->t1, (const float *)s->rho));
     float complex *o = out->data;
     for (size_t i = 0; i < n; i++) o[i] = s->t1[i] + s->pred[i];
-    if (!isfinite(crealf(o[0]) + cimagf(o[0])))
-        return mrb_error(MRB_ERR_RUN, "kt-focuss: the iteration diverged");
+    if (!isfinite(crealf(o[0]) + cimagf(o[0]))) return mrb_error(MRB_ERR_RUN, "kt-focuss: the iteration diverged");
     return MRB_OK;
 }
 

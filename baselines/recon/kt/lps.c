@@ -34,15 +34,13 @@
 #define LPS_BLOCK 512
 
 /* LAPACK (OpenBLAS ships it): eigen-decomposition of a Hermitian matrix. */
-extern void zheev_(const char *jobz, const char *uplo, const int *n, double complex *a,
-                   const int *lda, double *w, double complex *work, const int *lwork, double *rwork,
-                   int *info);
+extern void zheev_(const char *jobz, const char *uplo, const int *n, double complex *a, const int *lda, double *w,
+                   double complex *work, const int *lwork, double *rwork, int *info);
 
 static const mrb_param_spec lps_params[] = {
     {"lambda_l", MRB_PARAM_NUMBER, LPS_LAMBDA_L, 0, 1, NULL, NULL,
      "singular-value threshold relative to the largest singular value"},
-    {"lambda_s", MRB_PARAM_NUMBER, LPS_LAMBDA_S, 0, 1e3, NULL, NULL,
-     "x-f soft threshold relative to max |E^H y|"},
+    {"lambda_s", MRB_PARAM_NUMBER, LPS_LAMBDA_S, 0, 1e3, NULL, NULL, "x-f soft threshold relative to max |E^H y|"},
     {"iterations", MRB_PARAM_INT, LPS_ITERATIONS, 1, 100000, NULL, NULL, "maximum iterations"},
     {"tolerance", MRB_PARAM_NUMBER, LPS_TOLERANCE, 0, 1, NULL, NULL,
      "stop when ||x_k - M_{k-1}|| <= tolerance ||x_k|| (0: run every iteration)"},
@@ -54,8 +52,8 @@ typedef struct lps_state {
     double lambda_l, lambda_s, tolerance;
     long iterations;
     float complex *m, *l, *s, *lprev, *tmp, *x; /* image-sized */
-    float complex *ktmp;                         /* k-space-sized */
-    double complex *gram, *work;                 /* nt x nt, LAPACK work */
+    float complex *ktmp;                        /* k-space-sized */
+    double complex *gram, *work;                /* nt x nt, LAPACK work */
     double *sv, *rwork;
     int lwork;
     float complex *coef; /* nt x nt: V diag(g) V^H */
@@ -67,8 +65,7 @@ static void lps_teardown(void *p)
     if (!s) return;
     mrb_cs_problem_clear(&s->pb);
     mrb_linop_free(s->ft);
-    void *bufs[] = {s->m,    s->l,    s->s,  s->lprev, s->tmp,   s->x,
-                    s->ktmp, s->gram, s->sv, s->work,  s->rwork, s->coef};
+    void *bufs[] = {s->m, s->l, s->s, s->lprev, s->tmp, s->x, s->ktmp, s->gram, s->sv, s->work, s->rwork, s->coef};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mrb_free(bufs[i]);
     free(s);
 }
@@ -105,8 +102,8 @@ static mrb_status lps_setup(const mrb_params *p, const mrb_recon_input *in, void
     s->coef = mrb_malloc(nt * nt * sizeof(float complex));
     s->lwork = (int)(4 * nt + 64);
     s->work = mrb_malloc((size_t)s->lwork * sizeof(double complex));
-    if (!s->ft || !s->m || !s->l || !s->s || !s->lprev || !s->tmp || !s->x || !s->ktmp ||
-        !s->gram || !s->sv || !s->rwork || !s->coef || !s->work) {
+    if (!s->ft || !s->m || !s->l || !s->s || !s->lprev || !s->tmp || !s->x || !s->ktmp || !s->gram || !s->sv ||
+        !s->rwork || !s->coef || !s->work) {
         lps_teardown(s);
         return mrb_error_context(MRB_ERR_NOMEM, "lps");
     }
@@ -210,8 +207,7 @@ static mrb_status lps_run(void *p, const mrb_recon_input *in, mrb_array *out)
         s->l = swap;
         if (s->tolerance > 0 && change <= s->tolerance * s->tolerance * norm) break;
     }
-    if (!isfinite(crealf(s->x[0]) + cimagf(s->x[0])))
-        return mrb_error(MRB_ERR_RUN, "lps: the iteration diverged");
+    if (!isfinite(crealf(s->x[0]) + cimagf(s->x[0]))) return mrb_error(MRB_ERR_RUN, "lps: the iteration diverged");
     memcpy(out->data, s->x, n * sizeof *s->x);
     return MRB_OK;
 }

@@ -28,8 +28,7 @@ static mrb_status zerofill_run(void *state, const mrb_recon_input *in, mrb_array
     const float *m = in->mask->data;
     for (size_t ic = 0; ic < nc; ic++)
         for (size_t i = 0; i < vol; i++) c[ic * vol + i] *= m[i];
-    mrb_status st = mrb_fft_centered(MRB_FFT_INVERSE, 2, coil->ndim, coil->dims, coil->data,
-                                     in->nthreads);
+    mrb_status st = mrb_fft_centered(MRB_FFT_INVERSE, 2, coil->ndim, coil->dims, coil->data, in->nthreads);
     if (st != MRB_OK) {
         mrb_array_free(coil);
         return st;

@@ -21,7 +21,7 @@ extern "C" {
 
 typedef enum mrb_dtype {
     MRB_F32 = 0,
-    MRB_C64,  /* complex float */
+    MRB_C64, /* complex float */
     MRB_F64,
     MRB_U8,
     MRB_I16,

@@ -41,32 +41,31 @@ typedef struct mrb_backend_desc {
     mrb_status (*synchronize)(void);
     /* Centred orthonormal FFT (mrbench/fft.h conventions) in place on
      * backend memory, over the first `rank` (1..3) of `ndim` axes. */
-    mrb_status (*fft_centered)(mrb_fft_dir dir, int rank, int ndim, const size_t *dims,
-                               float *data);
+    mrb_status (*fft_centered)(mrb_fft_dir dir, int rank, int ndim, const size_t *dims, float *data);
 } mrb_backend_desc;
 
 size_t mrb_backend_count(void);
-const mrb_backend_desc *mrb_backend_at(size_t index); /* NULL when out of range */
+const mrb_backend_desc *mrb_backend_at(size_t index);       /* NULL when out of range */
 const mrb_backend_desc *mrb_backend_find(const char *name); /* NULL when not compiled in */
 
 /* What results.json records about the GPU. Strings are NUL-terminated;
  * versions are the libraries' integer encodings (CUDA 13.0 = 13000, cuDNN
  * 9.x.y = 9xyyy as cudnnGetVersion returns it). */
 typedef struct mrb_gpu_info_t {
-    int device;            /* ordinal within CUDA_VISIBLE_DEVICES */
+    int device; /* ordinal within CUDA_VISIBLE_DEVICES */
     char name[256];
-    char uuid[48];         /* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as nvidia-smi prints it */
+    char uuid[48]; /* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as nvidia-smi prints it */
     char pci_bus_id[32];
-    size_t memory_total;   /* bytes */
-    size_t memory_free;    /* bytes, when queried */
+    size_t memory_total; /* bytes */
+    size_t memory_free;  /* bytes, when queried */
     int cc_major, cc_minor;
     int multiprocessors;
-    int clock_khz;         /* peak SM clock */
-    int memory_clock_khz;  /* peak memory clock */
+    int clock_khz;        /* peak SM clock */
+    int memory_clock_khz; /* peak memory clock */
     int memory_bus_bits;
     int ecc_enabled;
-    int driver_version;    /* highest CUDA version the driver supports */
-    int runtime_version;   /* CUDA runtime linked into mrbench */
+    int driver_version;  /* highest CUDA version the driver supports */
+    int runtime_version; /* CUDA runtime linked into mrbench */
     int cufft_version;
     long cudnn_version;
 } mrb_gpu_info_t;

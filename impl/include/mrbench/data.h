@@ -52,8 +52,7 @@ mrb_status mrb_coil_maps(size_t nx, size_t ny, size_t ncoils, uint64_t seed, mrb
  *                                            |k_c|^2 (noiseless),
  * which by Parseval equals the mean of |S_c x|^2 over all coil-image pixels.
  * The noise stream is deterministic in `seed`. */
-mrb_status mrb_simulate_kspace(const mrb_item *item, double snr_db, uint64_t seed,
-                               mrb_array **kspace);
+mrb_status mrb_simulate_kspace(const mrb_item *item, double snr_db, uint64_t seed, mrb_array **kspace);
 
 /* Slice profiles of mrb_thick_slices. */
 typedef enum mrb_slice_profile {
@@ -71,8 +70,7 @@ typedef enum mrb_slice_profile {
  * on thin slices with |z - zc| <= f, normalised to sum 1 (renormalised at the
  * ends of the volume). The output spacing along dims[2] is f times the
  * input's. */
-mrb_status mrb_thick_slices(const mrb_array *volume, size_t factor, mrb_slice_profile profile,
-                            mrb_array **thick);
+mrb_status mrb_thick_slices(const mrb_array *volume, size_t factor, mrb_slice_profile profile, mrb_array **thick);
 
 #ifdef __cplusplus
 }

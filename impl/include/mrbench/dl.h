@@ -56,9 +56,8 @@ typedef struct mrb_dl_omp_opts {
 /* Batch OMP of `nsignals` signals against a dictionary of unit-norm atoms;
  * the codes go to entries [first, first + nsignals) of `codes`. Stops early
  * for a signal when the next atom is linearly dependent on those chosen. */
-mrb_status mrb_dl_omp(const float *dict, size_t n, size_t natoms, const float *signals,
-                      size_t nsignals, const mrb_dl_omp_opts *opts, mrb_dl_codes *codes,
-                      size_t first);
+mrb_status mrb_dl_omp(const float *dict, size_t n, size_t natoms, const float *signals, size_t nsignals,
+                      const mrb_dl_omp_opts *opts, mrb_dl_codes *codes, size_t first);
 
 /* Signal source: writes signals [first, first + count) as n x count floats
  * into out. Called from several threads at once, on disjoint ranges. */
@@ -67,15 +66,13 @@ typedef void (*mrb_dl_signal_fn)(void *ctx, size_t first, size_t count, float *o
 /* mrb_dl_omp with the signals produced block by block by `fetch` (e.g.
  * patches extracted on the fly), so they never exist all at once. Signal j
  * is fetched as index first + j, and coded into entry first + j. */
-mrb_status mrb_dl_omp_source(const float *dict, size_t n, size_t natoms, mrb_dl_signal_fn fetch,
-                             void *ctx, size_t nsignals, const mrb_dl_omp_opts *opts,
-                             mrb_dl_codes *codes, size_t first);
+mrb_status mrb_dl_omp_source(const float *dict, size_t n, size_t natoms, mrb_dl_signal_fn fetch, void *ctx,
+                             size_t nsignals, const mrb_dl_omp_opts *opts, mrb_dl_codes *codes, size_t first);
 
 /* Initial dictionary as DLMRI builds it: the principal directions of the
  * training signals (eigenvectors of Y Y^T, by decreasing eigenvalue), then,
  * when natoms > n, randomly chosen training signals normalised to unit norm. */
-mrb_status mrb_dl_dict_init(float *dict, size_t n, size_t natoms, const float *train,
-                            size_t ntrain, uint64_t seed);
+mrb_status mrb_dl_dict_init(float *dict, size_t n, size_t natoms, const float *train, size_t ntrain, uint64_t seed);
 
 typedef struct mrb_dl_ksvd_opts {
     int iters;       /* K-SVD iterations (sparse coding + dictionary update) */
@@ -105,28 +102,26 @@ typedef struct mrb_dl_patches {
 } mrb_dl_patches;
 
 /* MRB_ERR_INVALID when a patch is larger than the image or a value is 0. */
-mrb_status mrb_dl_patches_init(mrb_dl_patches *g, const size_t dims[3], const size_t size[3],
-                               const size_t stride[3]);
+mrb_status mrb_dl_patches_init(mrb_dl_patches *g, const size_t dims[3], const size_t size[3], const size_t stride[3]);
 size_t mrb_dl_patches_total(const mrb_dl_patches *g);  /* number of patches */
 size_t mrb_dl_patches_length(const mrb_dl_patches *g); /* voxels per patch */
 /* Patches [first, first + count) of the real image `img` into out (n x count);
  * with `means` non-NULL each patch's mean is removed and stored there. */
-void mrb_dl_patches_extract(const mrb_dl_patches *g, const float *img, size_t first, size_t count,
-                            float *out, float *means);
+void mrb_dl_patches_extract(const mrb_dl_patches *g, const float *img, size_t first, size_t count, float *out,
+                            float *means);
 /* Averages the coded patches back into `img`: every voxel becomes the mean,
  * over the patches that cover it, of (patch mean + D code) at that voxel.
  * means may be NULL (zero means). Deterministic: each voxel sums its patches
  * in a fixed order. */
-mrb_status mrb_dl_patches_average(const mrb_dl_patches *g, const float *dict, size_t natoms,
-                                  const mrb_dl_codes *codes, const float *means, float *img,
-                                  int nthreads);
+mrb_status mrb_dl_patches_average(const mrb_dl_patches *g, const float *dict, size_t natoms, const mrb_dl_codes *codes,
+                                  const float *means, float *img, int nthreads);
 
 /* Closed-form k-space update of DLMRI on image MRB_C64 [nx, ny, nt] in place,
  * with kspace MRB_C64 [nx, ny, nt, 1] and mask MRB_F32 [nx, ny, nt]: s = F x;
  * on sampled locations s = y (nu <= 0: the noiseless limit) or
  * (s + nu y) / (1 + nu); x = F^H s. */
-mrb_status mrb_dl_data_consistency(mrb_array *image, const mrb_array *kspace,
-                                   const mrb_array *mask, double nu, int nthreads);
+mrb_status mrb_dl_data_consistency(mrb_array *image, const mrb_array *kspace, const mrb_array *mask, double nu,
+                                   int nthreads);
 
 typedef struct mrb_dl_tg_opts {
     double lambda; /* weight of ||grad_t x||_1 relative to (1/2)||x - x_avg||^2 */
@@ -159,8 +154,8 @@ typedef struct mrb_dl_stats {
     double seconds_consistency; /* data consistency (DLMRI) or TG + consistency (DLTG) */
     double seconds_total;       /* the whole run */
     int outer_iters;
-    size_t patches;      /* patches coded per outer iteration (both parts, all frames) */
-    double mean_atoms;   /* mean atoms per patch in the last coding */
+    size_t patches;    /* patches coded per outer iteration (both parts, all frames) */
+    double mean_atoms; /* mean atoms per patch in the last coding */
 } mrb_dl_stats;
 
 /* Copies the stats of the last run of a state made by the `dlmri` or `dltg`

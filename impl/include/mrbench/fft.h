@@ -22,8 +22,7 @@ typedef enum mrb_fft_dir { MRB_FFT_FORWARD = -1, MRB_FFT_INVERSE = +1 } mrb_fft_
 
 /* Transforms `data` (interleaved complex, dims[0] fastest) in place over the
  * first `rank` (1..3) of `ndim` axes, batched over the remaining axes. */
-mrb_status mrb_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *dims, float *data,
-                            int nthreads);
+mrb_status mrb_fft_centered(mrb_fft_dir dir, int rank, int ndim, const size_t *dims, float *data, int nthreads);
 /* Convenience: transforms an MRB_C64 array in place over its first `rank` axes. */
 mrb_status mrb_fft_array(mrb_fft_dir dir, int rank, mrb_array *a, int nthreads);
 /* Sets the number of threads FFTW may use for new plans (default 1). */

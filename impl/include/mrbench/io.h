@@ -66,8 +66,7 @@ void mrb_nifti_meta_default(mrb_nifti_meta *meta, const double spacing[3]);
 mrb_status mrb_nifti_read(const char *path, mrb_array **out, mrb_nifti_meta *meta);
 /* The same from bytes in memory (the file's content, gzipped or not);
  * `name` is used in messages. */
-mrb_status mrb_nifti_read_mem(const void *buf, size_t len, const char *name, mrb_array **out,
-                              mrb_nifti_meta *meta);
+mrb_status mrb_nifti_read_mem(const void *buf, size_t len, const char *name, mrb_array **out, mrb_nifti_meta *meta);
 /* Writes `a` (any mrbench dtype, up to 7 axes) as NIfTI-1 (meta->version
  * 2: NIfTI-2), gzip-compressed (level 1, as nibabel) when the path ends in
  * ".gz". meta NULL:
@@ -87,8 +86,8 @@ mrb_status mrb_nifti_write(const char *path, const mrb_array *a, const mrb_nifti
  * MRB_ERR_UNSUPPORTED. Result: MRB_C64. */
 mrb_status mrb_cfl_read(const char *base, mrb_array **out);
 /* The same from the .hdr text and the .cfl bytes in memory. */
-mrb_status mrb_cfl_read_mem(const char *hdr, size_t hdr_len, const void *cfl, size_t cfl_len,
-                            const char *name, mrb_array **out);
+mrb_status mrb_cfl_read_mem(const char *hdr, size_t hdr_len, const void *cfl, size_t cfl_len, const char *name,
+                            mrb_array **out);
 /* Writes base.hdr ("# Dimensions" with 16 dims, then "# Command" with
  * `command` when it is not NULL, newlines replaced by spaces) and base.cfl.
  * Real arrays are converted to complex. */
@@ -117,8 +116,7 @@ void mrb_fastmri_meta_clear(mrb_fastmri_meta *meta); /* frees, zeroes */
 
 /* kspace required; recon (NULL to skip) gets reconstruction_rss or
  * reconstruction_esc, or stays NULL when the file has neither. */
-mrb_status mrb_fastmri_read(const char *path, mrb_array **kspace, mrb_array **recon,
-                            mrb_fastmri_meta *meta);
+mrb_status mrb_fastmri_read(const char *path, mrb_array **kspace, mrb_array **recon, mrb_fastmri_meta *meta);
 /* kspace MRB_C64 [nx, ny, ns, nc] (nc = 1 writes single-coil 3-D kspace and
  * recon as reconstruction_esc; nc > 1 4-D and reconstruction_rss). recon
  * MRB_F32 [w, h, ns] or NULL; ismrmrd_header may be NULL. */
@@ -132,8 +130,7 @@ mrb_status mrb_fastmri_write(const char *path, const mrb_array *kspace, const mr
 mrb_status mrb_h5_read_dataset(const char *path, const char *dataset, mrb_array **out);
 /* Writes `a` as dataset `dataset` (created, or the file replaced when
  * `truncate` is 1), axes reversed; MRB_C64 as the {r, i} compound. */
-mrb_status mrb_h5_write_dataset(const char *path, const char *dataset, const mrb_array *a,
-                                int truncate);
+mrb_status mrb_h5_write_dataset(const char *path, const char *dataset, const mrb_array *a, int truncate);
 
 /* ISMRMRD raw data (ISMRMRD 1.x HDF5: compound acquisitions in
  * /dataset/data, XML header in /dataset/xml, as
@@ -149,8 +146,7 @@ mrb_status mrb_h5_write_dataset(const char *path, const char *dataset, const mrb
  * Lines never acquired stay 0. mask (may be NULL) gets MRB_F32
  * [nx, ny, nslices], 1 on acquired lines. 3-D encodings
  * (kspace_encode_step_2 > 0) give MRB_ERR_UNSUPPORTED. */
-mrb_status mrb_ismrmrd_read(const char *path, unsigned repetition, mrb_array **kspace,
-                            mrb_array **mask);
+mrb_status mrb_ismrmrd_read(const char *path, unsigned repetition, mrb_array **kspace, mrb_array **mask);
 
 /* ------------------------------------------------------------------ generic */
 
@@ -174,8 +170,7 @@ mrb_status mrb_image_write(const char *path, const mrb_array *a, const double sp
 /* 8-bit grey PNG of img[y * w + x] (x fastest, row y = 0 at the top);
  * values are windowed linearly, lo -> 0 and hi -> 255, clamped; NaN -> 0.
  * Requires hi > lo. */
-mrb_status mrb_png_write_gray(const char *path, const float *img, size_t w, size_t h, float lo,
-                              float hi);
+mrb_status mrb_png_write_gray(const char *path, const float *img, size_t w, size_t h, float lo, float hi);
 /* 8-bit RGB PNG of rgb[3 * (y * w + x) + channel]. */
 mrb_status mrb_png_write_rgb(const char *path, const uint8_t *rgb, size_t w, size_t h);
 /* Grey image windowed as mrb_png_write_gray, with labels[y * w + x] > 0
@@ -186,8 +181,8 @@ mrb_status mrb_png_write_rgb(const char *path, const uint8_t *rgb, size_t w, siz
  * (227,119,194), 8 grey (127,127,127), 9 olive (188,189,34), 10 cyan
  * (23,190,207); label l > 10 uses colour ((l - 1) mod 10) + 1. Label 0 is
  * background (grey only). alpha in [0, 1]. */
-mrb_status mrb_png_overlay_labels(const char *path, const float *img, const uint8_t *labels,
-                                  size_t w, size_t h, float lo, float hi, float alpha);
+mrb_status mrb_png_overlay_labels(const char *path, const float *img, const uint8_t *labels, size_t w, size_t h,
+                                  float lo, float hi, float alpha);
 /* The colour of label l (l >= 1) as above. */
 void mrb_png_label_colour(unsigned label, uint8_t rgb[3]);
 

@@ -49,8 +49,8 @@ typedef struct mrb_linop {
 /* Generic constructor: takes ownership of `data` (freed with free_data, also
  * on failure). NULL with the message set on failure. */
 mrb_linop *mrb_linop_create(const char *name, int dom_ndim, const size_t *dom_dims, int cod_ndim,
-                            const size_t *cod_dims, mrb_linop_fn forward, mrb_linop_fn adjoint,
-                            mrb_linop_fn normal, void *data, void (*free_data)(void *data));
+                            const size_t *cod_dims, mrb_linop_fn forward, mrb_linop_fn adjoint, mrb_linop_fn normal,
+                            void *data, void (*free_data)(void *data));
 void mrb_linop_free(mrb_linop *op); /* NULL is a no-op */
 
 size_t mrb_linop_domain_count(const mrb_linop *op);   /* complex elements */
@@ -62,15 +62,13 @@ mrb_status mrb_linop_normal(mrb_linop *op, float *dst, const float *src);
 
 /* Mask: `mask` (count real values, copied) repeats over the trailing axes;
  * mrb_array_count(dims) must be a multiple of count. */
-mrb_linop *mrb_linop_mask_create(int ndim, const size_t *dims, const float *mask, size_t count,
-                                 int nthreads);
+mrb_linop *mrb_linop_mask_create(int ndim, const size_t *dims, const float *mask, size_t count, int nthreads);
 /* Centred orthonormal FFT over dims[0], dims[1], batched over the rest. */
 mrb_linop *mrb_linop_fft2_create(int ndim, const size_t *dims, int nthreads);
 /* Centred orthonormal FFT over dims[2] (ndim >= 3), batched over the rest. */
 mrb_linop *mrb_linop_fftt_create(int ndim, const size_t *dims, int nthreads);
 /* SENSE expansion for images [nx, ny, nt] and maps [nx, ny, 1, nc] (copied). */
-mrb_linop *mrb_linop_sense_create(size_t nx, size_t ny, size_t nt, size_t nc, const float *sens,
-                                  int nthreads);
+mrb_linop *mrb_linop_sense_create(size_t nx, size_t ny, size_t nt, size_t nc, const float *sens, int nthreads);
 /* Replaces the maps of a sense operator (copied; same shape). MRB_ERR_INVALID
  * if op is not a sense operator. */
 mrb_status mrb_linop_sense_set_maps(mrb_linop *op, const float *sens);

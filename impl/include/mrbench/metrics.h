@@ -37,8 +37,7 @@ mrb_status mrb_metric_nmse(const mrb_array *ref, const mrb_array *x, double *out
 /* PSNR = 10 log10(R^2 / MSE). R = data_range when > 0, else max(ref) over
  * the whole volume (fastMRI `psnr`). +INFINITY when MSE = 0 (as
  * scikit-image). R <= 0 after defaulting is MRB_ERR_INVALID. */
-mrb_status mrb_metric_psnr(const mrb_array *ref, const mrb_array *x, double data_range,
-                           double *out);
+mrb_status mrb_metric_psnr(const mrb_array *ref, const mrb_array *x, double data_range, double *out);
 
 typedef struct mrb_ssim_opts {
     int win_size;          /* odd side of the uniform window (default 7); for the
@@ -63,13 +62,12 @@ void mrb_ssim_opts_gaussian(mrb_ssim_opts *o);
  * positions (a border of (win-1)/2 cropped from each side, as scikit-image),
  * then the mean over slices. opts NULL means mrb_ssim_opts_default. Slices
  * smaller than the window are MRB_ERR_INVALID. */
-mrb_status mrb_metric_ssim(const mrb_array *ref, const mrb_array *x, const mrb_ssim_opts *opts,
-                           double *out);
+mrb_status mrb_metric_ssim(const mrb_array *ref, const mrb_array *x, const mrb_ssim_opts *opts, double *out);
 /* As mrb_metric_ssim, writing each slice's mean SSIM into per_slice
  * (dims[2] values, 1 for a 2D array); out may be NULL. The data range
  * default is still the max over the whole volume. */
-mrb_status mrb_metric_ssim_slices(const mrb_array *ref, const mrb_array *x,
-                                  const mrb_ssim_opts *opts, double *per_slice, double *out);
+mrb_status mrb_metric_ssim_slices(const mrb_array *ref, const mrb_array *x, const mrb_ssim_opts *opts,
+                                  double *per_slice, double *out);
 
 /* ------------------------------------------------------------------------
  * Label-map metrics: MRB_U8 arrays [nx, ny] or [nx, ny, nz] (a 3D array
@@ -134,8 +132,8 @@ typedef struct mrb_seg_result {
     double hd95_ref_to_pred, hd95_pred_to_ref; /* the directed percentiles */
     double assd;                               /* mean of the pooled directed distances */
     double asd;                                /* mean of the two directed means (MedPy `assd`) */
-    double nsd;         /* fraction of both surfaces within tau of the other */
-    double diagonal_mm; /* image diagonal, the `worst` distance */
+    double nsd;                                /* fraction of both surfaces within tau of the other */
+    double diagonal_mm;                        /* image diagonal, the `worst` distance */
 } mrb_seg_result;
 
 /* Every label metric for one group: one pass for the counts, surfaces in
@@ -151,8 +149,8 @@ mrb_status mrb_seg_evaluate(const mrb_array *ref, const mrb_array *pred, const d
  * voxel, spacing[d] mm along axis d (NULL = 1); +INFINITY everywhere when
  * there is no feature. nthreads 0 = the OpenMP default.
  * ------------------------------------------------------------------------ */
-mrb_status mrb_edt_squared(const uint8_t *feature, int ndim, const size_t *dims,
-                           const double *spacing, int nthreads, double *out_sq);
+mrb_status mrb_edt_squared(const uint8_t *feature, int ndim, const size_t *dims, const double *spacing, int nthreads,
+                           double *out_sq);
 
 /* The BraTS evaluation's distance for one empty mask: the diagonal of the
  * 240x240x155 1 mm volume, sqrt(240^2 + 240^2 + 155^2) rounded to 373.13. */

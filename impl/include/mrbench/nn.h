@@ -73,15 +73,15 @@ void mrb_nn_init_xavier_uniform(mrb_tensor *w, size_t fan_in, size_t fan_out, mr
 typedef enum mrb_act { MRB_ACT_NONE = 0, MRB_ACT_RELU, MRB_ACT_LEAKY_RELU } mrb_act;
 
 typedef struct mrb_conv_cfg {
-    int rank;        /* 2 (NCHW) or 3 (NCDHW) */
+    int rank; /* 2 (NCHW) or 3 (NCDHW) */
     size_t cin, cout;
-    size_t k[3];     /* kernel (d, h, w); 2D uses k[1], k[2] and k[0] = 1 */
+    size_t k[3]; /* kernel (d, h, w); 2D uses k[1], k[2] and k[0] = 1 */
     size_t stride[3];
-    size_t pad[3];   /* zero padding on both sides */
+    size_t pad[3]; /* zero padding on both sides */
     size_t dil[3];
-    int bias;        /* 1: learnable bias */
-    mrb_act act;     /* activation fused into the forward */
-    float leak;      /* negative slope for MRB_ACT_LEAKY_RELU */
+    int bias;    /* 1: learnable bias */
+    mrb_act act; /* activation fused into the forward */
+    float leak;  /* negative slope for MRB_ACT_LEAKY_RELU */
 } mrb_conv_cfg;
 
 /* Fills a cfg for a k x k (x k) convolution, stride 1, 'same' padding, dilation 1, bias on. */
@@ -158,13 +158,13 @@ mrb_status mrb_nn_upsample_backward(mrb_tensor *x, size_t factor, const mrb_tens
  * (Ulyanov et al. 2016): statistics per item and channel, always. */
 typedef struct mrb_norm {
     size_t channels;
-    int instance;        /* 1: instance norm */
-    double eps;          /* 1e-5 (PyTorch default) */
-    double momentum;     /* 0.1 (PyTorch default) */
-    mrb_tensor *gamma;   /* [C] with grad, init 1 */
-    mrb_tensor *beta;    /* [C] with grad, init 0 */
-    float *running_mean; /* [C] (batch norm), init 0 */
-    float *running_var;  /* [C] (batch norm), init 1 */
+    int instance;         /* 1: instance norm */
+    double eps;           /* 1e-5 (PyTorch default) */
+    double momentum;      /* 0.1 (PyTorch default) */
+    mrb_tensor *gamma;    /* [C] with grad, init 1 */
+    mrb_tensor *beta;     /* [C] with grad, init 0 */
+    float *running_mean;  /* [C] (batch norm), init 0 */
+    float *running_var;   /* [C] (batch norm), init 1 */
     float *mean, *invstd; /* saved by the last forward: [C] or [N*C] */
     size_t saved_cap;
     int saved_train;
@@ -217,10 +217,10 @@ typedef struct mrb_sgd_cfg {
 mrb_adam_cfg mrb_adam_defaults(void);
 /* `decay_mask[i]` 1 where weight decay applies to params[i] (NULL: all). The
  * optimiser keeps the pointers; it owns its moment buffers only. */
-mrb_status mrb_optim_adam_create(mrb_tensor *const *params, const int *decay_mask, size_t n,
-                                 const mrb_adam_cfg *cfg, mrb_optim **out);
-mrb_status mrb_optim_sgd_create(mrb_tensor *const *params, const int *decay_mask, size_t n,
-                                const mrb_sgd_cfg *cfg, mrb_optim **out);
+mrb_status mrb_optim_adam_create(mrb_tensor *const *params, const int *decay_mask, size_t n, const mrb_adam_cfg *cfg,
+                                 mrb_optim **out);
+mrb_status mrb_optim_sgd_create(mrb_tensor *const *params, const int *decay_mask, size_t n, const mrb_sgd_cfg *cfg,
+                                mrb_optim **out);
 /* One update from the params' grads (grads not cleared). */
 void mrb_optim_step(mrb_optim *o);
 void mrb_optim_free(mrb_optim *o);
@@ -244,12 +244,11 @@ typedef struct mrb_dc_data {
 /* Noiseless (lambda < 0): s_rec = s off the mask, y on it.
  * Noisy (lambda >= 0): s_rec = (s + lambda y) / (1 + lambda) on the mask.
  * out = F^H s_rec with s = F x. */
-mrb_status mrb_nn_dc_forward(const mrb_tensor *x, const mrb_dc_data *d, double lambda,
-                             mrb_tensor *out);
+mrb_status mrb_nn_dc_forward(const mrb_tensor *x, const mrb_dc_data *d, double lambda, mrb_tensor *out);
 /* x->grad += F^H Lambda F out->grad; when dlambda is not NULL (noisy form)
  * *dlambda += sum over the mask of Re(conj(F g) (y - s)) / (1 + lambda)^2. */
-mrb_status mrb_nn_dc_backward(mrb_tensor *x, const mrb_dc_data *d, double lambda,
-                              const mrb_tensor *out, double *dlambda);
+mrb_status mrb_nn_dc_backward(mrb_tensor *x, const mrb_dc_data *d, double lambda, const mrb_tensor *out,
+                              double *dlambda);
 
 /* Data-sharing layer for 2D+t: x [N, 2, nt, ny, nx] -> y [N, 12, nt, ny, nx]:
  * channels 0-1 the input, then for temporal windows of 1, 3, 5, 7, 9 frames
@@ -258,10 +257,8 @@ mrb_status mrb_nn_dc_backward(mrb_tensor *x, const mrb_dc_data *d, double lambda
  * acquired locations take the measured k-space. */
 #define MRB_DS_NWINDOWS 5
 #define MRB_DS_CHANNELS (2 + 2 * MRB_DS_NWINDOWS)
-mrb_status mrb_nn_datashare_forward(const mrb_tensor *x, const mrb_dc_data *d,
-                                    int divide_by_acquired, mrb_tensor *y);
-mrb_status mrb_nn_datashare_backward(mrb_tensor *x, const mrb_dc_data *d, int divide_by_acquired,
-                                     const mrb_tensor *y);
+mrb_status mrb_nn_datashare_forward(const mrb_tensor *x, const mrb_dc_data *d, int divide_by_acquired, mrb_tensor *y);
+mrb_status mrb_nn_datashare_backward(mrb_tensor *x, const mrb_dc_data *d, int divide_by_acquired, const mrb_tensor *y);
 
 /* Layout conversion between complex [nx, ny, nt] x n and the nn's 2-channel tensors. */
 void mrb_nn_complex_to_tensor(const float *cplx, mrb_tensor *t);
@@ -274,25 +271,23 @@ typedef struct mrb_named_tensor {
 } mrb_named_tensor;
 /* Writes F32 tensors and string metadata pairs (meta[2i] key, meta[2i+1]
  * value; nmeta pairs) atomically (temp file, fsync, rename). */
-mrb_status mrb_safetensors_write(const char *path, const mrb_named_tensor *ts, size_t n,
-                                 const char *const *meta, size_t nmeta);
+mrb_status mrb_safetensors_write(const char *path, const mrb_named_tensor *ts, size_t n, const char *const *meta,
+                                 size_t nmeta);
 /* Reads into the given tensors (names and shapes must match; extra tensors in
  * the file are an error). Metadata values are returned via get_meta when not
  * NULL: called once per metadata pair. */
 mrb_status mrb_safetensors_read(const char *path, const mrb_named_tensor *ts, size_t n,
-                                void (*get_meta)(void *ctx, const char *key, const char *value),
-                                void *ctx);
+                                void (*get_meta)(void *ctx, const char *key, const char *value), void *ctx);
 /* Reads only the metadata pairs (header checks as above, tensors not read). */
-mrb_status mrb_safetensors_read_meta(const char *path,
-                                     void (*get_meta)(void *ctx, const char *key, const char *value),
+mrb_status mrb_safetensors_read_meta(const char *path, void (*get_meta)(void *ctx, const char *key, const char *value),
                                      void *ctx);
 
 /* ---- Deep Cascade of CNNs (Schlemper et al., IEEE TMI 2017) ---- */
 typedef struct mrb_cascade_arch {
-    int temporal; /* 0: 2D (3x3 convs), 1: 2D+t (3x3x3 convs with data sharing) */
-    int n_c;      /* cascades */
-    int n_d;      /* conv layers per cascade (>= 2) */
-    int n_f;      /* filters */
+    int temporal;  /* 0: 2D (3x3 convs), 1: 2D+t (3x3x3 convs with data sharing) */
+    int n_c;       /* cascades */
+    int n_d;       /* conv layers per cascade (>= 2) */
+    int n_f;       /* filters */
     double lambda; /* DC: < 0 noiseless; >= 0 noisy with this initial lambda */
     int lambda_trainable;
 } mrb_cascade_arch;
@@ -309,8 +304,8 @@ size_t mrb_cascade_params(mrb_cascade *c, mrb_named_tensor *out, size_t cap);
 /* Forward from the zero-filled input x0 (same layout as mrb_nn_dc_forward);
  * keeps activations for mrb_cascade_backward when `train`. The returned
  * tensor is owned by the cascade and valid until the next call. */
-mrb_status mrb_cascade_forward(mrb_cascade *c, const mrb_tensor *x0, const mrb_dc_data *d,
-                               int train, const mrb_tensor **out);
+mrb_status mrb_cascade_forward(mrb_cascade *c, const mrb_tensor *x0, const mrb_dc_data *d, int train,
+                               const mrb_tensor **out);
 /* Accumulates parameter gradients from dout (d loss / d output). */
 mrb_status mrb_cascade_backward(mrb_cascade *c, const float *dout);
 void mrb_cascade_zero_grad(mrb_cascade *c);
@@ -322,16 +317,15 @@ mrb_status mrb_cascade_open(const char *path, mrb_cascade **out);
 
 /* Reconstruction: kspace MRB_C64 [nx, ny, nt, 1], mask MRB_F32 [nx, ny, nt]
  * -> image MRB_C64 [nx, ny, nt] (2D: the nt frames as a batch). */
-mrb_status mrb_cascade_reconstruct(mrb_cascade *c, const mrb_array *kspace, const mrb_array *mask,
-                                   mrb_array *image);
+mrb_status mrb_cascade_reconstruct(mrb_cascade *c, const mrb_array *kspace, const mrb_array *mask, mrb_array *image);
 
 /* ---- training ---- */
 typedef struct mrb_cascade_progress {
-    int epoch;      /* 1-based */
-    size_t step;    /* global step count */
-    double loss;    /* last minibatch loss (MSE + weight decay) */
+    int epoch;       /* 1-based */
+    size_t step;     /* global step count */
+    double loss;     /* last minibatch loss (MSE + weight decay) */
     double val_psnr; /* dB, NAN within an epoch */
-    int epoch_end;  /* 1 on the call after validation */
+    int epoch_end;   /* 1 on the call after validation */
 } mrb_cascade_progress;
 
 typedef struct mrb_cascade_train_opts {
@@ -345,19 +339,18 @@ typedef struct mrb_cascade_train_opts {
     /* Mask per minibatch: make(ctx, seed, nx, ny, nt, &mask) (MRB_F32 [nx, ny, nt]);
      * NULL uses the registered "cartesian-vd" sampler (the released code's
      * cartesian_mask) with `acceleration` and `sample_n` centre lines. */
-    mrb_status (*make_mask)(void *ctx, uint64_t seed, size_t nx, size_t ny, size_t nt,
-                            mrb_array **mask);
+    mrb_status (*make_mask)(void *ctx, uint64_t seed, size_t nx, size_t ny, size_t nt, mrb_array **mask);
     void *mask_ctx;
     double acceleration;
-    int sample_n;       /* centre lines always taken (released code: 10) */
+    int sample_n; /* centre lines always taken (released code: 10) */
     int epochs;
-    int batch;          /* 2D: 10; 2D+t: 1 (released code) */
-    double lr;          /* Adam, 1e-3 */
-    double weight_decay;/* 1e-6 */
+    int batch;           /* 2D: 10; 2D+t: 1 (released code) */
+    double lr;           /* Adam, 1e-3 */
+    double weight_decay; /* 1e-6 */
     uint64_t seed;
     int nthreads;
-    const char *checkpoint; /* written each epoch (atomic), or NULL */
-    int resume;             /* 1: continue from `checkpoint` when it exists */
+    const char *checkpoint;  /* written each epoch (atomic), or NULL */
+    int resume;              /* 1: continue from `checkpoint` when it exists */
     const char *weights_out; /* final weights (safetensors), or NULL */
     /* Progress callback (may be NULL); a non-zero return stops training cleanly. */
     int (*progress)(void *ctx, const mrb_cascade_progress *p);
@@ -379,8 +372,8 @@ typedef struct mrb_cascade_train_opts {
  * back into net and opt. */
 typedef struct mrb_cascade_train_device {
     const char *name;
-    mrb_status (*open)(mrb_cascade *net, mrb_optim *opt, const mrb_adam_cfg *adam, size_t batch, size_t nx,
-                       size_t ny, size_t snt, void **state);
+    mrb_status (*open)(mrb_cascade *net, mrb_optim *opt, const mrb_adam_cfg *adam, size_t batch, size_t nx, size_t ny,
+                       size_t snt, void **state);
     mrb_status (*step)(void *state, const float *x0, const float *kspace, const float *mask, const float *target,
                        uint64_t t, double *mse, double *weight_norm2);
     mrb_status (*sync)(void *state, mrb_cascade *net, mrb_optim *opt);

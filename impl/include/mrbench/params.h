@@ -47,8 +47,8 @@ typedef struct mrb_params {
 void mrb_params_defaults(mrb_params *p, const mrb_param_spec *spec, size_t nspec);
 /* Sets one parameter from text (command line KEY=VALUE), checking type and
  * range; the error names `where` and the key. */
-mrb_status mrb_params_set_text(mrb_params *p, const mrb_param_spec *spec, size_t nspec,
-                               const char *key, const char *value, const char *where);
+mrb_status mrb_params_set_text(mrb_params *p, const mrb_param_spec *spec, size_t nspec, const char *key,
+                               const char *value, const char *where);
 /* Value lookups; asking for a name not in the schema is a programmer error. */
 double mrb_params_num(const mrb_params *p, const char *name);
 long mrb_params_int(const mrb_params *p, const char *name);

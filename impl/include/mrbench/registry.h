@@ -51,8 +51,7 @@ typedef struct mrb_sampler_desc {
     const mrb_param_spec *params;
     size_t nparams;
     /* Mask MRB_F32 [nx, ny, nt], deterministic in (params, seed). */
-    mrb_status (*make)(const mrb_params *p, uint64_t seed, size_t nx, size_t ny, size_t nt,
-                       mrb_array **mask);
+    mrb_status (*make)(const mrb_params *p, uint64_t seed, size_t nx, size_t ny, size_t nt, mrb_array **mask);
     /* The acceleration the user asked for (the x axis of tables and plots). */
     double (*nominal_acceleration)(const mrb_params *p);
 } mrb_sampler_desc;
@@ -93,11 +92,10 @@ typedef struct mrb_metric_desc {
     /* The exact definition used, for results.json (e.g. data range, window). */
     void (*definition)(const mrb_params *p, char *buf, size_t len);
     /* Image metric on magnitudes MRB_F32 [nx, ny, nslices]; NULL if not an image metric. */
-    mrb_status (*image)(const mrb_params *p, const mrb_array *ref, const mrb_array *test,
-                        double *value);
+    mrb_status (*image)(const mrb_params *p, const mrb_array *ref, const mrb_array *test, double *value);
     /* Label-map metric on MRB_U8 arrays with voxel spacing; NULL if not a label metric. */
-    mrb_status (*labels)(const mrb_params *p, const mrb_array *ref, const mrb_array *test,
-                         const double spacing[3], double *value);
+    mrb_status (*labels)(const mrb_params *p, const mrb_array *ref, const mrb_array *test, const double spacing[3],
+                         double *value);
 } mrb_metric_desc;
 
 /* The tables: NULL-terminated arrays defined by each family. */

@@ -25,9 +25,9 @@ extern "C" {
 #define MRB_REPORT_PATH 1100
 
 typedef struct mrb_report_outcome {
-    char markdown[MRB_REPORT_PATH]; /* report.md */
-    char csv[MRB_REPORT_PATH];      /* report.csv (every table, long format) */
-    char latex[MRB_REPORT_PATH];    /* report.tex */
+    char markdown[MRB_REPORT_PATH];                    /* report.md */
+    char csv[MRB_REPORT_PATH];                         /* report.csv (every table, long format) */
+    char latex[MRB_REPORT_PATH];                       /* report.tex */
     char plots[MRB_REPORT_MAX_PLOTS][MRB_REPORT_PATH]; /* PNG files drawn (an SVG twin sits beside each) */
     size_t nplots;
     char skipped[512]; /* why plots were not drawn ("" if they were) */
@@ -88,11 +88,11 @@ typedef struct mrb_compare_opts {
 #define MRB_COMPARE_CI_LEVEL 0.95
 
 typedef struct mrb_compare_outcome {
-    size_t cases;        /* cases present and ok in both runs */
-    size_t tests;        /* accuracy comparisons (case x metric) */
+    size_t cases; /* cases present and ok in both runs */
+    size_t tests; /* accuracy comparisons (case x metric) */
     size_t worse, better, ambiguous, same;
     size_t slower, faster, time_ambiguous;
-    size_t regressions;  /* what the exit status counts */
+    size_t regressions; /* what the exit status counts */
 } mrb_compare_outcome;
 
 /* Compares NEW against BASE. Refuses (MRB_ERR_INVALID) runs of different
@@ -109,9 +109,9 @@ double mrb_compare_default_tolerance(const char *metric);
 typedef struct mrb_leaderboard_opts {
     const char *const *metrics; /* metric ids to rank (NULL: every metric all entries share) */
     size_t nmetrics;
-    size_t resamples;           /* bootstrap resamples for stability (0: MRB_LEADERBOARD_RESAMPLES) */
+    size_t resamples; /* bootstrap resamples for stability (0: MRB_LEADERBOARD_RESAMPLES) */
     uint64_t seed;
-    const char *title;          /* NULL: "mrbench leaderboard" */
+    const char *title; /* NULL: "mrbench leaderboard" */
 } mrb_leaderboard_opts;
 
 /* Bootstrap resamples of items for the ranking stability (challengeR uses 1000). */

@@ -15,8 +15,8 @@ extern "C" {
 #endif
 
 typedef struct mrb_summary {
-    size_t n;      /* finite values used */
-    size_t n_nan;  /* NaN values excluded (e.g. undefined metrics) */
+    size_t n;     /* finite values used */
+    size_t n_nan; /* NaN values excluded (e.g. undefined metrics) */
     double mean;
     double std;    /* sample standard deviation (n - 1), 0 for n < 2 */
     double median; /* linear interpolation between order statistics (numpy default) */
@@ -84,8 +84,8 @@ mrb_status mrb_bh_adjust(const double *p, size_t n, double *q);
  * mrb_rng stream of `seed`: the same seed gives the same interval on every
  * machine. Percentiles interpolate linearly (numpy's default). NaNs are an
  * error; n == 0 gives NaN bounds. */
-mrb_status mrb_bootstrap_mean_ci(const double *x, size_t n, size_t resamples, double level, uint64_t seed,
-                                 double *lo, double *hi);
+mrb_status mrb_bootstrap_mean_ci(const double *x, size_t n, size_t resamples, double level, uint64_t seed, double *lo,
+                                 double *hi);
 
 /* Ranks of n entries on one value each, 1 = best: ties share the average
  * of the ranks they span; missing values (NaN) rank below every present

@@ -12,12 +12,12 @@ extern "C" {
 
 typedef enum mrb_status {
     MRB_OK = 0,
-    MRB_ERR_INVALID = -1,     /* bad input: file, suite, parameter, shape (exit 2) */
-    MRB_ERR_IO = -2,          /* a file could not be read or written (exit 2) */
-    MRB_ERR_NOMEM = -3,       /* allocation failed (exit 1) */
-    MRB_ERR_DEVICE = -4,      /* requested device unavailable (exit 3) */
-    MRB_ERR_RUN = -5,         /* a run failed: numerical failure, method error (exit 1) */
-    MRB_ERR_UNSUPPORTED = -6  /* valid input that this build cannot handle (exit 2) */
+    MRB_ERR_INVALID = -1,    /* bad input: file, suite, parameter, shape (exit 2) */
+    MRB_ERR_IO = -2,         /* a file could not be read or written (exit 2) */
+    MRB_ERR_NOMEM = -3,      /* allocation failed (exit 1) */
+    MRB_ERR_DEVICE = -4,     /* requested device unavailable (exit 3) */
+    MRB_ERR_RUN = -5,        /* a run failed: numerical failure, method error (exit 1) */
+    MRB_ERR_UNSUPPORTED = -6 /* valid input that this build cannot handle (exit 2) */
 } mrb_status;
 
 /* Process exit codes of the mrbench program (documented in README.md). */
@@ -47,16 +47,16 @@ const char *mrb_status_name(mrb_status code);
 int mrb_status_exit_code(mrb_status code);
 
 /* Programmer errors (never bad input): abort with file and line. */
-#define MRB_ASSERT(cond)                                                   \
-    do {                                                                   \
-        if (!(cond)) mrb_assert_fail(#cond, __FILE__, __LINE__);           \
+#define MRB_ASSERT(cond)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) mrb_assert_fail(#cond, __FILE__, __LINE__);                                                       \
     } while (0)
 void mrb_assert_fail(const char *expr, const char *file, int line);
 
-#define MRB_TRY(expr)                           \
-    do {                                        \
-        mrb_status mrb_try_status_ = (expr);    \
-        if (mrb_try_status_ != MRB_OK) return mrb_try_status_; \
+#define MRB_TRY(expr)                                                                                                  \
+    do {                                                                                                               \
+        mrb_status mrb_try_status_ = (expr);                                                                           \
+        if (mrb_try_status_ != MRB_OK) return mrb_try_status_;                                                         \
     } while (0)
 
 #ifdef __cplusplus

@@ -28,8 +28,8 @@ typedef struct mrb_suite_dataset {
     mrb_params params;
     char manifest[MRB_PATH_MAX]; /* resolved path, empty for inline generators */
     char manifest_sha256[65];
-    char split[16];   /* "all" or a split name of the manifest */
-    size_t *indices;  /* item indices to use */
+    char split[16];  /* "all" or a split name of the manifest */
+    size_t *indices; /* item indices to use */
     size_t nindices;
 } mrb_suite_dataset;
 
@@ -55,16 +55,16 @@ typedef struct mrb_suite_metric {
 #define MRB_TRAIN_SAMPLINGS_MAX 8
 typedef struct mrb_suite_training {
     int present;
-    size_t dataset;  /* index into datasets[]: must be a manifest with splits */
-    size_t sampling; /* index into sampling[]: masks drawn on the fly (= samplings[0]) */
+    size_t dataset;                            /* index into datasets[]: must be a manifest with splits */
+    size_t sampling;                           /* index into sampling[]: masks drawn on the fly (= samplings[0]) */
     size_t samplings[MRB_TRAIN_SAMPLINGS_MAX]; /* "sampling": one id or a list; with several, */
-    size_t nsamplings;                          /* each mask comes from one drawn by its seed */
-    size_t method;   /* index into methods[]: the method whose weights are trained */
+    size_t nsamplings;                         /* each mask comes from one drawn by its seed */
+    size_t method;                             /* index into methods[]: the method whose weights are trained */
     size_t *train_indices, *val_indices;
     size_t ntrain, nval;
     char train_split[16], val_split[16];
-    int temporal;         /* 0: 2D network, 1: 2D+t */
-    int n_c, n_d, n_f;    /* cascades, conv layers per cascade, filters */
+    int temporal;      /* 0: 2D network, 1: 2D+t */
+    int n_c, n_d, n_f; /* cascades, conv layers per cascade, filters */
     int epochs, batch_size;
     double learning_rate, weight_decay;
     char weights[MRB_PATH_MAX];    /* output safetensors, resolved against the suite folder */
@@ -85,20 +85,20 @@ typedef struct mrb_suite {
     size_t nmethods;
     mrb_suite_metric *metrics;
     size_t nmetrics;
-    int warmup;  /* untimed runs before the measured ones, per case */
-    int repeats; /* timed runs per item */
+    int warmup;                         /* untimed runs before the measured ones, per case */
+    int repeats;                        /* timed runs per item */
     char report_metrics[8][MRB_ID_MAX]; /* metric ids shown in report tables */
     size_t nreport_metrics;
     char plot_metric[MRB_ID_MAX]; /* metric plotted against acceleration ("" = none) */
-    char *text; /* the suite's JSON text, echoed into results.json */
+    char *text;                   /* the suite's JSON text, echoed into results.json */
     mrb_suite_training training;
 } mrb_suite;
 
 /* Parses and validates text[0..len), which must be followed by a NUL at
  * text[len]; `display_name` is used in messages (the path), `base_dir`
  * resolves relative manifest paths. */
-mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_name,
-                           const char *base_dir, mrb_suite **out);
+mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_name, const char *base_dir,
+                           mrb_suite **out);
 mrb_status mrb_suite_load(const char *path, mrb_suite **out);
 /* The quickstart suite compiled into the program. */
 mrb_status mrb_suite_load_embedded(const char *name, mrb_suite **out);
@@ -107,8 +107,7 @@ void mrb_suite_free(mrb_suite *s);
 size_t mrb_suite_case_count(const mrb_suite *s);
 /* Case c (0 <= c < count) in the suite's fixed order: dataset-major, then
  * sampling, then method. */
-void mrb_suite_case(const mrb_suite *s, size_t c, size_t *dataset, size_t *sampling,
-                    size_t *method);
+void mrb_suite_case(const mrb_suite *s, size_t c, size_t *dataset, size_t *sampling, size_t *method);
 void mrb_suite_case_key(const mrb_suite *s, size_t c, char *buf, size_t len);
 
 #ifdef __cplusplus

@@ -38,7 +38,7 @@ mrb_status mrb_mkdirs(const char *path);
  * scheduler has parked (16 threads on 2 cores made cs-wavelet 30x slower). */
 int mrb_threads_usable(int requested);
 
-double mrb_now(void);      /* monotonic seconds */
+double mrb_now(void);       /* monotonic seconds */
 double mrb_wall_time(void); /* seconds since the epoch */
 /* ISO 8601 UTC time "2026-11-25T13:00:00Z" into buf[32]. */
 void mrb_iso_time(double epoch_seconds, char buf[32]);

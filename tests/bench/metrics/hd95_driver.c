@@ -62,8 +62,8 @@ int main(int argc, char **argv)
     }
     qsort(t, (size_t)repeats, sizeof *t, cmp);
     qsort(c, (size_t)repeats, sizeof *c, cmp);
-    printf("mrbench %gx%gx%g %.6f %.6f %.6f %.6f %.6f %.4f %.4f\n", sp[0], sp[1], sp[2],
-           r.hd95_pooled, r.hd95_max, r.hd95_mean, r.hd, r.assd, t[repeats / 2], c[repeats / 2]);
+    printf("mrbench %gx%gx%g %.6f %.6f %.6f %.6f %.6f %.4f %.4f\n", sp[0], sp[1], sp[2], r.hd95_pooled, r.hd95_max,
+           r.hd95_mean, r.hd, r.assd, t[repeats / 2], c[repeats / 2]);
     free(t);
     free(c);
     mrb_array_free(ref);
