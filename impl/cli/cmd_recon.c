@@ -155,14 +155,11 @@ int mrb_cmd_recon(int argc, char **argv)
         case 's': spath = optarg; break;
         case 'o': out = optarg; break;
         case 'M': magnitude = 1; break;
-        case 'd':
-            if (strcmp(optarg, "cpu") == 0)
-                gpu = 0;
-            else if (strcmp(optarg, "gpu") == 0)
-                gpu = 1;
-            else
-                return mrb_cli_usage("recon", "--device takes cpu or gpu, not '%s'", optarg);
+        case 'd': {
+            int rc = mrb_cli_parse_device("recon", optarg, &gpu);
+            if (rc) return rc;
             break;
+        }
         case 'p':
             if (nparams == MAX_PARAMS) return mrb_cli_usage("recon", "at most %d --param options", MAX_PARAMS);
             params[nparams++] = optarg;
@@ -194,9 +191,8 @@ int mrb_cmd_recon(int argc, char **argv)
     if (gpu) {
         /* the twin shares the CPU method's name and parameter table */
         const mrb_method_desc *twin = mrb_method_find_gpu(m->name);
-        char why[256];
-        if (mrb_gpu_available(why, sizeof why) != MRB_OK)
-            return mrb_cli_fail("recon", mrb_error(MRB_ERR_DEVICE, "--device gpu: %s; use --device cpu", why));
+        mrb_status dst = mrb_gpu_require("--device gpu");
+        if (dst != MRB_OK) return mrb_cli_fail("recon", dst);
         if (!twin)
             return mrb_cli_usage("recon",
                                  "method '%s' has no GPU twin ('mrbench list methods' marks those "

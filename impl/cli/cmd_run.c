@@ -41,14 +41,12 @@ int mrb_cmd_run(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'o': out = optarg; break;
-        case 'd':
-            if (strcmp(optarg, "cpu") == 0)
-                opts.device = MRB_DEVICE_CPU;
-            else if (strcmp(optarg, "gpu") == 0)
-                opts.device = MRB_DEVICE_GPU;
-            else
-                return mrb_cli_usage("run", "--device takes cpu or gpu, not '%s'", optarg);
+        case 'd': {
+            int gpu, rc = mrb_cli_parse_device("run", optarg, &gpu);
+            if (rc) return rc;
+            opts.device = gpu ? MRB_DEVICE_GPU : MRB_DEVICE_CPU;
             break;
+        }
         case 't':
             if (mrb_cli_parse_int(optarg, 1, 1024, &threads) != 0)
                 return mrb_cli_usage("run", "--threads takes an integer from 1 to 1024, not '%s'", optarg);

@@ -284,14 +284,11 @@ int mrb_cmd_train(int argc, char **argv)
             if (mrb_cli_parse_int(optarg, 1, 100000, &epochs) != 0)
                 return mrb_cli_usage("train", "--epochs takes an integer from 1 to 100000, not '%s'", optarg);
             break;
-        case 'd':
-            if (strcmp(optarg, "cpu") == 0)
-                gpu = 0;
-            else if (strcmp(optarg, "gpu") == 0)
-                gpu = 1;
-            else
-                return mrb_cli_usage("train", "--device takes cpu or gpu, not '%s'", optarg);
+        case 'd': {
+            int rc = mrb_cli_parse_device("train", optarg, &gpu);
+            if (rc) return rc;
             break;
+        }
         case 'r': resume = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(help, stdout); return 0;
@@ -301,13 +298,9 @@ int mrb_cmd_train(int argc, char **argv)
     if (argc - optind != 1) return mrb_cli_usage("train", "expected one suite file");
     const mrb_cascade_train_device *device = NULL;
     if (gpu) {
-        char why[256];
+        /* CUDA builds have the device; builds without CUDA fail the check */
         device = mrb_cascade_train_device_gpu();
-        mrb_status dst = mrb_gpu_available(why, sizeof why);
-        if (dst == MRB_OK && !device)
-            dst = mrb_error(MRB_ERR_DEVICE, "this build has no GPU training");
-        else if (dst != MRB_OK)
-            dst = mrb_error(MRB_ERR_DEVICE, "--device gpu: %s; use --device cpu", why);
+        mrb_status dst = mrb_gpu_require("--device gpu");
         if (dst != MRB_OK) return mrb_cli_fail("train", dst);
     }
     mrb_suite *suite = NULL;

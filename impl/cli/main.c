@@ -54,6 +54,15 @@ int mrb_cli_usage(const char *cmd, const char *fmt, ...)
     return MRB_EXIT_BAD_INPUT;
 }
 
+int mrb_cli_parse_device(const char *cmd, const char *arg, int *gpu)
+{
+    if (strcmp(arg, "cpu") == 0 || strcmp(arg, "gpu") == 0) {
+        *gpu = arg[0] == 'g';
+        return 0;
+    }
+    return mrb_cli_usage(cmd, "--device takes cpu or gpu, not '%s'", arg);
+}
+
 int mrb_cli_params(const char *cmd, const char *owner, const mrb_param_spec *spec, size_t nspec, const char *const *kv,
                    size_t n, mrb_params *p)
 {

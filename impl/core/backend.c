@@ -96,6 +96,13 @@ mrb_status mrb_gpu_available(char *why, size_t len)
 #endif
 }
 
+mrb_status mrb_gpu_require(const char *what)
+{
+    char why[512];
+    if (mrb_gpu_available(why, sizeof why) == MRB_OK) return MRB_OK;
+    return mrb_error(MRB_ERR_DEVICE, "%s: %s; use --device cpu", what, why);
+}
+
 mrb_status mrb_gpu_info(mrb_gpu_info_t *out)
 {
     memset(out, 0, sizeof *out);

@@ -619,9 +619,7 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
 {
     memset(summary, 0, sizeof *summary);
     if (opts->device == MRB_DEVICE_GPU) {
-        char why[512];
-        if (mrb_gpu_available(why, sizeof why) != MRB_OK)
-            return mrb_error(MRB_ERR_DEVICE, "--device gpu: %s; use --device cpu", why);
+        MRB_TRY(mrb_gpu_require("--device gpu"));
         size_t twins = 0;
         for (size_t k = 0; k < s->nmethods; k++) twins += mrb_method_find_gpu(s->methods[k].desc->name) != NULL;
         if (!twins)

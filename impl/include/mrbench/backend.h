@@ -75,6 +75,9 @@ typedef struct mrb_gpu_info_t {
  * kernel image for the device's architecture) in `why` and in the error
  * message. `why` may be NULL. */
 mrb_status mrb_gpu_available(char *why, size_t len);
+/* mrb_gpu_available for a request of the user's (`what`, e.g. "--device
+ * gpu"): MRB_ERR_DEVICE "<what>: <reason>; use --device cpu" when none. */
+mrb_status mrb_gpu_require(const char *what);
 /* Fills `out` for the current device; MRB_ERR_DEVICE when unavailable. */
 mrb_status mrb_gpu_info(mrb_gpu_info_t *out);
 
