@@ -16,6 +16,7 @@
 #include "mrbench/stats.h"
 #include "mrbench/util.h"
 #include "report/report_internal.h"
+#include "run/runner_internal.h"
 
 #define FOLDER_MAX_REGIONS 16
 
@@ -145,23 +146,6 @@ static void add_def(cJSON *defs, const char *id, const char *metric, const char 
     cJSON_AddBoolToObject(d, "higher_is_better", hib);
     cJSON *p = cJSON_AddObjectToObject(d, "params");
     if (labels) cJSON_AddStringToObject(p, "labels", labels);
-}
-
-static cJSON *summary_json(const double *x, size_t n)
-{
-    mrb_summary s;
-    mrb_summarize(x, n, &s);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "n", (double)s.n);
-    cJSON_AddNumberToObject(o, "n_nan", (double)s.n_nan);
-    cJSON_AddNumberToObject(o, "mean", s.mean);
-    cJSON_AddNumberToObject(o, "std", s.std);
-    cJSON_AddNumberToObject(o, "median", s.median);
-    cJSON_AddNumberToObject(o, "min", s.min);
-    cJSON_AddNumberToObject(o, "max", s.max);
-    cJSON_AddNumberToObject(o, "q1", s.q1);
-    cJSON_AddNumberToObject(o, "q3", s.q3);
-    return o;
 }
 
 /* Scores one item; metrics go into `m` (absent when the prediction is missing). */
@@ -323,7 +307,7 @@ mrb_status mrb_folders_to_results(const char *ref_dir, const char *pred_dir, con
         size_t k = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, items) v[k++] = rp_num(rp_get(it, "metrics"), def->string);
-        cJSON_AddItemToObject(ms, def->string, summary_json(v, ni));
+        cJSON_AddItemToObject(ms, def->string, mrb_summary_json(v, ni));
     }
     free(v);
     cJSON_AddItemToArray(cases, c);

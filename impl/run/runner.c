@@ -47,7 +47,7 @@ cJSON *mrb_params_to_json(const mrb_params *p)
     return o;
 }
 
-static cJSON *summary_json(const double *x, size_t n)
+cJSON *mrb_summary_json(const double *x, size_t n)
 {
     mrb_summary s;
     mrb_summarize(x, n, &s);
@@ -474,7 +474,7 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
         cJSON *agg = cJSON_AddObjectToObject(cj, "metrics");
         size_t pos = 0;
         for (size_t q = 0; q < nmet; q++) {
-            cJSON_AddItemToObject(agg, s->metrics[q].id, summary_json(values + q * nitems, nitems));
+            cJSON_AddItemToObject(agg, s->metrics[q].id, mrb_summary_json(values + q * nitems, nitems));
             mrb_summary sm;
             mrb_summarize(values + q * nitems, nitems, &sm);
             if (pos < detail_len)
@@ -484,19 +484,19 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
         double rs[64];
         size_t nr = nitems < 64 ? nitems : 64;
         for (size_t i = 0; i < nr; i++) rs[i] = dc->achieved_r[i];
-        cJSON_AddItemToObject(cj, "achieved_acceleration", summary_json(rs, nr));
+        cJSON_AddItemToObject(cj, "achieved_acceleration", mrb_summary_json(rs, nr));
         cJSON *timing = cJSON_AddObjectToObject(cj, "timing");
         cJSON_AddNumberToObject(timing, "warmup", s->warmup);
         cJSON_AddNumberToObject(timing, "repeats_per_item", s->repeats);
         cJSON_AddNumberToObject(timing, "threads", nthreads);
-        cJSON_AddItemToObject(timing, "run_s", summary_json(times, ns));
-        cJSON_AddItemToObject(timing, "setup_s", summary_json(setup, nitems));
+        cJSON_AddItemToObject(timing, "run_s", mrb_summary_json(times, ns));
+        cJSON_AddItemToObject(timing, "setup_s", mrb_summary_json(setup, nitems));
         cJSON_AddItemToObject(timing, "samples_s", number_array(times, ns));
         cJSON_AddNumberToObject(timing, "peak_rss_kb", (double)peak_rss_kb());
         if (nphases) {
             cJSON *ph = cJSON_AddObjectToObject(timing, "phases_s");
             for (size_t q = 0; q < nphases; q++)
-                cJSON_AddItemToObject(ph, phase_names[q], summary_json(phase_s + q * nitems, nitems));
+                cJSON_AddItemToObject(ph, phase_names[q], mrb_summary_json(phase_s + q * nitems, nitems));
         }
         mrb_summary ts;
         mrb_summarize(times, ns, &ts);

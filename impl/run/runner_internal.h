@@ -1,5 +1,7 @@
 /* Internal to the runner (and its fuzz target, tests/fuzz/fuzz_journal.c):
- * reading the journal of an earlier run for --resume. Not a public header. */
+ * reading the journal of an earlier run for --resume; the summary objects
+ * of results.json, which the leaderboard's folder scoring writes too. Not a
+ * public header. */
 #ifndef MRBENCH_RUNNER_INTERNAL_H
 #define MRBENCH_RUNNER_INTERNAL_H
 
@@ -18,6 +20,10 @@
  * also on error). A torn last line (no newline) is dropped. *kept (malloc'ed,
  * the caller frees; NULL on error) gets the complete lines, each ending in
  * '\n': what the journal is rewritten to before appends continue. */
+/* A results.json summary of x[0..n): {n, n_nan, mean, std, median, min, max,
+ * q1, q3, cv} (results/README.md). */
+cJSON *mrb_summary_json(const double *x, size_t n);
+
 mrb_status mrb_journal_parse(const mrb_suite *s, const char *path, char *text, size_t len, cJSON **cases,
                              cJSON **datasets, char **kept, size_t *kept_len);
 
