@@ -101,8 +101,12 @@ mrb_status mrb_nn_soft_dice_loss(mrb_tensor *prob, const uint8_t *labels, size_t
     if (first_class >= c) return mrb_error(MRB_ERR_INVALID, "dice: first class %zu of %zu classes", first_class, c);
     MRB_TRY(check_labels(labels, n * sp, c, "dice"));
     size_t nc = c - first_class;
+    /* every class's ratio first: a refused class leaves the gradient untouched */
+    double *nd = malloc(2 * nc * sizeof *nd);
+    if (!nd) return mrb_error(MRB_ERR_NOMEM, "dice: out of memory");
     double total = 0;
-    for (size_t ch = first_class; ch < c; ch++) {
+    for (size_t j = 0; j < nc; j++) {
+        size_t ch = first_class + j;
         double inter = 0, sp_sum = 0, sg = 0;
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < sp; k++) {
@@ -112,20 +116,28 @@ mrb_status mrb_nn_soft_dice_loss(mrb_tensor *prob, const uint8_t *labels, size_t
                 sg += g;
             }
         double den = sp_sum + sg + smooth, num = 2 * inter + smooth;
-        if (!(den > 0))
+        if (!(den > 0)) {
+            free(nd);
             return mrb_error(MRB_ERR_INVALID,
                              "dice: class %zu: the denominator (probabilities + labels + smooth %g) "
                              "is %g (NaN probabilities, or a class in neither with smooth 0)",
                              ch, smooth, den);
+        }
+        nd[2 * j] = num;
+        nd[2 * j + 1] = den;
         total += num / den;
-        if (prob->grad)
-            for (size_t i = 0; i < n; i++)
-                for (size_t k = 0; k < sp; k++) {
-                    double g = labels[i * sp + k] == ch;
-                    /* d(num/den)/dp = (2 g den - num) / den^2; loss = 1 - mean */
-                    prob->grad[(i * c + ch) * sp + k] -= (float)((2 * g * den - num) / (den * den) / (double)nc);
-                }
     }
+    for (size_t j = 0; prob->grad && j < nc; j++) {
+        size_t ch = first_class + j;
+        double num = nd[2 * j], den = nd[2 * j + 1];
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < sp; k++) {
+                double g = labels[i * sp + k] == ch;
+                /* d(num/den)/dp = (2 g den - num) / den^2; loss = 1 - mean */
+                prob->grad[(i * c + ch) * sp + k] -= (float)((2 * g * den - num) / (den * den) / (double)nc);
+            }
+    }
+    free(nd);
     *loss = 1.0 - total / (double)nc;
     return MRB_OK;
 }

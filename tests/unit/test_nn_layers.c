@@ -372,6 +372,13 @@ Test(nn_softmax, dice_refuses_zero_over_zero)
     double loss = 0;
     cr_expect_eq(mrb_nn_soft_dice_loss(p, labels, 1, 0.0, &loss), MRB_ERR_INVALID);
     cr_expect(strstr(mrb_error_message(), "class 1") != NULL, "%s", mrb_error_message());
+    /* with a gradient: the refusal leaves it untouched */
+    mrb_tensor *pg = mrb_tensor_create4(1, 3, 1, 2, 1);
+    float w[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0, 0}; /* class 2 is 0/0, class 1 is not */
+    memcpy(pg->data, w, sizeof w);
+    cr_expect_eq(mrb_nn_soft_dice_loss(pg, labels, 1, 0.0, &loss), MRB_ERR_INVALID);
+    for (size_t i = 0; i < 6; i++) cr_expect_eq(pg->grad[i], 0.0f, "gradient %zu changed by a refused call", i);
+    mrb_tensor_free(pg);
     cr_expect_eq(mrb_nn_soft_dice_loss(p, labels, 1, 1.0, &loss), MRB_OK, "%s", mrb_error_message());
     cr_expect(fabs(loss) < 1e-12, "smooth 1: empty class predicted empty is a perfect 0, got %g", loss);
     mrb_tensor_free(p);
