@@ -16,16 +16,20 @@
 #include "mrbench/array.h"
 #include "mrbench/nn.h"
 
-/* Several Adam steps on gradients that agree to ~1e-6: entries whose
- * gradient is near zero may step differently, so the bound is looser than
- * one step's (test_cuda_cascade.c); TF32 (MRBENCH_TF32=1) looser still. */
-#define TRAIN_REL_TOL 1e-3
+/* Several Adam steps on gradients that agree to ~1e-6. Adam's first step
+ * moves every weight by lr times the sign of its gradient, so an entry whose
+ * gradient is below that rounding noise steps the other way (2 lr = 2e-3
+ * apart) and stays apart: a few such entries in a tensor of a few hundred
+ * weights of ~0.1 give ~1e-3. The bound leaves room for a handful; a wrong
+ * step, moment or learning rate is off by 1e-1 and more. TF32 looser still. */
+#define TRAIN_REL_TOL 5e-3
 #define TRAIN_PSNR_TOL_DB 0.02
 #define TF32_TRAIN_REL_TOL 5e-2
 #define TF32_PSNR_TOL_DB 0.5
-/* Resumed against uninterrupted on the GPU: the same steps, up to a
- * different cuDNN algorithm chosen by timing in the second process. */
-#define RESUME_REL_TOL 1e-4
+/* Resumed against uninterrupted on the GPU: the same steps, bit for bit when
+ * the second process's timing picks the same cuDNN algorithms, else as
+ * above (missing Adam moments after the resume would be off by ~1e-1). */
+#define RESUME_REL_TOL 5e-3
 
 #define NTRAIN 3
 #define NVAL 1
