@@ -84,6 +84,21 @@ int mrb_io_h5_type_sane(hid_t type)
     return type_sane(type, 0);
 }
 
+mrb_status mrb_io_h5_check_declared(hid_t d, double declared, const char *path, const char *what)
+{
+    if (declared <= MRB_IO_UNCHECKED_BYTES) return MRB_OK;
+    hid_t plist = H5Dget_create_plist(d);
+    H5D_layout_t layout = plist >= 0 ? H5Pget_layout(plist) : H5D_LAYOUT_ERROR;
+    close_id(plist, H5Pclose);
+    if (layout == H5D_VIRTUAL) return MRB_OK;
+    double stored = (double)H5Dget_storage_size(d);
+    if (declared <= stored * MRB_IO_DEFLATE_MAX_RATIO) return MRB_OK;
+    return mrb_error(MRB_ERR_INVALID,
+                     "%s: %s declares %.0f bytes but stores %.0f, more than deflate's %u:1 can expand to "
+                     "(corrupt header, or data not written)",
+                     path, what, declared, stored, MRB_IO_DEFLATE_MAX_RATIO);
+}
+
 /* Maps a file datatype to an mrbench dtype and the memory type to read it
  * with (*mem is created and must be closed). */
 static mrb_status map_type(const char *path, const char *ds, hid_t ftype, mrb_dtype *dt, hid_t *mem)
@@ -187,17 +202,14 @@ static mrb_status read_dataset(hid_t file, const char *path, const char *ds, mrb
         }
         dims[rank - 1 - i] = (size_t)hd[i];
     }
-    /* Sizes in the header are just numbers (and chunks never written read as
-     * the fill value): refuse, before allocating, a dataset larger than its
-     * stored bytes can hold at deflate's maximum ratio. */
+    /* Sizes in the header are just numbers: checked against what the file
+     * stores before allocating. */
     double elements = 1;
     for (int i = 0; i < rank; i++) elements *= (double)hd[i];
-    double stored = (double)H5Dget_storage_size(d);
-    if (elements * (double)H5Tget_size(ftype) > stored * MRB_IO_DEFLATE_MAX_RATIO) {
-        st = mrb_error(MRB_ERR_INVALID, "%s: dataset %s declares %.0f elements of %zu bytes but stores %.0f bytes",
-                       path, ds, elements, H5Tget_size(ftype), stored);
-        goto done;
-    }
+    char what[128];
+    snprintf(what, sizeof what, "dataset %s", ds);
+    st = mrb_io_h5_check_declared(d, elements * (double)H5Tget_size(ftype), path, what);
+    if (st != MRB_OK) goto done;
     a = mrb_array_create(dt, rank, dims);
     if (!a) {
         st = mrb_error_context(MRB_ERR_INVALID, "%s: dataset %s", path, ds);

@@ -78,6 +78,16 @@ int mrb_io_h5_has_dataset(const char *path, const char *name);
  * inside its parent; 0 for a type read from a corrupt file that libhdf5
  * 1.10.8 decodes anyway and would then convert out of bounds. */
 int mrb_io_h5_type_sane(hid_t type);
+/* Data read from a file without this check: below it, a header's sizes are
+ * taken as they are (datasets never written, or filled with their fill
+ * value, store nothing and are legitimate). */
+#define MRB_IO_UNCHECKED_BYTES ((double)(512u << 20))
+/* MRB_OK when `declared` bytes of dataset d (`what`, for the message) can
+ * be its data: at most MRB_IO_UNCHECKED_BYTES, or at most what its stored
+ * bytes expand to at deflate's maximum ratio; virtual datasets, whose data
+ * live in other files, always. Refuses, before any allocation, a header of
+ * a few bytes that asks for any amount of memory. */
+mrb_status mrb_io_h5_check_declared(hid_t d, double declared, const char *path, const char *what);
 #endif
 
 #endif

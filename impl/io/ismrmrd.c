@@ -34,11 +34,14 @@
 #define ISMRMRD_XML_MAX_BYTES (16u << 20)
 /* encodedSpace/matrixSize/y is an xs:unsignedShort (ismrmrd.xsd). */
 #define ISMRMRD_MATRIX_MAX 65535
-/* k-space lines (ny x slices) per acquired line. Lines never acquired stay
- * 0, but undersampling in use is at most ~16 (32 with partial Fourier):
- * beyond 1024 the matrix is not this file's data, and allocating it would
- * let a few kB of header ask for any amount of memory (the same bound as
- * deflate's maximum ratio in the NIfTI and HDF5 readers). */
+/* k-space lines (ny x slices) per acquired line, for k-space larger than
+ * MRB_IO_UNCHECKED_BYTES. Lines never acquired stay 0, and undersampling in
+ * use is at most ~16 (32 with partial Fourier), but slice indices need not
+ * start at 0 (a file split per slice keeps its index): up to that size any
+ * layout is taken. Beyond it, more than 1024 lines per acquired line are not
+ * this file's data, and allocating them would let a few kB of header ask
+ * for any amount of memory (the same bound as deflate's maximum ratio in the
+ * NIfTI and HDF5 readers). */
 #define ISMRMRD_MAX_LINES_PER_ACQUIRED 1024
 
 typedef struct acq_idx {
@@ -169,7 +172,9 @@ static mrb_status scan(const char *path, const acq_mem *acq, size_t n, unsigned 
         return mrb_error(MRB_ERR_INVALID, "%s: kspace_encode_step_1 = %zu outside the encoded matrix (y = %zu)", path,
                          max_y, g->ny);
     g->nslices = max_slice + 1;
-    if ((double)g->ny * (double)g->nslices > (double)used * ISMRMRD_MAX_LINES_PER_ACQUIRED)
+    double kspace_bytes = (double)g->ny * (double)g->nslices * (double)g->nx * (double)g->nc * 2 * sizeof(float);
+    if (kspace_bytes > MRB_IO_UNCHECKED_BYTES &&
+        (double)g->ny * (double)g->nslices > (double)used * ISMRMRD_MAX_LINES_PER_ACQUIRED)
         return mrb_error(MRB_ERR_INVALID,
                          "%s: %zu acquired lines for a k-space of %zu lines x %zu slices (more than %d lines "
                          "per acquired line)",
@@ -216,14 +221,14 @@ mrb_status mrb_ismrmrd_read(const char *path, unsigned repetition, mrb_array **k
         goto done;
     }
     hssize_t npts = H5Sget_simple_extent_npoints(sp);
-    /* the extent is just a number in the header: the acquisitions must be
-     * stored (at most deflate's maximum ratio) before they are allocated */
-    double stored = (double)H5Dget_storage_size(d) * MRB_IO_DEFLATE_MAX_RATIO;
-    if (npts <= 0 || (uint64_t)npts > SIZE_MAX / sizeof(acq_mem) || (double)npts * (double)H5Tget_size(ft) > stored) {
-        st = mrb_error(MRB_ERR_INVALID, "%s: %s declares %lld acquisitions in %.0f stored bytes", path, ISMRMRD_DATA,
-                       (long long)npts, (double)H5Dget_storage_size(d));
+    /* the extent is just a number in the header: checked against what the
+     * file stores before the acquisitions are allocated */
+    if (npts <= 0 || (uint64_t)npts > SIZE_MAX / sizeof(acq_mem)) {
+        st = mrb_error(MRB_ERR_INVALID, "%s: %s declares %lld acquisitions", path, ISMRMRD_DATA, (long long)npts);
         goto done;
     }
+    st = mrb_io_h5_check_declared(d, (double)npts * (double)sizeof(acq_mem), path, ISMRMRD_DATA);
+    if (st != MRB_OK) goto done;
     size_t n = (size_t)npts;
     mt = acq_type(parts);
     acq = calloc(n, sizeof *acq);
