@@ -61,7 +61,15 @@ mrb_status mrb_norm_forward(mrb_norm *b, const mrb_tensor *x, int train, mrb_ten
     MRB_TRY(check(b, x, y));
     size_t n = x->shape[0], c = b->channels, sp = mrb_tensor_count(x) / (n * c);
     size_t groups = b->instance ? n * c : c;
+    /* refusals first: the statistics saved for backward stay as they were */
+    size_t per_group = (b->instance ? 1 : n) * sp;
+    if ((train || b->instance) && per_group < 2) {
+        char buf[64];
+        return mrb_error(MRB_ERR_INVALID, "norm: input %s has one value per %s: its statistics are undefined",
+                         mrb_tensor_shape_str(x, buf, sizeof buf), b->instance ? "item and channel" : "channel");
+    }
     if (b->saved_cap < groups) {
+        b->saved_ndim = 0; /* the statistics are lost: no backward until the next forward succeeds */
         mrb_free(b->mean);
         mrb_free(b->invstd);
         b->mean = mrb_malloc(groups * sizeof(float));
@@ -70,12 +78,6 @@ mrb_status mrb_norm_forward(mrb_norm *b, const mrb_tensor *x, int train, mrb_ten
         if (!b->saved_cap) return mrb_error(MRB_ERR_NOMEM, "norm: out of memory");
     }
     int batch_stats = train || b->instance;
-    size_t per_group = (b->instance ? 1 : n) * sp;
-    if (batch_stats && per_group < 2) {
-        char buf[64];
-        return mrb_error(MRB_ERR_INVALID, "norm: input %s has one value per %s: its statistics are undefined",
-                         mrb_tensor_shape_str(x, buf, sizeof buf), b->instance ? "item and channel" : "channel");
-    }
     b->saved_train = batch_stats;
     b->saved_ndim = x->ndim;
     memset(b->saved_shape, 0, sizeof b->saved_shape);

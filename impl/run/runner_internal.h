@@ -10,6 +10,10 @@
 
 #include "mrbench/suite.h"
 
+/* A results.json summary of x[0..n): {n, n_nan, mean, std, median, min, max,
+ * q1, q3, cv} (results/README.md). */
+cJSON *mrb_summary_json(const double *x, size_t n);
+
 /* Parses text[0..len) (NUL-terminated at text[len]; modified in place), the
  * content of the journal `path` (used in messages) of a run of suite s.
  * Every complete line must be a JSON object with a string "event"; a
@@ -20,10 +24,6 @@
  * also on error). A torn last line (no newline) is dropped. *kept (malloc'ed,
  * the caller frees; NULL on error) gets the complete lines, each ending in
  * '\n': what the journal is rewritten to before appends continue. */
-/* A results.json summary of x[0..n): {n, n_nan, mean, std, median, min, max,
- * q1, q3, cv} (results/README.md). */
-cJSON *mrb_summary_json(const double *x, size_t n);
-
 mrb_status mrb_journal_parse(const mrb_suite *s, const char *path, char *text, size_t len, cJSON **cases,
                              cJSON **datasets, char **kept, size_t *kept_len);
 

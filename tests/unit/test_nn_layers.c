@@ -330,6 +330,35 @@ Test(nn_norm, backward_refuses_another_shape_than_the_forward)
     mrb_tensor_free(y4);
 }
 
+/* A refused forward leaves the statistics of the last good one for backward. */
+Test(nn_norm, refused_forward_keeps_the_saved_statistics)
+{
+    mrb_norm *a, *b;
+    cr_assert_eq(mrb_norm_create(2, 1, &a), MRB_OK);
+    cr_assert_eq(mrb_norm_create(2, 1, &b), MRB_OK);
+    mrb_tensor *x = mrb_tensor_create4(1, 2, 3, 3, 1), *y = mrb_tensor_create4(1, 2, 3, 3, 1);
+    mrb_tensor *x4 = mrb_tensor_create4(4, 2, 1, 1, 0), *y4 = mrb_tensor_create4(4, 2, 1, 1, 0);
+    fill(x, 5, 1.0);
+    for (size_t i = 0; i < mrb_tensor_count(y); i++) y->grad[i] = (float)(i % 5) - 2.0f;
+    cr_assert_eq(mrb_norm_forward(a, x, 1, y), MRB_OK);
+    cr_assert_eq(mrb_norm_backward(a, x, y), MRB_OK);
+    size_t nx = mrb_tensor_count(x);
+    float *ref = malloc(nx * sizeof *ref);
+    memcpy(ref, x->grad, nx * sizeof *ref);
+    memset(x->grad, 0, nx * sizeof *x->grad);
+    cr_assert_eq(mrb_norm_forward(b, x, 1, y), MRB_OK);
+    cr_expect_eq(mrb_norm_forward(b, x4, 1, y4), MRB_ERR_INVALID, "one value per item and channel");
+    cr_assert_eq(mrb_norm_backward(b, x, y), MRB_OK, "%s", mrb_error_message());
+    for (size_t i = 0; i < nx; i++) cr_expect_eq(x->grad[i], ref[i], "dx[%zu] after a refused forward", i);
+    free(ref);
+    mrb_norm_free(a);
+    mrb_norm_free(b);
+    mrb_tensor_free(x);
+    mrb_tensor_free(y);
+    mrb_tensor_free(x4);
+    mrb_tensor_free(y4);
+}
+
 /* Statistics of a single value (batch norm in training with N x spatial = 1,
  * instance norm with spatial = 1) are refused, as PyTorch does; evaluation
  * with running statistics is fine. */
