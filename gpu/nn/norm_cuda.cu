@@ -274,6 +274,7 @@ static mrb_status ensure_work(mrb_cuda_norm *b, const norm_geom *g)
 static mrb_status ensure_saved(mrb_cuda_norm *b, size_t groups)
 {
     if (b->saved_cap >= groups) return MRB_OK;
+    b->saved_ndim = 0; /* the statistics are lost: no backward until the next forward succeeds (norm.c) */
     mrb_cuda_free(b->d_mean);
     mrb_cuda_free(b->d_invstd);
     b->d_mean = b->d_invstd = NULL;
