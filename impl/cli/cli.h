@@ -27,6 +27,8 @@ int mrb_cmd_train(int argc, char **argv);
 int mrb_cli_fail(const char *cmd, mrb_status st);
 /* Prints a usage error ("mrbench <cmd>: ...; see 'mrbench <cmd> --help'") and returns 2. */
 int mrb_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "mrbench <argv...>" into buf (truncated to len), for provenance. */
+void mrb_cli_command_line(int argc, char **argv, char *buf, size_t len);
 /* --device cpu|gpu: *gpu = 0 or 1 and 0 returned, or the usage error's exit code. */
 int mrb_cli_parse_device(const char *cmd, const char *arg, int *gpu);
 /* Fills p with the defaults of spec, then applies "KEY=VALUE" texts, each

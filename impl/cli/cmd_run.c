@@ -33,6 +33,8 @@ int mrb_cmd_run(int argc, char **argv)
         {"resume", no_argument, 0, 'r'},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     mrb_run_opts opts = {0};
+    char cmdline[2048]; /* as typed: getopt permutes argv */
+    mrb_cli_command_line(argc, argv, cmdline, sizeof cmdline);
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     const char *out = NULL;
     opterr = 0;
@@ -69,11 +71,6 @@ int mrb_cmd_run(int argc, char **argv)
         snprintf(out_dir, sizeof out_dir, "%s", out);
     else
         snprintf(out_dir, sizeof out_dir, "results/%s", suite->name);
-    char cmdline[2048] = "mrbench";
-    for (int i = 0; i < argc; i++) {
-        strncat(cmdline, " ", sizeof cmdline - strlen(cmdline) - 1);
-        strncat(cmdline, argv[i], sizeof cmdline - strlen(cmdline) - 1);
-    }
     opts.out_dir = out_dir;
     opts.nthreads = (int)threads;
     opts.progress_bar = isatty(STDERR_FILENO);

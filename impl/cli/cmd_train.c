@@ -13,8 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli/cli.h"
 #include "mrbench/backend.h"
+#include "mrbench/runner.h"
 #include "mrbench/nn.h"
 #include "mrbench/registry.h"
 #include "mrbench/rng.h"
@@ -260,6 +263,53 @@ static mrb_status generate_split(const mrb_suite *s, const size_t *idx, size_t n
     return MRB_OK;
 }
 
+/* What the weights file records of how it was made: "provenance" (as in
+ * results.json: build, machine, GPU, device, threads, command) and
+ * "training" (suite, data, masks, architecture, optimiser, seed), each a
+ * JSON text. *prov and *train are cJSON_PrintUnformatted strings (free). */
+static mrb_status training_meta(const mrb_suite *s, const mrb_cascade_train_opts *o, int gpu, const char *cmdline,
+                                char **prov, char **train)
+{
+    const mrb_suite_training *tr = &s->training;
+    mrb_run_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.device = gpu ? MRB_DEVICE_GPU : MRB_DEVICE_CPU;
+    ro.nthreads = o->nthreads;
+    ro.command_line = cmdline;
+    cJSON *p = mrb_provenance(&ro), *t = cJSON_CreateObject();
+    if (t) {
+        cJSON_AddStringToObject(t, "suite", s->name);
+        cJSON_AddStringToObject(t, "suite_sha256", s->sha256);
+        cJSON_AddStringToObject(t, "method", s->methods[tr->method].id);
+        cJSON_AddStringToObject(t, "dataset", s->datasets[tr->dataset].id);
+        cJSON_AddStringToObject(t, "manifest_sha256", s->datasets[tr->dataset].manifest_sha256);
+        cJSON_AddStringToObject(t, "train_split", tr->train_split);
+        cJSON_AddStringToObject(t, "val_split", tr->val_split);
+        cJSON *samp = cJSON_AddArrayToObject(t, "sampling");
+        for (size_t k = 0; k < tr->nsamplings; k++)
+            cJSON_AddItemToArray(samp, cJSON_CreateString(s->samplings[tr->samplings[k]].id));
+        cJSON_AddNumberToObject(t, "items_train", (double)tr->ntrain);
+        cJSON_AddNumberToObject(t, "items_val", (double)tr->nval);
+        cJSON_AddNumberToObject(t, "epochs", o->epochs);
+        cJSON_AddNumberToObject(t, "batch_size", o->batch);
+        cJSON_AddNumberToObject(t, "learning_rate", o->lr);
+        cJSON_AddNumberToObject(t, "weight_decay", o->weight_decay);
+        char seed[24];
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
+        cJSON_AddStringToObject(t, "seed", seed); /* 64 bits: a JSON number would round it */
+        cJSON_AddStringToObject(t, "device", gpu ? "gpu" : "cpu");
+    }
+    *prov = p ? cJSON_PrintUnformatted(p) : NULL;
+    *train = t ? cJSON_PrintUnformatted(t) : NULL;
+    cJSON_Delete(p);
+    cJSON_Delete(t);
+    if (*prov && *train) return MRB_OK;
+    free(*prov);
+    free(*train);
+    *prov = *train = NULL;
+    return mrb_error(MRB_ERR_NOMEM, "out of memory for the training provenance");
+}
+
 int mrb_cmd_train(int argc, char **argv)
 {
     static const struct option longopts[] = {{"threads", required_argument, 0, 't'},
@@ -269,6 +319,8 @@ int mrb_cmd_train(int argc, char **argv)
                                              {"device", required_argument, 0, 'd'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
+    char cmdline[2048]; /* as typed: getopt permutes argv */
+    mrb_cli_command_line(argc, argv, cmdline, sizeof cmdline);
     long threads = sysconf(_SC_NPROCESSORS_ONLN), epochs = 0;
     int resume = 0, quiet = 0, gpu = 0;
     opterr = 0;
@@ -353,6 +405,11 @@ int mrb_cmd_train(int argc, char **argv)
     o.resume = resume;
     o.weights_out = tr->weights;
     o.device = device;
+    char *prov = NULL, *train_json = NULL;
+    if (st == MRB_OK) st = training_meta(suite, &o, gpu, cmdline, &prov, &train_json);
+    const char *meta[4] = {"provenance", prov, "training", train_json};
+    o.weights_meta = meta;
+    o.nweights_meta = 2;
 
     progress_state ps;
     memset(&ps, 0, sizeof ps);
@@ -386,6 +443,8 @@ int mrb_cmd_train(int argc, char **argv)
     for (size_t i = 0; val && i < tr->nval; i++) mrb_array_free(val[i]);
     free(train);
     free(val);
+    free(prov);
+    free(train_json);
     if (st != MRB_OK) {
         rc = mrb_cli_fail("train", st);
         mrb_suite_free(suite);

@@ -54,6 +54,16 @@ int mrb_cli_usage(const char *cmd, const char *fmt, ...)
     return MRB_EXIT_BAD_INPUT;
 }
 
+void mrb_cli_command_line(int argc, char **argv, char *buf, size_t len)
+{
+    if (!len) return;
+    snprintf(buf, len, "mrbench");
+    for (int i = 0; i < argc; i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, " %s", argv[i]);
+    }
+}
+
 int mrb_cli_parse_device(const char *cmd, const char *arg, int *gpu)
 {
     if (strcmp(arg, "cpu") == 0 || strcmp(arg, "gpu") == 0) {

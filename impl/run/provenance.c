@@ -137,8 +137,10 @@ cJSON *mrb_provenance(const mrb_run_opts *opts)
     cJSON_AddNumberToObject(run, "threads", opts->nthreads);
     if (opts->command_line) cJSON_AddStringToObject(run, "command", opts->command_line);
     cJSON *env = cJSON_AddObjectToObject(run, "environment");
-    static const char *const vars[] = {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
-                                       "CUDA_VISIBLE_DEVICES", "MALLOC_ARENA_MAX"};
+    /* what changes threads, memory or the GPU's arithmetic (gpu/README.md) */
+    static const char *const vars[] = {
+        "OMP_NUM_THREADS",  "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "CUDA_VISIBLE_DEVICES",
+        "MALLOC_ARENA_MAX", "MRBENCH_TF32",         "MRBENCH_CUDNN_API", "MRBENCH_CUDNN_NONDETERMINISTIC"};
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
         const char *v = getenv(vars[i]);
         if (v) cJSON_AddStringToObject(env, vars[i], v);

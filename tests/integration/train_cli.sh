@@ -84,7 +84,24 @@ check "--resume skips the finished epoch" 'grep -q "epoch 2/2" err.log && ! grep
 "$mrbench" train b.json --threads 2 --quiet >out.log 2>err.log
 check "uninterrupted 2-epoch training exits 0 ($(tail -2 err.log))" '[ $? -eq 0 ]'
 check "--quiet prints nothing on stderr" '[ ! -s err.log ]'
-check "resumed and uninterrupted training give identical weights" 'cmp -s w/a.safetensors w/b.safetensors'
+# safetensors: 8-byte header length, JSON header (tensors and __metadata__), tensor bytes
+st_py='import json, struct, sys
+def load(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    return json.loads(b[8:8 + n]), b[8 + n:]'
+check "resumed and uninterrupted training give identical weights (tensor bytes and hash)" \
+  "/usr/bin/python3 -c '$st_py
+(ha, ta), (hb, tb) = load(\"w/a.safetensors\"), load(\"w/b.safetensors\")
+sys.exit(not (ta == tb and ha[\"__metadata__\"][\"weights_fnv1a64\"] == hb[\"__metadata__\"][\"weights_fnv1a64\"]))'"
+check "the weights record how they were trained (provenance, training, steps)" \
+  "/usr/bin/python3 -c '$st_py
+m = load(\"w/b.safetensors\")[0][\"__metadata__\"]
+p, t = json.loads(m[\"provenance\"]), json.loads(m[\"training\"])
+ok = p[\"build\"][\"mrbench_version\"] and p[\"run\"][\"device\"] == \"cpu\" and p[\"run\"][\"command\"].startswith(\"mrbench train b.json\")
+ok = ok and t[\"suite\"] == \"train-tiny\" and t[\"seed\"] and t[\"epochs\"] == 2 and t[\"sampling\"] == [\"r4\"]
+ok = ok and m[\"training_epochs\"] == \"2\" and int(m[\"training_steps\"]) > 0
+sys.exit(not ok)'"
 
 "$mrbench" run a.json --out run --threads 2 --quiet >run.log 2>&1
 check "mrbench run evaluates the trained suite ($(tail -2 run.log))" '[ $? -eq 0 ] && [ -s run/results.json ]'

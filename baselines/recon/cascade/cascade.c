@@ -332,9 +332,22 @@ static uint64_t weights_hash(mrb_cascade *c)
 
 mrb_status mrb_cascade_save(const mrb_cascade *cc, const char *path)
 {
+    return mrb_cascade_save_meta(cc, path, NULL, 0);
+}
+
+/* The architecture's metadata pairs, then the caller's. */
+#define CASCADE_META_PAIRS 9
+
+mrb_status mrb_cascade_save_meta(const mrb_cascade *cc, const char *path, const char *const *extra, size_t nextra)
+{
     mrb_cascade *c = (mrb_cascade *)cc; /* parameters are only read */
     mrb_named_tensor *ts = calloc(c->nparams, sizeof *ts);
-    if (!ts) return mrb_error(MRB_ERR_NOMEM, "cascade: out of memory");
+    const char **meta = malloc((2 * CASCADE_META_PAIRS + 2 * nextra) * sizeof *meta);
+    if (!ts || !meta) {
+        free(ts);
+        free(meta);
+        return mrb_error(MRB_ERR_NOMEM, "cascade: out of memory");
+    }
     size_t n = mrb_cascade_params(c, ts, c->nparams);
     char snc[16], snd[16], snf[16], slam[32], strain[4], shash[24], scount[24];
     snprintf(snc, sizeof snc, "%d", c->arch.n_c);
@@ -344,26 +357,29 @@ mrb_status mrb_cascade_save(const mrb_cascade *cc, const char *path)
     snprintf(strain, sizeof strain, "%d", c->arch.lambda_trainable ? 1 : 0);
     snprintf(shash, sizeof shash, "%016llx", (unsigned long long)weights_hash(c));
     snprintf(scount, sizeof scount, "%zu", mrb_cascade_param_count(c));
-    const char *meta[] = {"format",
-                          CASCADE_FORMAT,
-                          "arch",
-                          c->arch.temporal ? "2dt" : "2d",
-                          "n_c",
-                          snc,
-                          "n_d",
-                          snd,
-                          "n_f",
-                          snf,
-                          "dc_lambda",
-                          slam,
-                          "dc_lambda_trainable",
-                          strain,
-                          "parameters",
-                          scount,
-                          "weights_fnv1a64",
-                          shash};
-    mrb_status st = mrb_safetensors_write(path, ts, n, meta, sizeof meta / sizeof *meta / 2);
+    const char *arch[2 * CASCADE_META_PAIRS] = {"format",
+                                                CASCADE_FORMAT,
+                                                "arch",
+                                                c->arch.temporal ? "2dt" : "2d",
+                                                "n_c",
+                                                snc,
+                                                "n_d",
+                                                snd,
+                                                "n_f",
+                                                snf,
+                                                "dc_lambda",
+                                                slam,
+                                                "dc_lambda_trainable",
+                                                strain,
+                                                "parameters",
+                                                scount,
+                                                "weights_fnv1a64",
+                                                shash};
+    memcpy(meta, arch, sizeof arch);
+    if (nextra) memcpy(meta + 2 * CASCADE_META_PAIRS, extra, 2 * nextra * sizeof *meta);
+    mrb_status st = mrb_safetensors_write(path, ts, n, meta, CASCADE_META_PAIRS + nextra);
     free(ts);
+    free(meta);
     return st;
 }
 

@@ -425,6 +425,25 @@ static mrb_status trainer_init(trainer *t, const mrb_cascade_train_opts *o, samp
     return MRB_OK;
 }
 
+/* The final weights with the caller's metadata and how far training went. */
+static mrb_status save_weights(trainer *t, uint64_t step, int epochs, double psnr)
+{
+    const mrb_cascade_train_opts *o = t->o;
+    size_t n = o->nweights_meta + 3;
+    const char **meta = malloc(2 * n * sizeof *meta);
+    if (!meta) return mrb_error(MRB_ERR_NOMEM, "cascade training: out of memory");
+    if (o->nweights_meta) memcpy(meta, o->weights_meta, 2 * o->nweights_meta * sizeof *meta);
+    char ssteps[24], sepochs[16], spsnr[32];
+    snprintf(ssteps, sizeof ssteps, "%llu", (unsigned long long)step);
+    snprintf(sepochs, sizeof sepochs, "%d", epochs);
+    snprintf(spsnr, sizeof spsnr, "%.6f", psnr);
+    const char *own[6] = {"training_steps", ssteps, "training_epochs", sepochs, "training_val_psnr", spsnr};
+    memcpy(meta + 2 * o->nweights_meta, own, sizeof own);
+    mrb_status st = mrb_cascade_save_meta(t->net, o->weights_out, meta, n);
+    free(meta);
+    return st;
+}
+
 mrb_status mrb_cascade_train(const mrb_cascade_train_opts *o, double *final_psnr)
 {
     if (final_psnr) *final_psnr = NAN;
@@ -449,7 +468,7 @@ mrb_status mrb_cascade_train(const mrb_cascade_train_opts *o, double *final_psnr
     if (st == MRB_OK && !perm) st = mrb_error(MRB_ERR_NOMEM, "cascade training: out of memory");
     size_t nbatches = t.nsamples / (t.batch ? t.batch : 1);
     double psnr = NAN;
-    int stop = 0;
+    int stop = 0, last_epoch = start_epoch - 1; /* the last epoch validated and checkpointed */
     for (int epoch = start_epoch; st == MRB_OK && !stop && epoch <= o->epochs; epoch++) {
         mrb_rng rng;
         mrb_rng_seed(&rng, mrb_seed_derive(o->seed, "cascade-epoch", (uint64_t)epoch));
@@ -473,13 +492,14 @@ mrb_status mrb_cascade_train(const mrb_cascade_train_opts *o, double *final_psnr
         if (t.dev) st = o->device->sync(t.dev, t.net, t.opt);
         if (st == MRB_OK) st = validate(&t, &psnr);
         if (st == MRB_OK && o->checkpoint) st = ckpt_write(&t, o->checkpoint, epoch, step);
+        if (st == MRB_OK) last_epoch = epoch;
         if (st == MRB_OK && o->progress) {
             mrb_cascade_progress p = {epoch, (size_t)step, NAN, psnr, 1};
             stop = o->progress(o->progress_ctx, &p);
         }
     }
     if (st == MRB_OK && t.dev) st = o->device->sync(t.dev, t.net, t.opt); /* stopped within an epoch */
-    if (st == MRB_OK && o->weights_out) st = mrb_cascade_save(t.net, o->weights_out);
+    if (st == MRB_OK && o->weights_out) st = save_weights(&t, step, last_epoch, psnr);
     if (st == MRB_OK && final_psnr) *final_psnr = psnr;
     free(perm);
     trainer_free(&t);

@@ -310,6 +310,9 @@ mrb_status mrb_cascade_forward(mrb_cascade *c, const mrb_tensor *x0, const mrb_d
 mrb_status mrb_cascade_backward(mrb_cascade *c, const float *dout);
 void mrb_cascade_zero_grad(mrb_cascade *c);
 mrb_status mrb_cascade_save(const mrb_cascade *c, const char *path);
+/* As mrb_cascade_save, with further metadata pairs (meta[2i] key, meta[2i+1]
+ * value; nmeta pairs), e.g. how the weights were trained. */
+mrb_status mrb_cascade_save_meta(const mrb_cascade *c, const char *path, const char *const *meta, size_t nmeta);
 /* Loads weights; the file's architecture must match c's. */
 mrb_status mrb_cascade_load(mrb_cascade *c, const char *path);
 /* Creates a cascade with the architecture recorded in the file and loads it. */
@@ -352,6 +355,10 @@ typedef struct mrb_cascade_train_opts {
     const char *checkpoint;  /* written each epoch (atomic), or NULL */
     int resume;              /* 1: continue from `checkpoint` when it exists */
     const char *weights_out; /* final weights (safetensors), or NULL */
+    /* Metadata pairs written with the final weights (e.g. provenance); the
+     * training adds training_steps, training_epochs and training_val_psnr. */
+    const char *const *weights_meta;
+    size_t nweights_meta;
     /* Progress callback (may be NULL); a non-zero return stops training cleanly. */
     int (*progress)(void *ctx, const mrb_cascade_progress *p);
     void *progress_ctx;
