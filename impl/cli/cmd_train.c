@@ -38,14 +38,17 @@ static const char help[] = "usage: mrbench train SUITE.json [options]\n"
                            "\n"
                            "options:\n"
                            "  --device cpu|gpu  where the training steps run (default cpu); gpu exits 3 when\n"
-                           "                unavailable. Masks, minibatches, validation and checkpoints stay on\n"
-                           "                the CPU; GPU and CPU runs agree to float rounding, not bit for bit\n"
-                           "  --threads N   threads for FFTW, OpenMP and OpenBLAS (default: all cores)\n"
-                           "  --epochs N    override training.epochs\n"
-                           "  --resume      continue from training.checkpoint when it exists (same result as an\n"
-                           "                uninterrupted run)\n"
-                           "  --quiet       no progress output\n"
-                           "  -h, --help    this help\n";
+                           "                    unavailable. Masks, minibatches, validation and checkpoints stay\n"
+                           "                    on the CPU; GPU and CPU runs agree to float rounding, not bit for bit\n"
+                           "  --threads N       threads for FFTW, OpenMP and OpenBLAS (default: all cores)\n"
+                           "  --epochs N        override training.epochs\n"
+                           "  --resume          continue from training.checkpoint when it exists (same result as an\n"
+                           "                    uninterrupted run)\n"
+                           "  --quiet           no progress output\n"
+                           "  -h, --help        this help\n"
+                           "\n"
+                           "The weights file's metadata records how it was made: 'provenance' and 'training' (JSON),\n"
+                           "training_steps, training_epochs, training_val_psnr (suites/README.md).\n";
 
 typedef struct mask_source {
     const mrb_suite_sampling *sampling[MRB_TRAIN_SAMPLINGS_MAX];
