@@ -18,9 +18,12 @@ for t in safetensors suite manifest results published journal h5 ismrmrd; do mkd
 
 # results and journal: a run of the journal target's suite
 "$mrbench" run "$root/tests/fuzz/tiny_suite.json" --out "$tmp/run" --threads 1 --quiet >/dev/null
-# (results.json without its whitespace: the fuzzer's inputs stay a few kB)
-"$py" -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",", ":")))' \
-  "$tmp/run/results.json" >"$corpus/results/seed-tiny-run.json"
+# (results.json without its whitespace: the fuzzer's inputs stay a few kB;
+# paths of this machine made relative: the corpus is committed)
+"$py" -c 'import json, sys
+t = open(sys.argv[1]).read().replace(sys.argv[2] + "/", "").replace(sys.argv[3], "results/tiny-run")
+print(json.dumps(json.loads(t), separators=(",", ":")))' \
+  "$tmp/run/results.json" "$root" "$tmp/run" >"$corpus/results/seed-tiny-run.json"
 cp "$tmp/run/cases.jsonl" "$corpus/journal/seed-tiny-run.jsonl"
 # a journal killed while writing its last line (--resume drops that line)
 head -c -40 "$tmp/run/cases.jsonl" >"$corpus/journal/seed-torn.jsonl"
