@@ -852,27 +852,11 @@ static mrb_status choose_backward(mrb_cuda_cascade *g, conv_kind *ck, cudnnTenso
     return MRB_OK;
 }
 
-static const conv_kind *kind_of(const mrb_cuda_cascade *g, size_t j);
-
-/* The smallest alignment (bytes) of the weights and weight gradients of the
- * layers of kind k, which one plan per pass serves. */
-static int weight_alignment(const mrb_cuda_cascade *g, int k)
-{
-    size_t nc = (size_t)g->arch.n_c, nd = (size_t)g->arch.n_d;
-    int align = 16;
-    for (size_t l = 0; l < nc * nd; l++) {
-        if (kind_of(g, l % nd) != &g->kinds[k]) continue;
-        int aw = mrb_conv_graph_alignment(g->d_w + g->w_off[l]), ag = mrb_conv_graph_alignment(g->d_g + g->w_off[l]);
-        align = aw < align ? aw : align;
-        align = ag < align ? ag : align;
-    }
-    return align;
-}
-
 /* choose_with's counterpart on the graph API: a plan per pass, its engine
  * timed on the buffers of choose_algorithms (activations, random weights,
- * the layer's weight gradient). Activations are whole allocations (16-byte
- * aligned); the weights take the alignment of the least aligned layer. */
+ * the layer's weight gradient). Every operand is 16-byte aligned, the plans'
+ * default: activations are whole allocations and parameters start on
+ * PARAM_ALIGN_FLOATS boundaries (mrb_conv_graph_run refuses any other). */
 static mrb_status choose_graph(mrb_cuda_cascade *g, int k, int train, float *bx, float *by, float *bw, float *bdw)
 {
     conv_kind *ck = &g->kinds[k];
@@ -883,7 +867,6 @@ static mrb_status choose_graph(mrb_cuda_cascade *g, int k, int train, float *bx,
     s.cout = ck->cout;
     const int64_t spatial[3] = {(int64_t)g->nt, (int64_t)g->ny, (int64_t)g->nx};
     for (int i = 0; i < g->rank; i++) s.dims[i] = spatial[3 - g->rank + i];
-    s.align[MRB_CONV_W] = weight_alignment(g, k);
     /* in0, in1, out of each pass (conv_graph_cuda.h) */
     const float *in0[MRB_CONV_NPASSES] = {bx, bw, bx}, *in1[MRB_CONV_NPASSES] = {bw, by, by};
     float *outs[MRB_CONV_NPASSES] = {by, bx, bdw};

@@ -117,8 +117,8 @@ static void destroy(cudnnBackendDescriptor_t *d)
     *d = NULL;
 }
 
-/* A candidate refused on the device (a workspace cudaMalloc could not give,
- * a launch that failed, a plan that did not finalize) can leave its CUDA
+/* A candidate refused on the device (a launch that failed, a plan that did
+ * not finalize) can leave its CUDA
  * error as the runtime's last error, which the caller's next launch check
  * (cudaGetLastError) would then report as its own: it is reset here. A
  * sticky error (a faulting kernel) cannot be, and the next call reports it. */
@@ -494,8 +494,7 @@ static mrb_status time_plan(const mrb_conv_graph *p, cudnnHandle_t handle, cudnn
     void *ws = NULL;
     if (ws_bytes && mrb_cuda_alloc(ws_bytes, &ws) != MRB_OK) {
         snprintf(skip, skip_len, "no room for its workspace (%s)", mrb_error_message());
-        mrb_error_clear();
-        forget_cuda_error();
+        mrb_error_clear(); /* mrb_cuda_alloc resets CUDA's last error itself */
         return MRB_OK;
     }
     mrb_status st = MRB_OK, run = execute(p, handle, plan, in0, in1, out, ws);
