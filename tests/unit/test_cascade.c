@@ -2,7 +2,8 @@
  * gradients against finite differences (2D and 2D+t, noiseless and learnable
  * noisy DC), data consistency of the output, weights files (round trip,
  * architecture and corruption errors), the registered methods, and training
- * (loss decreases, deterministic, resumable bit for bit). */
+ * (loss decreases, deterministic, resumable bit for bit; on a device through
+ * mrb_cascade_train_opts.device, equal to the CPU). */
 #include <complex.h>
 #include <criterion/criterion.h>
 #include <math.h>
@@ -501,6 +502,239 @@ Test(cascade_train, temporal_training_runs)
     cr_expect(isfinite(psnr) && psnr > 0, "validation PSNR %g", psnr);
     for (size_t i = 0; i < 2; i++) mrb_array_free(tr[i]);
     free(tr);
+}
+
+/* ---- training on a device: the plumbing of mrb_cascade_train_opts.device,
+ * through a device that runs the CPU engine on its own copy of the network
+ * and optimiser. Its results must equal CPU training bit for bit: the trainer
+ * has to hand the device the right batches, step numbers, weights and
+ * moments (also after a resume), sync before every checkpoint, validate on
+ * the device's weights, and clean up after a failing device. ---- */
+
+typedef struct copy_dev {
+    mrb_cascade *net;
+    mrb_optim *opt;
+    mrb_named_tensor params[64];
+    int decay[64];
+    size_t nparams, batch, snt;
+    mrb_tensor *x0, *target, *dout;
+    mrb_dc_data d;
+} copy_dev;
+
+typedef struct copy_dev_log {
+    int opens, closes, syncs, recons;
+    size_t steps, fail_at; /* step number that fails (0: none) */
+} copy_dev_log;
+
+static copy_dev_log dev_log;
+
+/* The trainable tensors in the trainer's order (fixed lambdas are not). */
+static size_t trainable(mrb_cascade *net, mrb_named_tensor *out, int *decay)
+{
+    mrb_named_tensor all[64];
+    size_t n = mrb_cascade_params(net, all, 64), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strstr(all[i].name, ".dc.") && !mrb_cascade_get_arch(net)->lambda_trainable) continue;
+        decay[k] = strstr(all[i].name, ".weight") != NULL;
+        out[k++] = all[i];
+    }
+    return k;
+}
+
+static void copy_moments(mrb_optim *dst, mrb_optim *src)
+{
+    for (size_t i = 0; i < mrb_optim_nstate(src); i++) {
+        size_t cnt;
+        float *s = mrb_optim_state(src, i, &cnt), *d = mrb_optim_state(dst, i, &cnt);
+        memcpy(d, s, cnt * sizeof(float));
+    }
+}
+
+static void copy_dev_close(void *state)
+{
+    copy_dev *c = state;
+    dev_log.closes++;
+    mrb_cascade_free(c->net);
+    mrb_optim_free(c->opt);
+    mrb_tensor_free(c->x0);
+    mrb_tensor_free(c->target);
+    mrb_tensor_free(c->dout);
+    free(c);
+}
+
+static mrb_status copy_dev_open(mrb_cascade *net, mrb_optim *opt, const mrb_adam_cfg *adam, size_t batch, size_t nx,
+                                size_t ny, size_t snt, void **state)
+{
+    dev_log.opens++;
+    copy_dev *c = calloc(1, sizeof *c);
+    cr_assert(c);
+    const mrb_cascade_arch *a = mrb_cascade_get_arch(net);
+    cr_assert_eq(mrb_cascade_create(a, 777, &c->net), MRB_OK); /* other initial weights: the upload must matter */
+    mrb_named_tensor host[64];
+    int hdecay[64];
+    c->nparams = trainable(c->net, c->params, c->decay);
+    cr_assert_eq(trainable(net, host, hdecay), c->nparams);
+    mrb_tensor *pt[64];
+    for (size_t i = 0; i < c->nparams; i++) {
+        memcpy(c->params[i].t->data, host[i].t->data, mrb_tensor_count(host[i].t) * sizeof(float));
+        pt[i] = c->params[i].t;
+    }
+    cr_assert_eq(mrb_optim_adam_create(pt, c->decay, c->nparams, adam, &c->opt), MRB_OK);
+    copy_moments(c->opt, opt);
+    c->batch = batch;
+    c->snt = snt;
+    c->x0 = a->temporal ? mrb_tensor_create5(batch, 2, snt, ny, nx, 0) : mrb_tensor_create4(batch, 2, ny, nx, 0);
+    c->target = a->temporal ? mrb_tensor_create5(batch, 2, snt, ny, nx, 0) : mrb_tensor_create4(batch, 2, ny, nx, 0);
+    c->dout = a->temporal ? mrb_tensor_create5(batch, 2, snt, ny, nx, 1) : mrb_tensor_create4(batch, 2, ny, nx, 1);
+    c->d = (mrb_dc_data){.nx = nx, .ny = ny, .nt = snt, .n = batch};
+    *state = c;
+    return MRB_OK;
+}
+
+static mrb_status copy_dev_step(void *state, const float *x0, const float *kspace, const float *mask,
+                                const float *target, uint64_t t, double *mse, double *weight_norm2)
+{
+    copy_dev *c = state;
+    if (++dev_log.steps == dev_log.fail_at)
+        return mrb_error(MRB_ERR_DEVICE, "copy device: step %llu failed", (unsigned long long)t);
+    size_t n = mrb_tensor_count(c->x0);
+    memcpy(c->x0->data, x0, n * sizeof(float));
+    memcpy(c->target->data, target, n * sizeof(float));
+    c->d.kspace = kspace;
+    c->d.mask = mask;
+    const mrb_tensor *out;
+    MRB_TRY(mrb_cascade_forward(c->net, c->x0, &c->d, 1, &out));
+    mrb_tensor pred = *out;
+    pred.grad = c->dout->grad;
+    mrb_tensor_zero_grad(c->dout);
+    MRB_TRY(mrb_nn_mse_loss(&pred, c->target, 2.0f, mse));
+    mrb_cascade_zero_grad(c->net);
+    MRB_TRY(mrb_cascade_backward(c->net, c->dout->grad));
+    mrb_optim_set_steps(c->opt, t - 1);
+    mrb_optim_step(c->opt);
+    *weight_norm2 = 0;
+    for (size_t i = 0; i < c->nparams; i++)
+        for (size_t j = 0; c->decay[i] && j < mrb_tensor_count(c->params[i].t); j++)
+            *weight_norm2 += (double)c->params[i].t->data[j] * c->params[i].t->data[j];
+    return MRB_OK;
+}
+
+static mrb_status copy_dev_sync(void *state, mrb_cascade *net, mrb_optim *opt)
+{
+    copy_dev *c = state;
+    dev_log.syncs++;
+    mrb_named_tensor host[64];
+    int hdecay[64];
+    trainable(net, host, hdecay);
+    for (size_t i = 0; i < c->nparams; i++)
+        memcpy(host[i].t->data, c->params[i].t->data, mrb_tensor_count(host[i].t) * sizeof(float));
+    copy_moments(opt, c->opt);
+    return MRB_OK;
+}
+
+static mrb_status copy_dev_reconstruct(void *state, const mrb_array *kspace, const mrb_array *mask, mrb_array *image)
+{
+    dev_log.recons++;
+    return mrb_cascade_reconstruct(((copy_dev *)state)->net, kspace, mask, image);
+}
+
+static const mrb_cascade_train_device copy_device = {
+    .name = "copy",
+    .open = copy_dev_open,
+    .step = copy_dev_step,
+    .sync = copy_dev_sync,
+    .reconstruct = copy_dev_reconstruct,
+    .close = copy_dev_close,
+};
+
+static int same_file(const char *a, const char *b)
+{
+    long la = 0, lb = 0;
+    unsigned char *x = slurp(a, &la), *y = slurp(b, &lb);
+    int same = x && y && la == lb && la > 0 && memcmp(x, y, (size_t)la) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static void device_training_equals_cpu(int temporal)
+{
+    size_t ntr = temporal ? 2 : 6, nva = 2, nt = temporal ? 4 : 1, n = temporal ? 8 : 12;
+    mrb_array **tr = make_images(ntr, n, n, nt, 1), **va = make_images(nva, n, n, nt, 2);
+    mrb_cascade_train_opts o = small_opts((const mrb_array *const *)tr, ntr, (const mrb_array *const *)va, nva);
+    o.arch.temporal = temporal;
+    if (!temporal) { /* noisy DC with a trained lambda: its moments travel too */
+        o.arch.lambda = 0.5;
+        o.arch.lambda_trainable = 1;
+    }
+    o.batch = temporal ? 1 : 2;
+    o.epochs = 3;
+    o.weights_out = tmp_path("dev_cpu");
+    double psnr_cpu, psnr_dev;
+    cr_assert_eq(mrb_cascade_train(&o, &psnr_cpu), MRB_OK, "%s", mrb_error_message());
+
+    memset(&dev_log, 0, sizeof dev_log);
+    o.device = &copy_device;
+    o.weights_out = tmp_path("dev_copy");
+    cr_assert_eq(mrb_cascade_train(&o, &psnr_dev), MRB_OK, "%s", mrb_error_message());
+    size_t steps = 3 * (temporal ? ntr : ntr * nt) / (size_t)o.batch;
+    cr_expect_eq(dev_log.steps, steps);
+    cr_expect_eq(dev_log.recons, 3 * (int)nva, "validation ran on the device: %d items", dev_log.recons);
+    cr_expect(dev_log.opens == 1 && dev_log.closes == 1 && dev_log.syncs == 4, "open %d close %d sync %d",
+              dev_log.opens, dev_log.closes, dev_log.syncs);
+    cr_expect(psnr_dev == psnr_cpu, "validation PSNR %.9g on the device, %.9g on the CPU", psnr_dev, psnr_cpu);
+    cr_expect(same_file(tmp_path("dev_cpu"), o.weights_out), "device training wrote the CPU's weights");
+
+    /* without a device reconstruct, validation runs on the CPU with the synced weights */
+    mrb_cascade_train_device no_recon = copy_device;
+    no_recon.reconstruct = NULL;
+    o.device = &no_recon;
+    o.weights_out = tmp_path("dev_norecon");
+    cr_assert_eq(mrb_cascade_train(&o, &psnr_dev), MRB_OK, "%s", mrb_error_message());
+    cr_expect(psnr_dev == psnr_cpu);
+    cr_expect(same_file(tmp_path("dev_cpu"), o.weights_out));
+
+    /* 1 epoch on the device, stop, resume to 3: the weights and moments go up again */
+    o.device = &copy_device;
+    const char *ck = tmp_path("dev_ckpt");
+    remove(ck);
+    o.checkpoint = ck;
+    o.resume = 1;
+    o.epochs = 1;
+    o.weights_out = NULL;
+    cr_assert_eq(mrb_cascade_train(&o, NULL), MRB_OK, "%s", mrb_error_message());
+    o.epochs = 3;
+    o.weights_out = tmp_path("dev_resumed");
+    cr_assert_eq(mrb_cascade_train(&o, &psnr_dev), MRB_OK, "%s", mrb_error_message());
+    cr_expect(psnr_dev == psnr_cpu);
+    cr_expect(same_file(tmp_path("dev_cpu"), o.weights_out), "resumed device training equals CPU training");
+
+    /* a device that fails mid-training: its error comes back, the device is closed, no weights */
+    remove(ck);
+    remove(o.weights_out);
+    memset(&dev_log, 0, sizeof dev_log);
+    dev_log.fail_at = 2;
+    cr_expect_eq(mrb_cascade_train(&o, NULL), MRB_ERR_DEVICE);
+    cr_expect(strstr(mrb_error_message(), "copy device: step 2 failed") != NULL, "%s", mrb_error_message());
+    cr_expect(dev_log.opens == 1 && dev_log.closes == 1);
+    cr_expect(access(o.weights_out, F_OK) != 0, "no weights after a failed training");
+    remove(tmp_path("dev_cpu"));
+    remove(tmp_path("dev_copy"));
+    remove(tmp_path("dev_norecon"));
+    for (size_t i = 0; i < ntr; i++) mrb_array_free(tr[i]);
+    for (size_t i = 0; i < nva; i++) mrb_array_free(va[i]);
+    free(tr);
+    free(va);
+}
+
+Test(cascade_train, device_2d_equals_cpu_with_resume_and_failure, .timeout = 120)
+{
+    device_training_equals_cpu(0);
+}
+
+Test(cascade_train, device_2dt_equals_cpu_with_resume_and_failure, .timeout = 120)
+{
+    device_training_equals_cpu(1);
 }
 
 /* Golden: a 2-cascade network evaluated with NumPy alone

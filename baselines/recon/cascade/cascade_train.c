@@ -5,8 +5,8 @@
  * and step) are safetensors files written atomically; a run resumed from a
  * checkpoint continues exactly as if it had not stopped (same seed). With
  * opts.device (mrbench train --device gpu) the steps run on that device and
- * this file keeps the rest: sample order, masks, minibatches, validation on
- * the weights synced back each epoch, checkpoints and resume. */
+ * this file keeps the rest: sample order, masks, minibatches, checkpoints
+ * and resume; validation runs on the device too when it can reconstruct. */
 #include <complex.h>
 #include <math.h>
 #include <stdio.h>
@@ -224,7 +224,9 @@ static mrb_status validate(trainer *t, double *psnr)
             memcpy(ks->data, o->val[i]->data, vol * 2 * sizeof(float));
             st = mrb_fft_centered(MRB_FFT_FORWARD, 2, 3, kd, ks->data, mrb_nn_threads());
         }
-        if (st == MRB_OK) st = mrb_cascade_reconstruct(t->net, ks, m, rec);
+        if (st == MRB_OK)
+            st = t->dev && o->device->reconstruct ? o->device->reconstruct(t->dev, ks, m, rec)
+                                                  : mrb_cascade_reconstruct(t->net, ks, m, rec);
         if (st == MRB_OK) {
             const float complex *ref = o->val[i]->data, *x = rec->data;
             double peak = 0, err = 0;

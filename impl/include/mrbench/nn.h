@@ -363,8 +363,9 @@ typedef struct mrb_cascade_train_opts {
     int (*progress)(void *ctx, const mrb_cascade_progress *p);
     void *progress_ctx;
     /* Where the training steps run: NULL on the CPU, else a device such as
-     * mrb_cascade_train_device_gpu(). Masks, minibatches, validation (on the
-     * CPU with the device's weights), checkpoints and resume stay the same. */
+     * mrb_cascade_train_device_gpu(). Masks, minibatches, checkpoints and
+     * resume stay the same; validation runs on the device when it can
+     * reconstruct, else on the CPU with the weights synced back. */
     const struct mrb_cascade_train_device *device;
 } mrb_cascade_train_opts;
 
@@ -376,7 +377,9 @@ typedef struct mrb_cascade_train_opts {
  * mask, mask), runs forward, loss (mean |e|^2 over complex pixels), backward
  * and Adam step number t (1-based); returns the loss and the sum of squares
  * of the decayed weights after the step. sync: parameters and Adam moments
- * back into net and opt. */
+ * back into net and opt. reconstruct (may be NULL): one validation item as
+ * mrb_cascade_reconstruct takes it (k-space MRB_C64 [nx, ny, nt], mask,
+ * image), with the device's current weights. */
 typedef struct mrb_cascade_train_device {
     const char *name;
     mrb_status (*open)(mrb_cascade *net, mrb_optim *opt, const mrb_adam_cfg *adam, size_t batch, size_t nx, size_t ny,
@@ -384,6 +387,7 @@ typedef struct mrb_cascade_train_device {
     mrb_status (*step)(void *state, const float *x0, const float *kspace, const float *mask, const float *target,
                        uint64_t t, double *mse, double *weight_norm2);
     mrb_status (*sync)(void *state, mrb_cascade *net, mrb_optim *opt);
+    mrb_status (*reconstruct)(void *state, const mrb_array *kspace, const mrb_array *mask, mrb_array *image);
     void (*close)(void *state);
 } mrb_cascade_train_device;
 
