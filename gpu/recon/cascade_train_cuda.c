@@ -1,22 +1,27 @@
 /* The Deep Cascade's training steps on the GPU: the device behind
  * `mrbench train --device gpu` (mrb_cascade_train_opts.device). The CPU
  * training loop (baselines/recon/cascade/cascade_train.c) keeps everything
- * else: sample order, masks, minibatch assembly, validation, checkpoints and
- * resume. Per step it uploads the minibatch (zero-filled input, target,
- * masked k-space, mask), and the GPU runs forward, loss, backward and the
- * Adam step (gpu/recon/cascade_cuda.cu, checked against the CPU engine by
- * tests/gpu/test_cuda_cascade.c and tests/gpu/test_cuda_train.c). Weights
- * and Adam moments go back to the host at sync (each epoch, for validation
- * and the checkpoint) and come up at open (a resumed run's state). */
+ * else: sample order, masks, minibatch assembly, checkpoints and resume.
+ * Per step it uploads the minibatch (zero-filled input, target, masked
+ * k-space, mask), and the GPU runs forward, loss, backward and the Adam step
+ * (gpu/recon/cascade_cuda.cu, checked against the CPU engine by
+ * tests/gpu/test_cuda_cascade.c and tests/gpu/test_cuda_train.c). Validation
+ * items are reconstructed on the GPU with the current weights, through the
+ * training's own buffers and plans. Weights and Adam moments go back to the
+ * host at sync (each epoch, for the checkpoint) and come up at open (a
+ * resumed run's state). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "mrb_cuda.h"
 
 typedef struct train_gpu {
     mrb_cuda_cascade *g;
     mrb_adam_cfg adam;
+    size_t batch, nx, ny, snt;
     size_t values; /* complex values per minibatch: batch x nx x ny x snt */
     float *d_x0, *d_target, *d_ks, *d_mask, *d_dout;
+    float *h_ks, *h_mask; /* validation staging: one minibatch, zero-padded */
 } train_gpu;
 
 static void train_gpu_close(void *state)
@@ -29,6 +34,8 @@ static void train_gpu_close(void *state)
     mrb_cuda_free(s->d_ks);
     mrb_cuda_free(s->d_mask);
     mrb_cuda_free(s->d_dout);
+    free(s->h_ks);
+    free(s->h_mask);
     free(s);
 }
 
@@ -67,6 +74,10 @@ static mrb_status train_gpu_open(mrb_cascade *net, mrb_optim *opt, const mrb_ada
     train_gpu *s = calloc(1, sizeof *s);
     if (!s) return mrb_error(MRB_ERR_NOMEM, "cascade training (GPU): out of memory");
     s->adam = *adam;
+    s->batch = batch;
+    s->nx = nx;
+    s->ny = ny;
+    s->snt = snt;
     s->values = batch * nx * ny * snt;
     mrb_status st = mrb_cuda_cascade_create(net, &s->g);
     if (st == MRB_OK) st = mrb_cuda_cascade_prepare(s->g, batch, nx, ny, snt, 1);
@@ -78,6 +89,11 @@ static mrb_status train_gpu_open(mrb_cascade *net, mrb_optim *opt, const mrb_ada
     if (st == MRB_OK) st = mrb_cuda_alloc(planar, &p), s->d_ks = p;
     if (st == MRB_OK) st = mrb_cuda_alloc(planar, &p), s->d_dout = p;
     if (st == MRB_OK) st = mrb_cuda_alloc(s->values * sizeof(float), &p), s->d_mask = p;
+    if (st == MRB_OK) {
+        s->h_ks = malloc(planar);
+        s->h_mask = malloc(s->values * sizeof(float));
+        if (!s->h_ks || !s->h_mask) st = mrb_error(MRB_ERR_NOMEM, "out of memory");
+    }
     if (st != MRB_OK) {
         train_gpu_close(s);
         return mrb_error_context(st, "cascade training (GPU)");
@@ -112,10 +128,49 @@ static mrb_status train_gpu_sync(void *state, mrb_cascade *net, mrb_optim *opt)
     return transfer_moments(s->g, opt, 0);
 }
 
+/* One validation item on the training's network, buffers and plans: units
+ * of nx x ny x snt values (2D: the item's frames; 2D+t: the series) go
+ * through in minibatches, the last one padded with unsampled (zero) units
+ * whose outputs are dropped; the cascade treats the samples of a minibatch
+ * independently. The next step overwrites these buffers anyway. */
+static mrb_status train_gpu_reconstruct(void *state, const mrb_array *kspace, const mrb_array *mask, mrb_array *image)
+{
+    train_gpu *s = state;
+    char b1[64], b2[64];
+    size_t unit = s->nx * s->ny * s->snt, vol = mrb_array_count(kspace);
+    if (kspace->dtype != MRB_C64 || mask->dtype != MRB_F32 || image->dtype != MRB_C64 || kspace->ndim < 2 ||
+        kspace->dims[0] != s->nx || kspace->dims[1] != s->ny || vol % unit || mrb_array_count(mask) != vol ||
+        mrb_array_count(image) != vol)
+        return mrb_error(MRB_ERR_INVALID,
+                         "cascade training (GPU): validation k-space %s and mask %s do not come in units of "
+                         "%zux%zux%zu",
+                         mrb_array_shape_str(kspace, b1, sizeof b1), mrb_array_shape_str(mask, b2, sizeof b2), s->nx,
+                         s->ny, s->snt);
+    const float *ks = kspace->data, *m = mask->data;
+    float *img = image->data;
+    for (size_t off = 0; off < vol; off += s->values) {
+        size_t n = vol - off < s->values ? vol - off : s->values;
+        for (size_t i = 0; i < n; i++) {
+            float w = m[off + i] != 0.0f ? 1.0f : 0.0f;
+            s->h_ks[2 * i] = w * ks[2 * (off + i)];
+            s->h_ks[2 * i + 1] = w * ks[2 * (off + i) + 1];
+            s->h_mask[i] = m[off + i];
+        }
+        memset(s->h_ks + 2 * n, 0, 2 * (s->values - n) * sizeof(float));
+        memset(s->h_mask + n, 0, (s->values - n) * sizeof(float));
+        MRB_TRY(mrb_cuda_upload(s->d_ks, s->h_ks, 2 * s->values * sizeof(float)));
+        MRB_TRY(mrb_cuda_upload(s->d_mask, s->h_mask, s->values * sizeof(float)));
+        MRB_TRY(mrb_cuda_cascade_reconstruct_device(s->g, s->d_ks, s->d_mask, s->d_x0, s->d_dout));
+        MRB_TRY(mrb_cuda_download(img + 2 * off, s->d_dout, 2 * n * sizeof(float)));
+    }
+    return MRB_OK;
+}
+
 const mrb_cascade_train_device mrb_cuda_cascade_train_device = {
     .name = "cuda",
     .open = train_gpu_open,
     .step = train_gpu_step,
     .sync = train_gpu_sync,
+    .reconstruct = train_gpu_reconstruct,
     .close = train_gpu_close,
 };
