@@ -198,6 +198,12 @@ mrb_status mrb_cuda_cascade_moments(mrb_cuda_cascade *g, float *const *m, float 
 /* Items per batch for reconstructing nt frames of nx x ny (2D: frames
  * batched up to a memory bound; 2D+t: 1). */
 size_t mrb_cuda_cascade_chunk(const mrb_cuda_cascade *g, size_t nx, size_t ny, size_t nt);
+/* A training minibatch's inputs from its ground truth d_images
+ * (interleaved complex, prepared shape), as mrb_cascade_train_inputs
+ * computes them on the CPU: d_kspace = M F d_images (zero off d_mask;
+ * interleaved), d_x0 = F^H d_kspace and d_target = d_images planar. */
+mrb_status mrb_cuda_cascade_inputs(mrb_cuda_cascade *g, const float *d_images, const float *d_mask, float *d_kspace,
+                                   float *d_x0, float *d_target);
 /* Zero-filled input, forward and complex output for the prepared shape:
  * d_y masked k-space, d_x0 scratch [n, 2, ...], d_img interleaved complex. */
 mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float *d_y, const float *d_mask, float *d_x0,

@@ -116,6 +116,13 @@ __global__ void pack_kernel(const float *t, const float *add, size_t n, size_t n
     }
 }
 
+/* s = 0 where the mask is 0 (n complex values, the mask as long). */
+__global__ void mask_kernel(float2 *s, const float *mask, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        if (mask[i] == 0.0f) s[i] = make_float2(0.0f, 0.0f);
+}
+
 /* Interleaved complex N x vol -> planar channels (c0, c0+1) of
  * [N, nchan, vol]: overwritten, or added to when accumulate. */
 __global__ void unpack_kernel(const float2 *in, size_t n, size_t nchan, size_t c0, size_t vol, int accumulate, float *t)
@@ -1352,6 +1359,21 @@ mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float 
     const float *out;
     MRB_TRY(mrb_cuda_cascade_forward(g, d_x0, d_y, d_mask, &out));
     return to_complex(g, out, d_img);
+}
+
+mrb_status mrb_cuda_cascade_inputs(mrb_cuda_cascade *g, const float *d_images, const float *d_mask, float *d_kspace,
+                                   float *d_x0, float *d_target)
+{
+    size_t total = g->n * g->vol;
+    unpack_kernel<<<mrb_cuda_grid(total), MRB_CUDA_BLOCK, 0, g->stream>>>((const float2 *)d_images, g->n, 2, 0, g->vol,
+                                                                          0, d_target);
+    MRB_TRY(launch_check("unpack_kernel"));
+    MRB_TRY(MRB_CUDA_CALL(
+        cudaMemcpyAsync(d_kspace, d_images, total * sizeof(float2), cudaMemcpyDeviceToDevice, g->stream)));
+    MRB_TRY(fft(g, MRB_FFT_FORWARD, (float2 *)d_kspace));
+    mask_kernel<<<mrb_cuda_grid(total), MRB_CUDA_BLOCK, 0, g->stream>>>((float2 *)d_kspace, d_mask, total);
+    MRB_TRY(launch_check("mask_kernel"));
+    return zero_filled(g, d_kspace, d_x0);
 }
 
 /* ------------------------------------------------------ training state */

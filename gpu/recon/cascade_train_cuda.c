@@ -2,8 +2,9 @@
  * `mrbench train --device gpu` (mrb_cascade_train_opts.device). The CPU
  * training loop (baselines/recon/cascade/cascade_train.c) keeps everything
  * else: sample order, masks, minibatch assembly, checkpoints and resume.
- * Per step it uploads the minibatch (zero-filled input, target, masked
- * k-space, mask), and the GPU runs forward, loss, backward and the Adam step
+ * Per step it uploads the minibatch's images and masks; the GPU derives the
+ * masked k-space, zero-filled input and target (cuFFT), and runs forward,
+ * loss, backward and the Adam step
  * (gpu/recon/cascade_cuda.cu, checked against the CPU engine by
  * tests/gpu/test_cuda_cascade.c and tests/gpu/test_cuda_train.c). Validation
  * items are reconstructed on the GPU with the current weights, through the
@@ -20,7 +21,7 @@ typedef struct train_gpu {
     mrb_adam_cfg adam;
     size_t batch, nx, ny, snt;
     size_t values; /* complex values per minibatch: batch x nx x ny x snt */
-    float *d_x0, *d_target, *d_ks, *d_mask, *d_dout;
+    float *d_images, *d_x0, *d_target, *d_ks, *d_mask, *d_dout;
     float *h_ks, *h_mask; /* validation staging: one minibatch, zero-padded */
 } train_gpu;
 
@@ -29,6 +30,7 @@ static void train_gpu_close(void *state)
     train_gpu *s = state;
     if (!s) return;
     mrb_cuda_cascade_free(s->g);
+    mrb_cuda_free(s->d_images);
     mrb_cuda_free(s->d_x0);
     mrb_cuda_free(s->d_target);
     mrb_cuda_free(s->d_ks);
@@ -84,6 +86,7 @@ static mrb_status train_gpu_open(mrb_cascade *net, mrb_optim *opt, const mrb_ada
     if (st == MRB_OK) st = transfer_moments(s->g, opt, 1);
     void *p;
     size_t planar = 2 * s->values * sizeof(float);
+    if (st == MRB_OK) st = mrb_cuda_alloc(planar, &p), s->d_images = p;
     if (st == MRB_OK) st = mrb_cuda_alloc(planar, &p), s->d_x0 = p;
     if (st == MRB_OK) st = mrb_cuda_alloc(planar, &p), s->d_target = p;
     if (st == MRB_OK) st = mrb_cuda_alloc(planar, &p), s->d_ks = p;
@@ -102,15 +105,13 @@ static mrb_status train_gpu_open(mrb_cascade *net, mrb_optim *opt, const mrb_ada
     return MRB_OK;
 }
 
-static mrb_status train_gpu_step(void *state, const float *x0, const float *kspace, const float *mask,
-                                 const float *target, uint64_t t, double *mse, double *weight_norm2)
+static mrb_status train_gpu_step(void *state, const float *images, const float *mask, uint64_t t, double *mse,
+                                 double *weight_norm2)
 {
     train_gpu *s = state;
-    size_t planar = 2 * s->values * sizeof(float);
-    MRB_TRY(mrb_cuda_upload_async(s->d_x0, x0, planar));
-    MRB_TRY(mrb_cuda_upload_async(s->d_target, target, planar));
-    MRB_TRY(mrb_cuda_upload_async(s->d_ks, kspace, planar));
+    MRB_TRY(mrb_cuda_upload_async(s->d_images, images, 2 * s->values * sizeof(float)));
     MRB_TRY(mrb_cuda_upload_async(s->d_mask, mask, s->values * sizeof(float)));
+    MRB_TRY(mrb_cuda_cascade_inputs(s->g, s->d_images, s->d_mask, s->d_ks, s->d_x0, s->d_target));
     const float *d_out;
     MRB_TRY(mrb_cuda_cascade_zero_grad(s->g));
     MRB_TRY(mrb_cuda_cascade_forward(s->g, s->d_x0, s->d_ks, s->d_mask, &d_out));

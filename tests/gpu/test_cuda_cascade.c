@@ -1,7 +1,7 @@
 /* The Deep Cascade on the GPU (gpu/recon/cascade_cuda.cu and its method
  * twins) against the CPU engine (baselines/recon/cascade/cascade.c): outputs,
  * every parameter's gradient (incl. a trainable DC lambda), one Adam step,
- * and the methods cascade-2d / cascade-2dt end to end, in 2D and 2D+t.
+ * the training inputs derived from images, and the methods cascade-2d / cascade-2dt end to end, in 2D and 2D+t.
  * CTest runs it twice: as is (cuDNN's legacy API) and as
  * test_cuda_cascade_graph with MRBENCH_CUDNN_API=graph (gpu/CMakeLists.txt). */
 #include <criterion/criterion.h>
@@ -257,6 +257,69 @@ static void check_method(int temporal, size_t nx, size_t ny, size_t nt)
     mrb_array_free(out_cpu);
     mrb_array_free(out_gpu);
     mrb_cascade_free(c);
+}
+
+/* A training minibatch's inputs derived on the GPU from its images, as
+ * mrb_cascade_train_inputs derives them on the CPU (FFT-based: <= 1e-4). */
+static void check_inputs(int temporal, size_t n, size_t nx, size_t ny, size_t nt)
+{
+    MRB_SKIP_WITHOUT_GPU();
+    mrb_cascade_arch a = small_arch(temporal, 0);
+    mrb_cascade *net;
+    cr_assert_eq(mrb_cascade_create(&a, 7, &net), MRB_OK, "%s", mrb_error_message());
+    problem p = make_problem(temporal, n, nx, ny, nt); /* mask and random images (as kspace) */
+    float *images = alloc_floats(2 * p.total), *ks = alloc_floats(2 * p.total), *zf = alloc_floats(2 * p.total);
+    fill_uniform(images, 2 * p.total, 21);
+    /* 2D: the frames are the samples */
+    mrb_tensor *x0 = temporal ? mrb_tensor_create5(n, 2, nt, ny, nx, 0) : mrb_tensor_create4(n * nt, 2, ny, nx, 0);
+    mrb_tensor *target = temporal ? mrb_tensor_create5(n, 2, nt, ny, nx, 0) : mrb_tensor_create4(n * nt, 2, ny, nx, 0);
+    cr_assert(x0 && target);
+    cr_assert_eq(
+        mrb_cascade_train_inputs(images, p.mask, nx, ny, temporal ? nt : 1, temporal ? n : n * nt, ks, zf, x0, target),
+        MRB_OK, "%s", mrb_error_message());
+
+    mrb_cuda_cascade *g;
+    cr_assert_eq(mrb_cuda_cascade_create(net, &g), MRB_OK, "%s", mrb_error_message());
+    cr_assert_eq(mrb_cuda_cascade_prepare(g, temporal ? n : n * nt, nx, ny, temporal ? nt : 1, 1), MRB_OK, "%s",
+                 mrb_error_message());
+    float *d_images = to_device(images, 2 * p.total), *d_mask = to_device(p.mask, p.total);
+    float *d_ks = to_device(zf, 2 * p.total), *d_x0 = to_device(zf, 2 * p.total),
+          *d_target = to_device(zf, 2 * p.total);
+    cr_assert_eq(mrb_cuda_cascade_inputs(g, d_images, d_mask, d_ks, d_x0, d_target), MRB_OK, "%s", mrb_error_message());
+    float *h_ks = to_host(d_ks, 2 * p.total), *h_x0 = to_host(d_x0, 2 * p.total), *h_t = to_host(d_target, 2 * p.total);
+    double eks = rel_l2_error(h_ks, ks, 2 * p.total), ex = rel_l2_error(h_x0, x0->data, 2 * p.total);
+    cr_expect(eks <= OUT_REL_TOL, "masked k-space: relative error %.3g", eks);
+    cr_expect(ex <= OUT_REL_TOL, "zero-filled input: relative error %.3g", ex);
+    cr_expect(memcmp(h_t, target->data, 2 * p.total * sizeof(float)) == 0, "target: the images, exactly");
+    size_t off = 0;
+    for (size_t i = 0; i < p.total; i++) off += p.mask[i] == 0.0f && (h_ks[2 * i] != 0.0f || h_ks[2 * i + 1] != 0.0f);
+    cr_expect_eq(off, 0u, "%zu k-space values off the mask are not zero", off);
+    free(h_ks);
+    free(h_x0);
+    free(h_t);
+    mrb_cuda_free(d_images);
+    mrb_cuda_free(d_mask);
+    mrb_cuda_free(d_ks);
+    mrb_cuda_free(d_x0);
+    mrb_cuda_free(d_target);
+    mrb_cuda_cascade_free(g);
+    mrb_tensor_free(x0);
+    mrb_tensor_free(target);
+    free(images);
+    free(ks);
+    free(zf);
+    free_problem(&p);
+    mrb_cascade_free(net);
+}
+
+Test(cuda_cascade, training_inputs_2d)
+{
+    check_inputs(0, 2, 16, 12, 3);
+}
+
+Test(cuda_cascade, training_inputs_2dt)
+{
+    check_inputs(1, 2, 16, 12, 4);
 }
 
 Test(cuda_cascade, method_2d_frames_batched)

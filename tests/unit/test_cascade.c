@@ -504,6 +504,53 @@ Test(cascade_train, temporal_training_runs)
     free(tr);
 }
 
+/* The inputs of a minibatch: k-space is the images' centred orthonormal FFT
+ * on the mask and zero off it; with every line sampled the zero-filled input
+ * is the images again; the target is the images; wrong tensors are refused. */
+Test(cascade_train, minibatch_inputs_from_images)
+{
+    size_t nx = 8, ny = 6, n = 3, values = nx * ny * n, dims[3] = {nx, ny, n};
+    mrb_array **im = make_images(1, nx, ny, n, 5);
+    float *images = im[0]->data, *mask = malloc(values * sizeof(float)), *ks = malloc(2 * values * sizeof(float));
+    float *zf = malloc(2 * values * sizeof(float)), *ref = malloc(2 * values * sizeof(float));
+    mrb_tensor *x0 = mrb_tensor_create4(n, 2, ny, nx, 0), *target = mrb_tensor_create4(n, 2, ny, nx, 0);
+    cr_assert(mask && ks && zf && ref && x0 && target);
+    for (size_t i = 0; i < values; i++) mask[i] = 1.0f;
+    cr_assert_eq(mrb_cascade_train_inputs(images, mask, nx, ny, 1, n, ks, zf, x0, target), MRB_OK, "%s",
+                 mrb_error_message());
+    for (size_t b = 0; b < n; b++)
+        for (size_t i = 0; i < nx * ny; i++) {
+            const float *img = images + 2 * (b * nx * ny + i);
+            cr_assert_float_eq(x0->data[2 * b * nx * ny + i], img[0], 1e-5, "x0 real, sample %zu", b);
+            cr_assert_float_eq(x0->data[(2 * b + 1) * nx * ny + i], img[1], 1e-5, "x0 imaginary, sample %zu", b);
+            cr_assert_eq(target->data[2 * b * nx * ny + i], img[0]);
+            cr_assert_eq(target->data[(2 * b + 1) * nx * ny + i], img[1]);
+        }
+    memcpy(ref, images, 2 * values * sizeof(float));
+    cr_assert_eq(mrb_fft_centered(MRB_FFT_FORWARD, 2, 3, dims, ref, 1), MRB_OK);
+    for (size_t i = 0; i < values; i++) mask[i] = (i / nx) % 2 ? 1.0f : 0.0f; /* every other line */
+    cr_assert_eq(mrb_cascade_train_inputs(images, mask, nx, ny, 1, n, ks, zf, x0, target), MRB_OK, "%s",
+                 mrb_error_message());
+    for (size_t i = 0; i < 2 * values; i++)
+        cr_assert_float_eq(ks[i], mask[i / 2] ? ref[i] : 0.0f, 1e-6, "k-space %zu", i);
+    /* in place (kspace = images), as the trainer calls it */
+    memcpy(zf, images, 2 * values * sizeof(float));
+    cr_assert_eq(mrb_cascade_train_inputs(zf, mask, nx, ny, 1, n, zf, ks, x0, target), MRB_OK, "%s",
+                 mrb_error_message());
+    cr_expect_eq(target->data[1], images[2]);
+    mrb_tensor *small = mrb_tensor_create4(n - 1, 2, ny, nx, 0);
+    cr_expect_eq(mrb_cascade_train_inputs(images, mask, nx, ny, 1, n, ks, zf, small, target), MRB_ERR_INVALID);
+    mrb_tensor_free(small);
+    mrb_tensor_free(x0);
+    mrb_tensor_free(target);
+    free(mask);
+    free(ks);
+    free(zf);
+    free(ref);
+    mrb_array_free(im[0]);
+    free(im);
+}
+
 /* ---- training on a device: the plumbing of mrb_cascade_train_opts.device,
  * through a device that runs the CPU engine on its own copy of the network
  * and optimiser. Its results must equal CPU training bit for bit: the trainer
@@ -517,6 +564,7 @@ typedef struct copy_dev {
     mrb_named_tensor params[64];
     int decay[64];
     size_t nparams, batch, snt;
+    float *ks, *zf;
     mrb_tensor *x0, *target, *dout;
     mrb_dc_data d;
 } copy_dev;
@@ -559,6 +607,8 @@ static void copy_dev_close(void *state)
     mrb_tensor_free(c->x0);
     mrb_tensor_free(c->target);
     mrb_tensor_free(c->dout);
+    free(c->ks);
+    free(c->zf);
     free(c);
 }
 
@@ -586,21 +636,21 @@ static mrb_status copy_dev_open(mrb_cascade *net, mrb_optim *opt, const mrb_adam
     c->x0 = a->temporal ? mrb_tensor_create5(batch, 2, snt, ny, nx, 0) : mrb_tensor_create4(batch, 2, ny, nx, 0);
     c->target = a->temporal ? mrb_tensor_create5(batch, 2, snt, ny, nx, 0) : mrb_tensor_create4(batch, 2, ny, nx, 0);
     c->dout = a->temporal ? mrb_tensor_create5(batch, 2, snt, ny, nx, 1) : mrb_tensor_create4(batch, 2, ny, nx, 1);
-    c->d = (mrb_dc_data){.nx = nx, .ny = ny, .nt = snt, .n = batch};
+    c->ks = malloc(2 * batch * nx * ny * snt * sizeof(float));
+    c->zf = malloc(2 * batch * nx * ny * snt * sizeof(float));
+    cr_assert(c->ks && c->zf);
+    c->d = (mrb_dc_data){.nx = nx, .ny = ny, .nt = snt, .n = batch, .kspace = c->ks};
     *state = c;
     return MRB_OK;
 }
 
-static mrb_status copy_dev_step(void *state, const float *x0, const float *kspace, const float *mask,
-                                const float *target, uint64_t t, double *mse, double *weight_norm2)
+static mrb_status copy_dev_step(void *state, const float *images, const float *mask, uint64_t t, double *mse,
+                                double *weight_norm2)
 {
     copy_dev *c = state;
     if (++dev_log.steps == dev_log.fail_at)
         return mrb_error(MRB_ERR_DEVICE, "copy device: step %llu failed", (unsigned long long)t);
-    size_t n = mrb_tensor_count(c->x0);
-    memcpy(c->x0->data, x0, n * sizeof(float));
-    memcpy(c->target->data, target, n * sizeof(float));
-    c->d.kspace = kspace;
+    MRB_TRY(mrb_cascade_train_inputs(images, mask, c->d.nx, c->d.ny, c->snt, c->batch, c->ks, c->zf, c->x0, c->target));
     c->d.mask = mask;
     const mrb_tensor *out;
     MRB_TRY(mrb_cascade_forward(c->net, c->x0, &c->d, 1, &out));

@@ -126,14 +126,32 @@ static const float *sample_image(const trainer *t, size_t s)
     return (const float *)t->o->train[item]->data + 2 * frame * t->nx * t->ny;
 }
 
-/* Fills the minibatch: target, masked k-space, zero-filled input. */
+mrb_status mrb_cascade_train_inputs(const float *images, const float *mask, size_t nx, size_t ny, size_t snt, size_t n,
+                                    float *kspace, float *zf, mrb_tensor *x0, mrb_tensor *target)
+{
+    size_t values = n * nx * ny * snt, dims[3] = {nx, ny, snt * n};
+    if (mrb_tensor_count(x0) != 2 * values || mrb_tensor_count(target) != 2 * values || x0->shape[0] != n ||
+        target->shape[0] != n)
+        return mrb_error(MRB_ERR_INVALID, "cascade training: input and target tensors must hold %zu x 2 x %zu values",
+                         n, nx * ny * snt);
+    mrb_nn_complex_to_tensor(images, target);
+    if (kspace != images) memcpy(kspace, images, 2 * values * sizeof(float));
+    MRB_TRY(mrb_fft_centered(MRB_FFT_FORWARD, 2, 3, dims, kspace, mrb_nn_threads()));
+    for (size_t i = 0; i < values; i++)
+        if (mask[i] == 0.0f) kspace[2 * i] = kspace[2 * i + 1] = 0.0f;
+    MRB_TRY(mrb_cascade_zero_filled(kspace, nx, ny, snt * n, zf));
+    mrb_nn_complex_to_tensor(zf, x0);
+    return MRB_OK;
+}
+
+/* Fills the minibatch: its images (in ks) and masks; on the CPU also the
+ * masked k-space (in place of the images), zero-filled input and target. A
+ * device derives those itself from the images. */
 static mrb_status load_batch(trainer *t, const size_t *idx, size_t nb, uint64_t step)
 {
     size_t sv = t->svol;
     for (size_t b = 0; b < nb; b++) {
-        const float *img = sample_image(t, idx[b]);
-        float *k = t->ks + 2 * b * sv;
-        memcpy(k, img, 2 * sv * sizeof(float));
+        memcpy(t->ks + 2 * b * sv, sample_image(t, idx[b]), 2 * sv * sizeof(float));
         mrb_array *m = NULL;
         uint64_t seed = mrb_seed_derive(t->o->seed, "cascade-train-mask", step * t->batch + b);
         mrb_status st = t->make_mask(t->mask_ctx, seed, t->nx, t->ny, t->snt, &m);
@@ -145,21 +163,8 @@ static mrb_status load_batch(trainer *t, const size_t *idx, size_t nb, uint64_t 
         memcpy(t->mask + b * sv, m->data, sv * sizeof(float));
         mrb_array_free(m);
     }
-    size_t dims[3] = {t->nx, t->ny, t->snt * nb};
-    MRB_TRY(mrb_fft_centered(MRB_FFT_FORWARD, 2, 3, dims, t->ks, mrb_nn_threads()));
-    for (size_t i = 0; i < sv * nb; i++)
-        if (t->mask[i] == 0.0f) t->ks[2 * i] = t->ks[2 * i + 1] = 0.0f;
-    MRB_TRY(mrb_cascade_zero_filled(t->ks, t->nx, t->ny, t->snt * nb, t->zf));
-    for (size_t b = 0; b < nb; b++) {
-        const float *img = sample_image(t, idx[b]);
-        size_t plane = sv;
-        for (size_t i = 0; i < plane; i++) {
-            t->target->data[(2 * b) * plane + i] = img[2 * i];
-            t->target->data[(2 * b + 1) * plane + i] = img[2 * i + 1];
-        }
-    }
-    mrb_nn_complex_to_tensor(t->zf, t->x0);
-    return MRB_OK;
+    if (t->dev) return MRB_OK;
+    return mrb_cascade_train_inputs(t->ks, t->mask, t->nx, t->ny, t->snt, nb, t->ks, t->zf, t->x0, t->target);
 }
 
 static double weight_norm2(const trainer *t)
@@ -184,7 +189,7 @@ static mrb_status train_step(trainer *t, const size_t *idx, uint64_t step, doubl
     MRB_TRY(load_batch(t, idx, t->batch, step));
     if (t->dev) {
         double mse, wn2;
-        MRB_TRY(t->o->device->step(t->dev, t->x0->data, t->ks, t->mask, t->target->data, step + 1, &mse, &wn2));
+        MRB_TRY(t->o->device->step(t->dev, t->ks, t->mask, step + 1, &mse, &wn2));
         *loss = mse + t->o->weight_decay * wn2;
         return finite_loss(*loss, step);
     }

@@ -369,14 +369,22 @@ typedef struct mrb_cascade_train_opts {
     const struct mrb_cascade_train_device *device;
 } mrb_cascade_train_opts;
 
+/* The inputs of a training minibatch from its ground truth, as the CPU
+ * training computes them: kspace = M F images (centred orthonormal 2D FFT,
+ * zero off the mask; interleaved complex), x0 = F^H kspace and target =
+ * images as tensors [n, 2, (snt,) ny, nx]. images, mask, kspace and the
+ * scratch zf hold n x [nx, ny, snt] values; kspace may be images. */
+mrb_status mrb_cascade_train_inputs(const float *images, const float *mask, size_t nx, size_t ny, size_t snt, size_t n,
+                                    float *kspace, float *zf, mrb_tensor *x0, mrb_tensor *target);
+
 /* A device that runs the training steps. open: uploads net's parameters and
  * the Adam moments of its trainable tensors (opt's state, mrb_optim_state
  * order) for minibatches of `batch` samples of [nx, ny, snt] (2D: snt 1).
- * step: on host buffers as the CPU step uses them (x0 and target
- * [batch, 2, (snt,) ny, nx] planar, k-space interleaved complex zero off the
- * mask, mask), runs forward, loss (mean |e|^2 over complex pixels), backward
- * and Adam step number t (1-based); returns the loss and the sum of squares
- * of the decayed weights after the step. sync: parameters and Adam moments
+ * step: from the minibatch's host images (interleaved complex) and masks,
+ * batch x [nx, ny, snt] each, derives the inputs as mrb_cascade_train_inputs
+ * does, runs forward, loss (mean |e|^2 over complex pixels), backward and
+ * Adam step number t (1-based); returns the loss and the sum of squares of
+ * the decayed weights after the step. sync: parameters and Adam moments
  * back into net and opt. reconstruct (may be NULL): one validation item as
  * mrb_cascade_reconstruct takes it (k-space MRB_C64 [nx, ny, nt], mask,
  * image), with the device's current weights. */
@@ -384,8 +392,8 @@ typedef struct mrb_cascade_train_device {
     const char *name;
     mrb_status (*open)(mrb_cascade *net, mrb_optim *opt, const mrb_adam_cfg *adam, size_t batch, size_t nx, size_t ny,
                        size_t snt, void **state);
-    mrb_status (*step)(void *state, const float *x0, const float *kspace, const float *mask, const float *target,
-                       uint64_t t, double *mse, double *weight_norm2);
+    mrb_status (*step)(void *state, const float *images, const float *mask, uint64_t t, double *mse,
+                       double *weight_norm2);
     mrb_status (*sync)(void *state, mrb_cascade *net, mrb_optim *opt);
     mrb_status (*reconstruct)(void *state, const mrb_array *kspace, const mrb_array *mask, mrb_array *image);
     void (*close)(void *state);
