@@ -66,6 +66,12 @@ static mrb_status cvd_make(const mrb_params *p, uint64_t seed, size_t nx, size_t
     if (centre > ny)
         return mrb_error(MRB_ERR_INVALID,
                          "sampler cartesian-vd: centre_lines = %zu exceeds the %zu phase-encoding lines", centre, ny);
+    /* the released cartesian_mask fails here too (a negative number of lines to draw) */
+    if ((double)centre > floor((double)ny / acc))
+        return mrb_error(MRB_ERR_INVALID,
+                         "sampler cartesian-vd: centre_lines = %zu exceed the int(N/R) = %g lines of %zu at "
+                         "acceleration %g (fewer centre lines or a lower acceleration)",
+                         centre, floor((double)ny / acc), ny, acc);
     MRB_TRY(create_mask("cartesian-vd", nx, ny, nt, mask));
     double *pdf = malloc(ny * sizeof *pdf);
     double *w = malloc(ny * sizeof *w);
@@ -142,6 +148,12 @@ static mrb_status fastmri_random_make(const mrb_params *p, uint64_t seed, size_t
     double acc = mrb_params_num(p, "acceleration");
     size_t pad;
     size_t num_low = fastmri_centre(p, ny, &pad);
+    /* fastMRI's RandomMaskFunc would keep the centre alone: a lower acceleration than asked */
+    if ((double)num_low > (double)ny / acc)
+        return mrb_error(MRB_ERR_INVALID,
+                         "sampler fastmri-random: centre of %zu lines exceeds N/R = %g of %zu lines at acceleration "
+                         "%g (a smaller centre_fraction or a lower acceleration)",
+                         num_low, (double)ny / acc, ny, acc);
     MRB_TRY(create_mask("fastmri-random", nx, ny, nt, mask));
     unsigned char *lines = malloc(ny);
     if (!lines) {

@@ -308,6 +308,22 @@ Test(data_sampling, invalid_requests_are_errors)
     cr_expect_eq(p.d->make(&p.p, 1, 64, 64, 1, &m), MRB_ERR_INVALID, "calibration alone exceeds the budget");
     cr_expect_not_null(strstr(mrb_error_message(), "calib"), "%s", mrb_error_message());
     cr_expect_null(m);
+    /* a centre larger than the line budget would silently give a lower R than asked */
+    smp c = make_smp("cartesian-vd");
+    set(&c, "acceleration", "8"); /* int(32 / 8) = 4 lines, the default centre is 8 */
+    cr_expect_eq(c.d->make(&c.p, 1, 32, 32, 1, &m), MRB_ERR_INVALID);
+    cr_expect_not_null(strstr(mrb_error_message(), "centre_lines"), "%s", mrb_error_message());
+    cr_expect_null(m);
+    set(&c, "centre_lines", "4"); /* exactly the budget: the centre alone, R = 8 */
+    m = make_mask(&c, 1, 32, 32, 1);
+    cr_expect_float_eq(mrb_mask_acceleration(m), 8.0, 1e-12);
+    mrb_array_free(m);
+    m = NULL;
+    smp f = make_smp("fastmri-random");
+    set(&f, "acceleration", "8");
+    set(&f, "centre_fraction", "0.3"); /* round(64 * 0.3) = 19 centre lines > 64 / 8 */
+    cr_expect_eq(f.d->make(&f.p, 1, 64, 64, 1, &m), MRB_ERR_INVALID);
+    cr_expect_null(m);
 }
 
 Test(data_sampling, cartesian_vd_matches_deep_cascade_inclusion_probabilities)
