@@ -14,7 +14,8 @@ check() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((f
 
 for i in 1 2 3 4 5; do
   "$mrbench" run --out "$tmp/run$i" --threads 1 --quiet >"$tmp/run$i.log" 2>&1
-  check "quickstart run $i exits 0 ($(tail -2 "$tmp/run$i.log"))" '[ $? -eq 0 ]'
+  rc=$?
+  check "quickstart run $i exits 0 ($(tail -2 "$tmp/run$i.log"))" '[ $rc -eq 0 ]'
 done
 for i in 2 3 4 5; do
   "$mrbench" compare "$tmp/run1/results.json" "$tmp/run$i/results.json" --json "$tmp/cmp$i.json" >"$tmp/cmp$i.md" 2>"$tmp/cmp$i.err"

@@ -16,7 +16,8 @@ check() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((f
 
 "$mrbench" leaderboard "$src/tests/golden/report/run_cine_a.json" "$src/tests/golden/report/run_cine_b.json" \
   --out "$tmp/lb" --seed 3 --resamples 200 >"$tmp/lb.log" 2>&1
-check "leaderboard exits 0 ($(tail -2 "$tmp/lb.log"))" '[ $? -eq 0 ]'
+rc=$?
+check "leaderboard exits 0 ($(tail -2 "$tmp/lb.log"))" '[ $rc -eq 0 ]'
 for f in leaderboard.md leaderboard.csv leaderboard.json leaderboard.html; do check "wrote $f" "[ -s '$tmp/lb/$f' ]"; done
 check "Markdown ranks cnn first" "grep -q '^| 1 | cnn | report/run_cine_b.json |' '$tmp/lb/leaderboard.md'"
 check "tied entries share the average rank" "[ \$(grep -c '^| 3.5 | zf \[' '$tmp/lb/leaderboard.md') -ge 2 ]"
@@ -45,7 +46,8 @@ for sub, shift in (("ref", 0), ("good", 0), ("off", 2)):
 PY
   "$mrbench" leaderboard --reference "$tmp/seg/ref" --regions brats "$tmp/seg/off" "$tmp/seg/good/" --out "$tmp/seglb" \
     >"$tmp/seglb.log" 2>&1
-  check "prediction folders: leaderboard exits 0 ($(tail -1 "$tmp/seglb.log"))" '[ $? -eq 0 ]'
+  rc=$?
+  check "prediction folders: leaderboard exits 0 ($(tail -1 "$tmp/seglb.log"))" '[ $rc -eq 0 ]'
   check "prediction folders: the perfect copy ranks first on dice_wt and overall" \
     "grep -q '^| 1 | good | good |' '$tmp/seglb/leaderboard.md' && grep -q 'dice_wt' '$tmp/seglb/leaderboard.md'"
 else
@@ -129,7 +131,8 @@ share = dark / (width * height)
 print(f"screenshot {width}x{height}, {share:.4f} of pixels dark (text, table borders)")
 sys.exit(0 if share > 0.005 else 1)
 PY
-  check "no network request from the page, and the screenshot shows the rendered table ($(tail -1 "$tmp/py.log"))" '[ $? -eq 0 ]'
+  rc=$?
+  check "no network request from the page, and the screenshot shows the rendered table ($(tail -1 "$tmp/py.log"))" '[ $rc -eq 0 ]'
 fi
 
 echo "leaderboard_html: $pass passed, $fail failed"

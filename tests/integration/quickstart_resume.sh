@@ -11,7 +11,8 @@ fail=0 pass=0
 check() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi; }
 
 "$mrbench" run --out "$tmp/a" --threads 2 --quiet >"$tmp/a.log" 2>&1
-check "quickstart run exits 0 ($(tail -3 "$tmp/a.log"))" '[ $? -eq 0 ]'
+rc=$?
+check "quickstart run exits 0 ($(tail -3 "$tmp/a.log"))" '[ $rc -eq 0 ]'
 for f in results.json cases.jsonl report.md; do check "quickstart wrote $f" "[ -s '$tmp/a/$f' ]"; done
 if command -v gnuplot >/dev/null; then
   check "quickstart drew a PNG plot" "ls '$tmp'/a/*.png >/dev/null 2>&1 && head -c 8 '$tmp'/a/*.png | od -c | grep -q 'P   N   G'"

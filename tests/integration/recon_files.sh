@@ -20,7 +20,8 @@ bart transpose 0 2 pmask mask >/dev/null   # [1, 96, 96] -> [96, 96, 1]: a 2D pa
 bart fmac ksp mask kspu >/dev/null
 bart fft -iu 3 kspu zf_bart >/dev/null
 "$mrbench" recon zero-filling --kspace kspu --mask mask --out zf_mrb 2>err
-check "recon exits 0 ($(cat err))" '[ $? -eq 0 ]'
+rc=$?
+check "recon exits 0 ($(cat err))" '[ $rc -eq 0 ]'
 check "zero-filling equals bart fft -iu" "[ \"\$(bart nrmse zf_bart zf_mrb)\" = 0.000000 ]"
 "$mrbench" recon zero-filling --kspace kspu --out zf.nii.gz --magnitude 2>err
 check "NIfTI magnitude output" '[ $? -eq 0 ] && [ -s zf.nii.gz ]'

@@ -72,17 +72,20 @@ refuses "2D architecture for cascade-2dt" "temporal is false but method" wrongar
 refuses "weights param naming another file" "must name the file training.weights writes" mismatch.json
 
 "$mrbench" train a.json --threads 2 --epochs 1 >out.log 2>err.log
-check "train --epochs 1 exits 0 ($(tail -2 err.log))" '[ $? -eq 0 ]'
+rc=$?
+check "train --epochs 1 exits 0 ($(tail -2 err.log))" '[ $rc -eq 0 ]'
 check "weights written" '[ -s w/a.safetensors ]'
 check "checkpoint written next to them" '[ -s w/a.safetensors.ckpt ]'
 check "plain progress reports validation PSNR" 'grep -q "epoch 1/1: step [0-9]*, mean loss .*validation PSNR [0-9.-]* dB" err.log'
 check "stdout names the weights" 'grep -q "^weights: *.*w/a.safetensors" out.log'
 
 "$mrbench" train a.json --threads 2 --resume >out.log 2>err.log
-check "train --resume exits 0 ($(tail -2 err.log))" '[ $? -eq 0 ]'
+rc=$?
+check "train --resume exits 0 ($(tail -2 err.log))" '[ $rc -eq 0 ]'
 check "--resume skips the finished epoch" 'grep -q "epoch 2/2" err.log && ! grep -q "epoch 1/2" err.log'
 "$mrbench" train b.json --threads 2 --quiet >out.log 2>err.log
-check "uninterrupted 2-epoch training exits 0 ($(tail -2 err.log))" '[ $? -eq 0 ]'
+rc=$?
+check "uninterrupted 2-epoch training exits 0 ($(tail -2 err.log))" '[ $rc -eq 0 ]'
 check "--quiet prints nothing on stderr" '[ ! -s err.log ]'
 # safetensors: 8-byte header length, JSON header (tensors and __metadata__), tensor bytes
 st_py='import json, struct, sys
@@ -104,7 +107,8 @@ ok = ok and m[\"training_epochs\"] == \"2\" and int(m[\"training_steps\"]) > 0
 sys.exit(not ok)'"
 
 "$mrbench" run a.json --out run --threads 2 --quiet >run.log 2>&1
-check "mrbench run evaluates the trained suite ($(tail -2 run.log))" '[ $? -eq 0 ] && [ -s run/results.json ]'
+rc=$?
+check "mrbench run evaluates the trained suite ($(tail -2 run.log))" '[ $rc -eq 0 ] && [ -s run/results.json ]'
 check "results hold the cascade case" 'grep -q "d/r4/net" run/results.json'
 
 # mixed accelerations: training.sampling lists two patterns, each mask drawn from one
@@ -112,11 +116,13 @@ suite cine.json cascade-2dt w/m.safetensors w/m.safetensors true |
   sed -e 's/"sampling": "r4"/"sampling": ["r4", "r8"]/' \
       -e 's/"centre_lines": 2}}\]/"centre_lines": 2}}, {"id": "r8", "sampler": "cartesian-vd", "params": {"acceleration": 8, "centre_lines": 2}}]/' > mixed.json
 "$mrbench" train mixed.json --threads 2 --epochs 1 >out.log 2>err.log
-check "training with two sampling patterns exits 0 ($(tail -2 err.log))" '[ $? -eq 0 ] && [ -s w/m.safetensors ]'
+rc=$?
+check "training with two sampling patterns exits 0 ($(tail -2 err.log))" '[ $rc -eq 0 ] && [ -s w/m.safetensors ]'
 check "it names both patterns" "grep -q \"masks 'r4', 'r8' (one drawn per mask)\" err.log"
 
 "$mrbench" train sl2d.json --threads 2 --epochs 1 --quiet >out.log 2>err.log
-check "2D training on Shepp-Logan exits 0 ($(tail -2 err.log))" '[ $? -eq 0 ] && [ -s w/s.safetensors ]'
+rc=$?
+check "2D training on Shepp-Logan exits 0 ($(tail -2 err.log))" '[ $rc -eq 0 ] && [ -s w/s.safetensors ]'
 
 # --device gpu: exits 3 with one line naming the reason where no GPU is usable
 # (MRB_EXPECT_GPU=1 makes that a failure); with a GPU, trains and gives the
