@@ -18,8 +18,11 @@ static const char help[] =
     "usage: mrbench score REF PRED [options]\n"
     "\n"
     "Scores PRED against REF. Files: NIfTI-1/2 (.nii, .nii.gz), BART .cfl/.hdr (give the base\n"
-    "name or either file), HDF5 (.h5). Integer files are label maps; float and complex files are\n"
-    "images (compared on magnitudes). Spacing comes from the file headers (NIfTI pixdim) or --spacing.\n"
+    "name or either file), HDF5 (.h5). Integer files are label maps, and so are float files of\n"
+    "whole numbers when a label option below is given; float and complex files are otherwise images\n"
+    "(compared on magnitudes). Spacing comes from the file headers (NIfTI pixdim in their units) or\n"
+    "--spacing. Trailing axes of length 1 are dropped; a 4-D label map (x, y, z, t) is scored one\n"
+    "time point at a time (--frame).\n"
     "\n"
     "label maps:\n"
     "  --labels L[,L...]    one label group as foreground (e.g. 1,2,4); default: every label present\n"
@@ -31,6 +34,7 @@ static const char help[] =
     "                       one empty Dice 0 / 373.13 mm)\n"
     "  --percentile linear|nearest  percentile interpolation (default linear, numpy)\n"
     "  --tau MM             normalised surface Dice tolerance (default 1 mm)\n"
+    "  --frame K            time point K (from 0) of 4-D files (e.g. a cine from 'mrbench export')\n"
     "images:\n"
     "  --image              score as images even if the files hold integers\n"
     "  --data-range R       PSNR/SSIM data range (default: max of REF over the volume, fastMRI)\n"
@@ -40,39 +44,14 @@ static const char help[] =
     "  --json               print JSON instead of a table\n"
     "  -h, --help           this help\n"
     "\n"
-    "Definitions: impl/metrics/README.md. Exit 0 ok, 2 bad input (shape or spacing mismatch,\n"
-    "spacing <= 0 or NaN, labels outside 0..255, unreadable file).\n";
+    "Table: voldiff_ml is |V(pred) - V(ref)| as the metric 'voldiff'; --json also gives the signed\n"
+    "voldiff_signed_ml. Definitions: impl/metrics/README.md. Exit 0 ok, 2 bad input (shape or\n"
+    "spacing mismatch, spacing <= 0 or NaN, labels outside 0..255 or not whole, unreadable file).\n";
 
 typedef struct group {
     char name[32];
     char labels[128];
 } group;
-
-static int is_label_dtype(mrb_dtype t)
-{
-    return t == MRB_U8 || t == MRB_I16 || t == MRB_I32;
-}
-
-/* Integer label map -> MRB_U8, refusing values outside 0..255. */
-static mrb_status to_u8(const mrb_array *a, const char *path, mrb_array **out)
-{
-    mrb_array *u = mrb_array_create(MRB_U8, a->ndim, a->dims);
-    if (!u) return MRB_ERR_NOMEM;
-    size_t n = mrb_array_count(a);
-    uint8_t *d = u->data;
-    for (size_t i = 0; i < n; i++) {
-        long v = a->dtype == MRB_U8    ? ((const uint8_t *)a->data)[i]
-                 : a->dtype == MRB_I16 ? ((const int16_t *)a->data)[i]
-                                       : ((const int32_t *)a->data)[i];
-        if (v < 0 || v > 255) {
-            mrb_array_free(u);
-            return mrb_error(MRB_ERR_INVALID, "%s: label %ld at voxel %zu is outside 0..255", path, v, i);
-        }
-        d[i] = (uint8_t)v;
-    }
-    *out = u;
-    return MRB_OK;
-}
 
 static int parse_spacing(const char *text, double sp[3])
 {
@@ -150,6 +129,29 @@ static int score_images(const mrb_array *ref, const mrb_array *pred, double data
     return 0;
 }
 
+/* Drops trailing axes of length 1 (a 2-D map saved as [x, y, 1], a 3-D one
+ * as [x, y, z, 1]); with frame >= 0 keeps time point `frame` of a 4-D array. */
+static mrb_status shape_for_scoring(mrb_array **a, const char *path, long frame)
+{
+    mrb_array *x = *a;
+    while (x->ndim > 2 && x->dims[x->ndim - 1] == 1) x->ndim--;
+    if (frame < 0) return MRB_OK;
+    char s[64];
+    if (x->ndim != 4)
+        return mrb_error(MRB_ERR_INVALID, "%s: --frame needs a 4-D file (x, y, z, t), this one is %s", path,
+                         mrb_array_shape_str(x, s, sizeof s));
+    if ((size_t)frame >= x->dims[3])
+        return mrb_error(MRB_ERR_INVALID, "%s: --frame %ld is beyond its %zu time points", path, frame, x->dims[3]);
+    mrb_array *v = mrb_array_create(x->dtype, 3, x->dims);
+    if (!v) return mrb_error(MRB_ERR_NOMEM, "%s: out of memory", path);
+    size_t bytes = mrb_array_count(v) * mrb_dtype_size(x->dtype);
+    memcpy(v->data, (const char *)x->data + (size_t)frame * bytes, bytes);
+    while (v->ndim > 2 && v->dims[v->ndim - 1] == 1) v->ndim--;
+    mrb_array_free(x);
+    *a = v;
+    return MRB_OK;
+}
+
 int mrb_cmd_score(int argc, char **argv)
 {
     static const struct option longopts[] = {{"labels", required_argument, 0, 'l'},
@@ -158,6 +160,7 @@ int mrb_cmd_score(int argc, char **argv)
                                              {"empty", required_argument, 0, 'e'},
                                              {"percentile", required_argument, 0, 'p'},
                                              {"tau", required_argument, 0, 't'},
+                                             {"frame", required_argument, 0, 'f'},
                                              {"image", no_argument, 0, 'i'},
                                              {"data-range", required_argument, 0, 'd'},
                                              {"spacing", required_argument, 0, 's'},
@@ -170,13 +173,15 @@ int mrb_cmd_score(int argc, char **argv)
     so.nthreads = 1;
     const char *labels = NULL, *regions = NULL;
     double spacing[3] = {1, 1, 1}, data_range = 0;
-    int have_spacing = 0, as_image = 0, json = 0;
+    int have_spacing = 0, as_image = 0, json = 0, label_opts = 0;
+    long frame = -1;
     opterr = 0;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end;
         long n;
+        if (strchr("lr9ept", ch)) label_opts = 1;
         switch (ch) {
         case 'l': labels = optarg; break;
         case 'r':
@@ -201,6 +206,10 @@ int mrb_cmd_score(int argc, char **argv)
             if (end == optarg || *end || !isfinite(so.tau) || so.tau < 0)
                 return mrb_cli_usage("score", "--tau takes a distance >= 0 in mm, not '%s'", optarg);
             break;
+        case 'f':
+            if (mrb_cli_parse_int(optarg, 0, 1000000, &frame) != 0)
+                return mrb_cli_usage("score", "--frame takes a time point >= 0, not '%s'", optarg);
+            break;
         case 'i': as_image = 1; break;
         case 'd':
             data_range = strtod(optarg, &end);
@@ -224,6 +233,7 @@ int mrb_cmd_score(int argc, char **argv)
     }
     if (argc - optind != 2) return mrb_cli_usage("score", "expected two files, REF and PRED");
     if (labels && regions) return mrb_cli_usage("score", "give --labels or --regions, not both");
+    if (label_opts && as_image) return mrb_cli_usage("score", "--image excludes the label-map options");
     const char *ref_path = argv[optind], *pred_path = argv[optind + 1];
 
     mrb_array *ref = NULL, *pred = NULL;
@@ -231,6 +241,8 @@ int mrb_cmd_score(int argc, char **argv)
     mrb_status st = mrb_image_read(ref_path, &ref, sp_ref);
     if (st == MRB_OK) st = mrb_image_read(pred_path, &pred, sp_pred);
     int rc = 0;
+    if (st == MRB_OK) st = shape_for_scoring(&ref, ref_path, frame);
+    if (st == MRB_OK) st = shape_for_scoring(&pred, pred_path, frame);
     if (st != MRB_OK) {
         rc = mrb_cli_fail("score", st);
         goto done;
@@ -242,8 +254,29 @@ int mrb_cmd_score(int argc, char **argv)
         rc = mrb_cli_fail("score", MRB_ERR_INVALID);
         goto done;
     }
+    int labels_mode =
+        !as_image && (label_opts || (mrb_seg_is_label_dtype(ref->dtype) && mrb_seg_is_label_dtype(pred->dtype)));
+    if (!labels_mode) {
+        if (!as_image && (mrb_seg_is_label_dtype(ref->dtype) != mrb_seg_is_label_dtype(pred->dtype))) {
+            mrb_error(MRB_ERR_INVALID, "%s is %s but %s is %s: both label maps or both images (or pass --image)",
+                      ref_path, mrb_dtype_name(ref->dtype), pred_path, mrb_dtype_name(pred->dtype));
+            rc = mrb_cli_fail("score", MRB_ERR_INVALID);
+            goto done;
+        }
+        st = mrb_array_check_finite(ref, ref_path);
+        if (st == MRB_OK) st = mrb_array_check_finite(pred, pred_path);
+        rc = st == MRB_OK ? score_images(ref, pred, data_range, json) : mrb_cli_fail("score", st);
+        goto done;
+    }
+    if (ref->ndim > 3) {
+        char a[64];
+        mrb_error(MRB_ERR_INVALID, "%s: label map %s has %d axes; score one time point of a 4-D map with --frame K",
+                  ref_path, mrb_array_shape_str(ref, a, sizeof a), ref->ndim);
+        rc = mrb_cli_fail("score", MRB_ERR_INVALID);
+        goto done;
+    }
     if (!have_spacing) {
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < ref->ndim; i++) { /* axes beyond the map's keep 1 */
             if (!isfinite(sp_ref[i]) || sp_ref[i] <= 0) {
                 mrb_error(MRB_ERR_INVALID, "%s: spacing %g along axis %d is not a positive number (give --spacing)",
                           ref_path, sp_ref[i], i);
@@ -260,27 +293,10 @@ int mrb_cmd_score(int argc, char **argv)
             spacing[i] = sp_ref[i];
         }
     }
-    if (as_image || !is_label_dtype(ref->dtype) || !is_label_dtype(pred->dtype)) {
-        if (!as_image && (is_label_dtype(ref->dtype) != is_label_dtype(pred->dtype))) {
-            mrb_error(MRB_ERR_INVALID, "%s is %s but %s is %s: both label maps or both images (or pass --image)",
-                      ref_path, mrb_dtype_name(ref->dtype), pred_path, mrb_dtype_name(pred->dtype));
-            rc = mrb_cli_fail("score", MRB_ERR_INVALID);
-            goto done;
-        }
-        st = mrb_array_check_finite(ref, ref_path);
-        if (st == MRB_OK) st = mrb_array_check_finite(pred, pred_path);
-        rc = st == MRB_OK ? score_images(ref, pred, data_range, json) : mrb_cli_fail("score", st);
-        goto done;
-    }
-    if (ref->ndim > 3) {
-        mrb_error(MRB_ERR_INVALID, "%s: label maps have 2 or 3 dimensions, this one has %d", ref_path, ref->ndim);
-        rc = mrb_cli_fail("score", MRB_ERR_INVALID);
-        goto done;
-    }
     {
         mrb_array *r8 = NULL, *p8 = NULL;
-        st = to_u8(ref, ref_path, &r8);
-        if (st == MRB_OK) st = to_u8(pred, pred_path, &p8);
+        st = mrb_seg_labels_u8(ref, ref_path, &r8);
+        if (st == MRB_OK) st = mrb_seg_labels_u8(pred, pred_path, &p8);
         if (st != MRB_OK) {
             mrb_array_free(r8);
             rc = mrb_cli_fail("score", st);
@@ -339,8 +355,8 @@ int mrb_cmd_score(int argc, char **argv)
             mrb_seg_result r;
             if (st == MRB_OK) st = mrb_seg_evaluate(r8, p8, spacing, &so, &r);
             if (st != MRB_OK) break;
-            double vals[10] = {r.dice,       r.jaccard, r.sensitivity, r.specificity, r.precision,
-                               r.voldiff_ml, r.hd,      r.hd95,        r.assd,        r.nsd};
+            double vals[10] = {r.dice, r.jaccard, r.sensitivity, r.specificity, r.precision, fabs(r.voldiff_ml),
+                               r.hd,   r.hd95,    r.assd,        r.nsd};
             if (out) {
                 static const char *const names[10] = {"dice",      "jaccard",    "sensitivity", "specificity",
                                                       "precision", "voldiff_ml", "hd_mm",       "hd95_mm",
@@ -353,6 +369,7 @@ int mrb_cmd_score(int argc, char **argv)
                 cJSON_AddItemToObject(o, "hd95_max_mm", num(r.hd95_max));
                 cJSON_AddItemToObject(o, "hd95_mean_mm", num(r.hd95_mean));
                 cJSON_AddItemToObject(o, "asd_mm", num(r.asd));
+                cJSON_AddItemToObject(o, "voldiff_signed_ml", num(r.voldiff_ml));
                 cJSON_AddNumberToObject(o, "tp", (double)r.tp);
                 cJSON_AddNumberToObject(o, "fp", (double)r.fp);
                 cJSON_AddNumberToObject(o, "fn", (double)r.fn);

@@ -92,11 +92,12 @@ mrb_status mrb_image_read(const char *path, mrb_array **out, double spacing[3])
     if (mrb_io_ends_with(path, ".nii") || mrb_io_ends_with(path, ".nii.gz")) {
         mrb_nifti_meta meta;
         MRB_TRY(mrb_nifti_read(path, out, &meta));
-        if (spacing)
-            for (int i = 0; i < 3; i++) {
-                double s = fabs(meta.pixdim[i + 1]);
-                spacing[i] = (i < meta.ndim && s > 0) ? s : 1.0;
-            }
+        if (spacing) {
+            /* NIfTI xyzt_units bits 0-2: 1 metre, 2 mm, 3 micron, 0 unknown (taken as mm) */
+            int units = meta.xyzt_units & 7;
+            double to_mm = units == 1 ? 1000.0 : units == 3 ? 1e-3 : 1.0;
+            for (int i = 0; i < 3 && i < meta.ndim; i++) spacing[i] = fabs(meta.pixdim[i + 1]) * to_mm;
+        }
         return MRB_OK;
     }
     if (is_h5_name(path)) return read_h5(path, out);
@@ -114,6 +115,7 @@ mrb_status mrb_image_read(const char *path, mrb_array **out, double spacing[3])
     int exists = file_exists(cfl);
     free(cfl);
     if (exists) return mrb_cfl_read(path, out);
+    if (!file_exists(path)) return mrb_error(MRB_ERR_INVALID, "%s: no such file (nor %s.cfl)", path, path);
     return mrb_error(MRB_ERR_UNSUPPORTED, "%s: unknown image format (expected .nii, .nii.gz, .cfl/.hdr, .h5)", path);
 }
 

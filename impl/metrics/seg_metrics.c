@@ -355,6 +355,37 @@ static mrb_status check_labels(const mrb_array *ref, const mrb_array *pred)
     return MRB_OK;
 }
 
+int mrb_seg_is_label_dtype(mrb_dtype t)
+{
+    return t == MRB_U8 || t == MRB_I16 || t == MRB_I32;
+}
+
+mrb_status mrb_seg_labels_u8(const mrb_array *a, const char *name, mrb_array **out)
+{
+    *out = NULL;
+    if (!mrb_seg_is_label_dtype(a->dtype) && a->dtype != MRB_F32)
+        return mrb_error(MRB_ERR_INVALID, "%s: %s data cannot be a label map (integers or whole-number floats)", name,
+                         mrb_dtype_name(a->dtype));
+    mrb_array *u = mrb_array_create(MRB_U8, a->ndim, a->dims);
+    if (!u) return mrb_error(MRB_ERR_NOMEM, "%s: out of memory", name);
+    size_t n = mrb_array_count(a);
+    uint8_t *d = u->data;
+    for (size_t i = 0; i < n; i++) {
+        double v = a->dtype == MRB_U8    ? ((const uint8_t *)a->data)[i]
+                   : a->dtype == MRB_I16 ? ((const int16_t *)a->data)[i]
+                   : a->dtype == MRB_I32 ? ((const int32_t *)a->data)[i]
+                                         : ((const float *)a->data)[i];
+        if (!(v >= 0 && v <= 255 && v == floor(v))) {
+            mrb_array_free(u);
+            return mrb_error(MRB_ERR_INVALID, "%s: label %g at voxel %zu is %s", name, v, i,
+                             v == floor(v) ? "outside 0..255" : "not a whole number");
+        }
+        d[i] = (uint8_t)v;
+    }
+    *out = u;
+    return MRB_OK;
+}
+
 mrb_status mrb_seg_evaluate(const mrb_array *ref, const mrb_array *pred, const double spacing[3],
                             const mrb_seg_opts *opts, mrb_seg_result *out)
 {

@@ -66,32 +66,6 @@ static mrb_status list_nifti(const char *dir, char ***names, size_t *n)
     return MRB_OK;
 }
 
-static int is_label(const mrb_array *a)
-{
-    return a->dtype == MRB_U8 || a->dtype == MRB_I16 || a->dtype == MRB_I32;
-}
-
-/* Integer label map as MRB_U8; values outside 0..255 are refused. */
-static mrb_status to_u8(const mrb_array *a, const char *path, mrb_array **out)
-{
-    *out = mrb_array_create(MRB_U8, a->ndim, a->dims);
-    if (!*out) return MRB_ERR_NOMEM;
-    size_t n = mrb_array_count(a);
-    uint8_t *u = (*out)->data;
-    for (size_t i = 0; i < n; i++) {
-        long v = a->dtype == MRB_U8    ? ((const uint8_t *)a->data)[i]
-                 : a->dtype == MRB_I16 ? ((const int16_t *)a->data)[i]
-                                       : ((const int32_t *)a->data)[i];
-        if (v < 0 || v > 255) {
-            mrb_array_free(*out);
-            *out = NULL;
-            return mrb_error(MRB_ERR_INVALID, "%s: label %ld outside 0..255", path, v);
-        }
-        u[i] = (uint8_t)v;
-    }
-    return MRB_OK;
-}
-
 /* Regions: "brats" (whole tumour 1,2,4; tumour core 1,4; enhancing 4),
  * "NAME=L,L;NAME=L" groups, or NULL: every non-zero label of the first
  * reference map on its own. */
@@ -164,16 +138,22 @@ static mrb_status score_item(const char *ref_path, const char *pred_path, int *l
                        mrb_array_shape_str(pred, a, sizeof a), mrb_array_shape_str(ref, b, sizeof b), ref_path);
     }
     if (st != MRB_OK) goto done;
-    if (*labels_mode < 0) *labels_mode = is_label(ref);
-    if (*labels_mode != is_label(ref)) {
+    if (*labels_mode < 0) *labels_mode = mrb_seg_is_label_dtype(ref->dtype);
+    if (*labels_mode != mrb_seg_is_label_dtype(ref->dtype)) {
         st = mrb_error(MRB_ERR_INVALID, "%s: the reference folder mixes label maps and images", ref_path);
         goto done;
     }
     if (*labels_mode) {
-        st = to_u8(ref, ref_path, &ru);
+        for (int i = 0; i < 3 && st == MRB_OK; i++)
+            if (!(spacing[i] > 0))
+                st = mrb_error(MRB_ERR_INVALID,
+                               "%s: spacing %g along axis %d is not a positive number (distances need it)", ref_path,
+                               spacing[i], i);
+        if (st == MRB_OK) st = mrb_seg_labels_u8(ref, ref_path, &ru);
         if (st == MRB_OK)
-            st = is_label(pred) ? to_u8(pred, pred_path, &pu)
-                                : mrb_error(MRB_ERR_INVALID, "%s: expected a label map (integer file)", pred_path);
+            st = mrb_seg_is_label_dtype(pred->dtype)
+                     ? mrb_seg_labels_u8(pred, pred_path, &pu)
+                     : mrb_error(MRB_ERR_INVALID, "%s: expected a label map (integer file)", pred_path);
         if (st == MRB_OK && *nrg_out == 0) st = parse_regions(regions_text, ru, rg_out, nrg_out);
         for (size_t k = 0; k < *nrg_out && st == MRB_OK; k++) {
             mrb_seg_opts o;

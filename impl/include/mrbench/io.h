@@ -156,8 +156,10 @@ mrb_status mrb_ismrmrd_read(const char *path, unsigned repetition, mrb_array **k
  * name, in this order: fastMRI `kspace` as above, the dataset `image` that
  * mrb_image_write writes, ISMRMRD raw data (repetition 0) as
  * mrb_ismrmrd_read).
- * spacing (may be NULL) gets mm per voxel along dims 0..2 (NIfTI pixdim;
- * 1 for the other formats). */
+ * spacing (may be NULL) gets mm per voxel along dims 0..2: NIfTI's |pixdim|
+ * in the header's spatial units (metre, mm, micron; unknown taken as mm),
+ * 0 where the header gives 0 (unknown: callers that need distances refuse
+ * it); 1 for the other formats and for axes beyond the image's. */
 mrb_status mrb_image_read(const char *path, mrb_array **out, double spacing[3]);
 /* Writes by the file name: *.nii, *.nii.gz (NIfTI-1 at `spacing`, NULL:
  * 1 mm), *.cfl or a name without extension (BART), *.h5[#dataset] (dataset

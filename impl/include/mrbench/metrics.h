@@ -117,6 +117,14 @@ mrb_status mrb_seg_parse_hd95(const char *text, mrb_hd95_variant *out);
 mrb_status mrb_seg_parse_empty(const char *text, mrb_empty_policy *out);
 mrb_status mrb_seg_parse_percentile(const char *text, mrb_percentile_mode *out);
 
+/* A label map as MRB_U8 (a new array): from MRB_U8, MRB_I16 or MRB_I32,
+ * and from MRB_F32 when every value is a whole number (tools often save label
+ * maps as float32); each label must lie in 0..255. MRB_ERR_INVALID naming
+ * `name`, the value and its voxel otherwise. */
+mrb_status mrb_seg_labels_u8(const mrb_array *a, const char *name, mrb_array **out);
+/* 1 for the integer types that hold label maps (MRB_U8, MRB_I16, MRB_I32). */
+int mrb_seg_is_label_dtype(mrb_dtype t);
+
 typedef struct mrb_seg_result {
     uint64_t tp, fp, fn, tn;
     uint64_t n_surface_ref, n_surface_pred; /* surface voxel counts */
