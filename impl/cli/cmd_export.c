@@ -19,7 +19,8 @@ static const char help[] =
     "\n"
     "Generates item N of a registered dataset ('mrbench list datasets') exactly as a suite with\n"
     "seed S would, and writes:\n"
-    "  PREFIX_image.nii.gz   the ground truth (complex images as complex64, others as stored)\n"
+    "  PREFIX_image.nii.gz   the ground truth (complex images as complex64, others as stored; a cine\n"
+    "                        as x, y, 1, t with the frame interval in ms, nominal 60 bpm)\n"
     "  PREFIX_labels.nii.gz  the label map, when the dataset has one\n"
     "  PREFIX_sens.cfl/.hdr  the coil maps, when the dataset has them\n"
     "  PREFIX.png            magnitude of the first frame (or slice / channel), labels overlaid\n"
@@ -28,6 +29,27 @@ static const char help[] =
     "  --item N           item index (default 0)\n"
     "  --seed S           suite seed (default 0)\n"
     "  -h, --help         this help\n";
+
+/* NIfTI units (xyzt_units): millimetres and milliseconds. */
+#define NIFTI_UNITS_MM 2
+#define NIFTI_UNITS_MSEC 16
+
+/* A cine's time axis goes where NIfTI keeps time, the 4th: [nx, ny, 1, nt]
+ * with pixdim[4] the frame interval in ms, so that readers (and mrbench
+ * score) do not take frames for slices. Other items as they are. */
+static mrb_status write_item_array(const char *path, const mrb_array *a, const mrb_item *it)
+{
+    if (it->frame_ms <= 0 || a->ndim != 3) return mrb_image_write(path, a, it->spacing);
+    mrb_array t = *a;
+    t.ndim = 4;
+    t.dims[2] = 1;
+    t.dims[3] = a->dims[2];
+    mrb_nifti_meta meta;
+    mrb_nifti_meta_default(&meta, it->spacing);
+    meta.pixdim[4] = it->frame_ms;
+    meta.xyzt_units = NIFTI_UNITS_MM | NIFTI_UNITS_MSEC;
+    return mrb_nifti_write(path, &t, &meta);
+}
 
 int mrb_cmd_export(int argc, char **argv)
 {
@@ -80,12 +102,12 @@ int mrb_cmd_export(int argc, char **argv)
     char path[1200];
     if (st == MRB_OK) {
         snprintf(path, sizeof path, "%s_image.nii.gz", out);
-        st = mrb_image_write(path, it.image, it.spacing);
+        st = write_item_array(path, it.image, &it);
         if (st == MRB_OK) printf("image:  %s\n", path);
     }
     if (st == MRB_OK && it.labels) {
         snprintf(path, sizeof path, "%s_labels.nii.gz", out);
-        st = mrb_image_write(path, it.labels, it.spacing);
+        st = write_item_array(path, it.labels, &it);
         if (st == MRB_OK) printf("labels: %s\n", path);
     }
     if (st == MRB_OK && it.sens) {

@@ -17,6 +17,9 @@
 #include "phantom_shapes.h"
 
 static const double PI = 3.14159265358979323846;
+/* The phantom has no physical clock: one cardiac cycle is taken as a nominal
+ * 1000 ms RR interval (60 bpm) for the time axis of exported files. */
+static const double CINE_CYCLE_MS = 1000.0;
 
 /* ACDC label values (Bernard et al., IEEE TMI 2018). */
 enum { LABEL_BG = 0, LABEL_RV = 1, LABEL_MYO = 2, LABEL_LV = 3 };
@@ -383,6 +386,7 @@ done:
     /* 320 mm field of view; dims[2] is time (frames), given unit spacing */
     out->spacing[0] = out->spacing[1] = 320.0 / (double)n;
     out->spacing[2] = 1.0;
+    out->frame_ms = CINE_CYCLE_MS * span / (double)nt;
     return MRB_OK;
 }
 

@@ -31,6 +31,7 @@ typedef struct mrb_item {
     mrb_array *sens;   /* coil maps or NULL */
     mrb_array *labels; /* label map or NULL */
     double spacing[3]; /* mm per voxel along dims 0..2 */
+    double frame_ms;   /* > 0: dims[2] is time, this many ms between frames (cine) */
 } mrb_item;
 void mrb_item_clear(mrb_item *item); /* frees the arrays, leaves a zeroed item */
 
