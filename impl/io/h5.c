@@ -118,9 +118,20 @@ static mrb_status map_type(const char *path, const char *ds, hid_t ftype, mrb_dt
             *dt = MRB_I32;
             *mem = H5Tcopy(H5T_NATIVE_INT32);
         } else {
-            return mrb_error(MRB_ERR_UNSUPPORTED, "%s: dataset %s: %s %zu-byte integers", path, ds,
-                             sign == H5T_SGN_NONE ? "unsigned" : "signed", size);
+            return mrb_error(MRB_ERR_UNSUPPORTED,
+                             "%s: dataset %s: %s %zu-byte integers are not read (uint8, int16, int32, float32, "
+                             "float64, complex and bool are)",
+                             path, ds, sign == H5T_SGN_NONE ? "unsigned" : "signed", size);
         }
+    } else if (cls == H5T_ENUM && size == 1) {
+        /* h5py's bool (fastMRI's `mask`): an enum over int8, FALSE 0 and TRUE 1;
+         * read in its native enum type, whose bytes are the member values */
+        hid_t base = H5Tget_super(ftype);
+        int ok = base >= 0 && H5Tget_class(base) == H5T_INTEGER && H5Tget_size(base) == 1;
+        if (base >= 0) H5Tclose(base);
+        if (!ok) return mrb_error(MRB_ERR_UNSUPPORTED, "%s: dataset %s: an enum not over 1-byte integers", path, ds);
+        *dt = MRB_U8;
+        *mem = H5Tget_native_type(ftype, H5T_DIR_ASCEND);
     } else if (cls == H5T_FLOAT) {
         if (size == 4) {
             *dt = MRB_F32;

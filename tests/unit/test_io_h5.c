@@ -173,3 +173,31 @@ Test(io_h5, dataset_round_trip_every_dtype,
     mrb_array_free(u);
     tmpdir_remove(dir);
 }
+
+Test(io_h5, h5py_bool_mask_reads_as_u8,
+     .description = "h5py stores bool (fastMRI's `mask`) as an enum over int8: read as MRB_U8 0/1; "
+                    "int64, which mrbench does not read, is refused naming the types it reads")
+{
+    if (!have_debian_python("h5py, numpy")) cr_skip_test("Debian's python3-h5py is not installed");
+    char dir[64], path[256], cmd[768];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/mask.h5", dir);
+    snprintf(cmd, sizeof cmd,
+             DEBIAN_PYTHON " -c \"import h5py, numpy as np; f = h5py.File('%s', 'w'); "
+                           "f['mask'] = np.array([1, 0, 0, 1, 1, 0], bool); f['i64'] = np.arange(3)\"",
+             path);
+    cr_assert_eq(system(cmd), 0, "h5py writes %s", path);
+    mrb_array *m = NULL;
+    cr_assert_eq(mrb_h5_read_dataset(path, "mask", &m), MRB_OK, "%s", mrb_error_message());
+    cr_assert_eq(m->dtype, MRB_U8);
+    cr_assert_eq(mrb_array_count(m), 6u);
+    static const uint8_t want[6] = {1, 0, 0, 1, 1, 0};
+    cr_expect_arr_eq(m->data, want, 6);
+    mrb_array_free(m);
+    m = NULL;
+    cr_expect_eq(mrb_h5_read_dataset(path, "i64", &m), MRB_ERR_UNSUPPORTED);
+    cr_expect_not_null(strstr(mrb_error_message(), "float32"), "%s", mrb_error_message());
+    cr_expect_null(m);
+    remove(path);
+    tmpdir_remove(dir);
+}
