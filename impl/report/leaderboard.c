@@ -143,6 +143,30 @@ static mrb_status collect(lb *b, const cJSON *const *subs, const char *const *na
         }
     }
     if (b->ni == 0) return mrb_error(MRB_ERR_INVALID, "leaderboard: the submissions hold no items");
+    /* Submissions that share no item were run on different benchmarks: each
+     * entry would win the items only it has. */
+    unsigned char *has = calloc(n * b->ni, 1);
+    if (!has) return mrb_error(MRB_ERR_NOMEM, "out of memory");
+    for (size_t s = 0; s < n; s++) {
+        const cJSON *c, *it;
+        cJSON_ArrayForEach(c, rp_get(subs[s], "cases"))
+            cJSON_ArrayForEach(it, rp_get(c, "items"))
+                has[s * b->ni + (size_t)item_index(b, rp_str(c, "dataset"), rp_str(c, "sampling"), rp_str(it, "id"))] =
+                    1;
+    }
+    mrb_status st = MRB_OK;
+    for (size_t s = 0; s < n && st == MRB_OK; s++)
+        for (size_t t = s + 1; t < n && st == MRB_OK; t++) {
+            int shared = 0;
+            for (size_t i = 0; i < b->ni && !shared; i++) shared = has[s * b->ni + i] && has[t * b->ni + i];
+            if (!shared)
+                st = mrb_error(MRB_ERR_INVALID,
+                               "leaderboard: %s and %s share no item (data set, sampling, item id): they were not run "
+                               "on the same benchmark",
+                               names[s], names[t]);
+        }
+    free(has);
+    MRB_TRY(st);
     b->v = malloc(b->nm * b->ne * b->ni * sizeof *b->v);
     if (!b->v) return mrb_error(MRB_ERR_NOMEM, "out of memory");
     for (size_t x = 0; x < b->nm * b->ne * b->ni; x++) b->v[x] = NAN;

@@ -450,6 +450,20 @@ Test(leaderboard, refuses_submissions_on_different_data)
     cJSON_Delete(s[0]), cJSON_Delete(s[1]);
 }
 
+Test(leaderboard, refuses_submissions_that_share_no_item)
+{
+    cJSON *s[2] = {load(RUN_A), load(RUN_B)};
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(s[1], "cases")) /* B on a sampling A never ran */
+        cJSON_ReplaceItemInObject((cJSON *)c, "sampling", cJSON_CreateString("another"));
+    const char *names[2] = {"a", "b"};
+    cJSON *b = NULL;
+    cr_expect_eq(mrb_leaderboard((const cJSON *const *)s, names, 2, NULL, &b), MRB_ERR_INVALID);
+    cr_expect(strstr(mrb_error_message(), "a and b share no item") != NULL, "message: %s", mrb_error_message());
+    cr_expect_null(b);
+    cJSON_Delete(s[0]), cJSON_Delete(s[1]);
+}
+
 Test(report, plots_are_drawn_as_png_and_svg_when_gnuplot_is_present)
 {
     if (!mrb_gnuplot_path()) {
