@@ -181,7 +181,7 @@ int mrb_cmd_score(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end;
         long n;
-        if (strchr("lr9ept", ch)) label_opts = 1;
+        if (ch > 0 && strchr("lr9ept", ch)) label_opts = 1;
         switch (ch) {
         case 'l': labels = optarg; break;
         case 'r':

@@ -115,7 +115,7 @@ mrb_status mrb_image_read(const char *path, mrb_array **out, double spacing[3])
     int exists = file_exists(cfl);
     free(cfl);
     if (exists) return mrb_cfl_read(path, out);
-    if (!file_exists(path)) return mrb_error(MRB_ERR_INVALID, "%s: no such file (nor %s.cfl)", path, path);
+    if (!file_exists(path)) return mrb_error(MRB_ERR_IO, "%s: cannot open: no such file (nor %s.cfl)", path, path);
     return mrb_error(MRB_ERR_UNSUPPORTED, "%s: unknown image format (expected .nii, .nii.gz, .cfl/.hdr, .h5)", path);
 }
 

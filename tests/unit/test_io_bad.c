@@ -75,6 +75,7 @@ static const bad_case bad_cases[] = {
     /* generic dispatch */
     {"missing_file.nii", R_IMAGE, MRB_ERR_IO, "missing_file.nii: cannot open"},
     {"unknown.xyz", R_IMAGE, MRB_ERR_UNSUPPORTED, "unknown image format"},
+    {"missing_base", R_IMAGE, MRB_ERR_IO, "missing_base: cannot open: no such file (nor "},
 };
 
 /* The repository must hold at least this many bad files (task spec). */

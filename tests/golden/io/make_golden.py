@@ -296,6 +296,7 @@ def write_bad():
     write("truncated_header.nii", good[:200])
     write("truncated_data.nii", good[:-10])
     write("wrong_magic.nii", good[:344] + b"x+1\0" + good[348:])
+    write("unknown.xyz", b"neither NIfTI, BART nor HDF5\n")
     write("pair_magic.nii", good[:344] + b"ni1\0" + good[348:])
     write("dim0_zero.nii", patch(good, 40, "<h", 0))
     write("dim0_eight.nii", patch(good, 40, "<h", 8))
