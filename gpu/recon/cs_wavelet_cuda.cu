@@ -55,6 +55,8 @@ extern const mrb_method_desc mrb_method_cs_wavelet;
 #define CSW_CUDA_MINSIZE 16
 /* FISTA step 0.95 / L (MRB_CS_BART_STEP of cs.h, BART src/pics.c). */
 #define CSW_CUDA_BART_STEP 0.95
+/* Slack on step <= 1/L for rounding in L (MRB_CS_STEP_RTOL of cs.h). */
+#define CSW_CUDA_STEP_RTOL 1e-6
 /* Blocks of the double-precision reductions: enough to fill the GPU, few
  * enough that the per-block atomics at the end cost nothing. */
 #define CSW_REDUCE_BLOCKS 1024u
@@ -493,7 +495,8 @@ typedef struct csw_cuda_state {
     /* coil maps: given (uploaded in setup) or estimated per run on the host */
     int sens_given;
     mrb_linop *sense; /* CPU sense operator over the maps in use (nt = 1), for L */
-    double lipschitz; /* with given maps (1 for single coil) */
+    double lipschitz; /* with given maps (1 for single coil), times mask_max^2 */
+    double mask_max;  /* largest mask value (mrb_cs_problem_lipschitz) */
     float *h_sens;    /* pinned, estimated maps [nx, ny, 1, nc] */
     double *h_norms;  /* pinned, the convergence norms */
     /* device */
@@ -514,11 +517,13 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
 }
 
-/* mrb_cs_problem_lipschitz: max_pixel sum_c |S_c|^2 (1 if that is 0). */
-static double sense_lipschitz(const mrb_linop *sense)
+/* mrb_cs_problem_lipschitz: max(M)^2 max_pixel sum_c |S_c|^2 (the power 1
+ * if 0 or single coil). */
+static double problem_lipschitz(const mrb_linop *sense, double mask_max)
 {
-    double l = mrb_linop_sense_max_power(sense);
-    return l > 0 ? l : 1.0;
+    double l = sense ? mrb_linop_sense_max_power(sense) : 1.0;
+    if (!(l > 0)) l = 1.0;
+    return mask_max > 0 ? l * mask_max * mask_max : l;
 }
 
 static void csw_cuda_teardown(void *p)
@@ -550,8 +555,12 @@ static mrb_status setup_device(csw_cuda_state *s, const mrb_recon_input *in)
     MRB_TRY(mrb_cuda_fft_plan_create(2, 4, dims, &s->fft));
     for (; s->nev < PHASE_COUNT; s->nev++) MRB_TRY(MRB_CUDA_CALL(cudaEventCreate(&s->ev[s->nev])));
     MRB_TRY(mrb_cuda_upload(s->d_mask, in->mask->data, s->nimg * sizeof(float)));
+    const float *mv = (const float *)in->mask->data;
+    s->mask_max = 0;
+    for (size_t i = 0; i < s->nimg; i++)
+        if (mv[i] > s->mask_max) s->mask_max = mv[i];
     if (s->nc == 1) {
-        s->lipschitz = 1.0; /* M F is a projection */
+        s->lipschitz = problem_lipschitz(NULL, s->mask_max); /* M F: a projection for a 0/1 mask */
         return MRB_OK;
     }
     size_t sens_bytes = frame * s->nc * sizeof(float2);
@@ -567,7 +576,7 @@ static mrb_status setup_device(csw_cuda_state *s, const mrb_recon_input *in)
     }
     s->sense = mrb_linop_sense_create(s->nx, s->ny, 1, s->nc, maps, 1);
     if (!s->sense) return mrb_error_context(MRB_ERR_NOMEM, "%s", CSW_NAME);
-    s->lipschitz = sense_lipschitz(s->sense);
+    s->lipschitz = problem_lipschitz(s->sense, s->mask_max);
     return MRB_OK;
 }
 
@@ -731,6 +740,38 @@ static mrb_status event_seconds(cudaEvent_t a, cudaEvent_t b, double *out)
     return MRB_OK;
 }
 
+/* mrb_cs_fista's divergence tests (cs.h) on the last iterate, on the host
+ * after the run (the device loop does not stop for them): a NaN or Inf
+ * anywhere, or, for lambda > 0, ||x|| above ||y||^2 / lambda, with x and y
+ * in the scaled units (out / scale, M k / scale). */
+static mrb_status check_converged(const csw_cuda_state *s, const mrb_recon_input *in, const fista_setting *f,
+                                  const float *o)
+{
+    double x2 = 0;
+    for (size_t i = 0; i < 2 * s->nimg; i++) {
+        if (!isfinite(o[i]))
+            return mrb_error(MRB_ERR_RUN, "fista: the iteration diverged: non-finite value at element %zu (step %g)",
+                             i / 2, (double)f->step);
+        x2 += (double)o[i] * o[i];
+    }
+    if (!(s->lambda > 0)) return MRB_OK;
+    const float *k = (const float *)in->kspace->data, *m = (const float *)in->mask->data;
+    double y2 = 0;
+    for (size_t c = 0; c < s->nc; c++)
+        for (size_t i = 0; i < s->nimg; i++) {
+            const float *v = k + 2 * (c * s->nimg + i);
+            y2 += (double)m[i] * m[i] * ((double)v[0] * v[0] + (double)v[1] * v[1]);
+        }
+    const double sc2 = f->scale * f->scale;
+    const double bound = (y2 / sc2) / s->lambda;
+    if (x2 / sc2 > bound * bound)
+        return mrb_error(MRB_ERR_RUN,
+                         "fista: the iteration diverged: ||x|| = %.3g exceeds ||y||^2/lambda = %.3g, which a "
+                         "converging run never does (step %g)",
+                         sqrt(x2 / sc2), bound, (double)f->step);
+    return MRB_OK;
+}
+
 static mrb_status run_body(csw_cuda_state *s, const mrb_recon_input *in, mrb_array *out)
 {
     /* on the host, with the CPU method's own code: maps, scale, step */
@@ -741,8 +782,13 @@ static mrb_status run_body(csw_cuda_state *s, const mrb_recon_input *in, mrb_arr
     if (estimate) {
         MRB_TRY(mrb_cs_estimate_sens(in, s->h_sens));
         MRB_TRY(mrb_linop_sense_set_maps(s->sense, s->h_sens));
-        lipschitz = sense_lipschitz(s->sense);
+        lipschitz = problem_lipschitz(s->sense, s->mask_max);
     }
+    if (s->step * lipschitz > 1 + CSW_CUDA_STEP_RTOL)
+        return mrb_error(MRB_ERR_INVALID,
+                         "fista: step %g exceeds 1/L = %g (L = %g, the Lipschitz constant of the data term for this "
+                         "mask and these coil maps); FISTA converges only for step <= 1/L",
+                         s->step, 1 / lipschitz, lipschitz);
     fista_setting f;
     f.scale = 1;
     if (s->scaling) {
@@ -770,10 +816,7 @@ static mrb_status run_body(csw_cuda_state *s, const mrb_recon_input *in, mrb_arr
     for (int ph = PHASE_UPLOAD; ph <= PHASE_DOWNLOAD; ph++)
         MRB_TRY(event_seconds(s->ev[ph - 1], s->ev[ph], &s->phase_s[ph]));
 
-    const float *o = (const float *)out->data;
-    if (!isfinite(o[0] + o[1]))
-        return mrb_error(MRB_ERR_RUN, "fista: the iteration diverged (step %g)", (double)f.step);
-    return MRB_OK;
+    return check_converged(s, in, &f, (const float *)out->data);
 }
 
 static mrb_status csw_cuda_run(void *p, const mrb_recon_input *in, mrb_array *out)

@@ -3,6 +3,7 @@
 #include "test_cs_util.h"
 
 #include "mrbench/linop.h"
+#include "recon/cs/cs.h"
 
 /* One thread: on a loaded 2-core CI machine OpenMP barriers with 2 threads
  * can cost more than the work; threads_agree checks the threaded path. */
@@ -19,6 +20,10 @@
 /* CS must beat zero-filling by at least this at R = 4 (the spec's BART
  * measurement on Shepp-Logan: ~40 dB against ~25 dB zero-filled) */
 #define CS_GAIN_DB 3.0
+/* A mask of 2s instead of 1s is the same problem with the data term scaled
+ * by 4: FISTA with step 0.95 / L reaches about the same image (lambda acts
+ * 4x weaker relative to the data), within this. */
+#define WEIGHTED_MASK_DB 1.0
 
 typedef struct problem {
     mrb_array *truth, *kspace, *mask, *sens;
@@ -333,5 +338,89 @@ Test(cs_wavelet, threads_agree, .description = "2 threads give the 1-thread resu
     cr_assert(sqrt(err / nrm) < 1e-5, "relative difference %g", sqrt(err / nrm));
     mrb_array_free(a);
     mrb_array_free(b);
+    free_problem(&p);
+}
+
+/* Sets a method parameter from text, returning the status (not asserting). */
+static mrb_status set_param(const char *method, const char *key, const char *value)
+{
+    const mrb_method_desc *d = mrb_method_find(method);
+    cr_assert_not_null(d);
+    mrb_params p;
+    mrb_params_defaults(&p, d->params, d->nparams);
+    return mrb_params_set_text(&p, d->params, d->nparams, key, value, method);
+}
+
+Test(cs_wavelet, step_stops_at_the_convergence_bound,
+     .description = "step above 1/L = 1 is refused by the schema; step = 1/L converges")
+{
+    /* FISTA converges for step <= 1/L (Beck and Teboulle 2009); at L = 1
+     * step 1.5 already gave |x| ~ 2e8 and step 5 ~ 4e25 with status ok */
+    const char *too_large[] = {"1.5", "5", "10"};
+    for (size_t i = 0; i < sizeof too_large / sizeof too_large[0]; i++)
+        cr_assert_neq(set_param("cs-wavelet", "step", too_large[i]), MRB_OK, "step %s accepted", too_large[i]);
+    cr_assert_eq(set_param("cs-wavelet", "step", "1"), MRB_OK, "%s", mrb_error_message());
+    problem p = make_problem(64, 64, 1, 4, 0, 11);
+    mrb_array *out = mrb_array_create3(MRB_C64, 64, 64, 1);
+    cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "step", "1", "iterations", "100", NULL), MRB_OK, "%s",
+                 mrb_error_message());
+    mrb_array *zf = zero_filled(&p);
+    double cs = cs_test_psnr(p.truth, out), z = cs_test_psnr(p.truth, zf);
+    cr_assert(cs > z + CS_GAIN_DB, "step 1: %.2f dB vs zero-filled %.2f dB", cs, z);
+    mrb_array_free(zf);
+    mrb_array_free(out);
+    free_problem(&p);
+}
+
+Test(cs_wavelet, weighted_mask_sets_the_lipschitz_constant,
+     .description = "a mask of 2s (L = 4) converges with the default step and refuses step 1 > 1/L")
+{
+    problem p = make_problem(64, 64, 1, 4, 0, 12);
+    mrb_array *ref = mrb_array_create3(MRB_C64, 64, 64, 1), *out = mrb_array_create3(MRB_C64, 64, 64, 1);
+    cr_assert_eq(cs_test_run("cs-wavelet", &p.in, ref, "iterations", "100", NULL), MRB_OK);
+    float *m = p.mask->data;
+    for (size_t i = 0; i < 64 * 64; i++) m[i] *= 2;
+    cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "iterations", "100", NULL), MRB_OK, "%s", mrb_error_message());
+    double a = cs_test_psnr(p.truth, ref), b = cs_test_psnr(p.truth, out);
+    cr_log_info("0/1 mask %.2f dB, 0/2 mask %.2f dB", a, b);
+    cr_assert(fabs(a - b) < WEIGHTED_MASK_DB, "0/1 mask %.2f dB, 0/2 mask %.2f dB", a, b);
+    cr_assert_eq(cs_test_run("cs-wavelet", &p.in, out, "step", "1", NULL), MRB_ERR_INVALID);
+    cr_assert(strstr(mrb_error_message(), "exceeds 1/L") != NULL, "%s", mrb_error_message());
+    mrb_array_free(ref);
+    mrb_array_free(out);
+    free_problem(&p);
+}
+
+Test(cs_wavelet, divergence_fails_the_run_while_values_are_finite,
+     .description = "an under-estimated Lipschitz constant makes FISTA grow; the run fails, not just on inf")
+{
+    /* The encoding operator is swapped for one with a mask of 2s after
+     * setup, so the problem's L (1, from the 0/1 mask) is 4x too small and
+     * the default step 0.95 / L is 3.8 / L_true. */
+    problem p = make_problem(64, 64, 1, 4, 0, 13);
+    mrb_cs_problem pb;
+    cr_assert_eq(mrb_cs_problem_setup(&pb, &p.in, "test"), MRB_OK, "%s", mrb_error_message());
+    float *mask2 = mrb_malloc(64 * 64 * sizeof *mask2);
+    const float *m = p.mask->data;
+    for (size_t i = 0; i < 64 * 64; i++) mask2[i] = 2 * m[i];
+    size_t kdims[3] = {64, 64, 1};
+    mrb_linop_free(pb.enc);
+    pb.enc =
+        mrb_linop_chain_create(mrb_linop_fft2_create(3, kdims, 1), mrb_linop_mask_create(3, kdims, mask2, 64 * 64, 1));
+    cr_assert_not_null(pb.enc);
+    mrb_free(mask2);
+    cr_assert_eq(mrb_cs_problem_load(&pb, &p.in, 1), MRB_OK);
+    mrb_linop *wav = mrb_linop_wavelet_create(3, kdims, 16, 1);
+    mrb_cs_fista_work w;
+    cr_assert_eq(mrb_cs_fista_work_alloc(&w, pb.nimg), MRB_OK);
+    mrb_cs_fista_opts o = {.lambda = 0.005, .step = 0, .iterations = 30, .tolerance = 0, .shifts = 0, .seed = 0};
+    mrb_status st = mrb_cs_fista(&pb, wav, &o, &w);
+    cr_log_info("%s", mrb_error_message());
+    cr_assert_eq(st, MRB_ERR_RUN, "a diverging run reported ok");
+    cr_assert(strstr(mrb_error_message(), "diverged") != NULL, "%s", mrb_error_message());
+    cr_assert_lt(w.iterations_done, o.iterations, "stopped when the bound was crossed");
+    mrb_cs_fista_work_free(&w);
+    mrb_linop_free(wav);
+    mrb_cs_problem_clear(&pb);
     free_problem(&p);
 }

@@ -137,6 +137,26 @@ Test(kt_sparse, refuses_bad_input, .description = "Inf k-space, empty mask, fram
     check_refusals("kt-sparse");
 }
 
+Test(kt_sparse, step_stops_at_the_convergence_bound,
+     .description = "FISTA step above 1/L is refused: by the schema above 1, at run time above 1/L of the maps")
+{
+    /* FISTA converges for step <= 1/L (Beck and Teboulle 2009): L = 1 for a
+     * 0/1 mask and normalised maps; these synthetic maps are not normalised
+     * (max sum_c |S_c|^2 > 1), so step 1 exceeds 1/L for them */
+    const mrb_method_desc *d = mrb_method_find("kt-sparse");
+    cr_assert_not_null(d);
+    mrb_params p;
+    mrb_params_defaults(&p, d->params, d->nparams);
+    cr_assert_neq(mrb_params_set_text(&p, d->params, d->nparams, "step", "5", "kt-sparse"), MRB_OK);
+    seq s = make_seq(4, 4, 5);
+    mrb_array *out = mrb_array_create3(MRB_C64, NX, NY, NT);
+    cr_assert_eq(cs_test_run("kt-sparse", &s.in, out, "step", "1", "iterations", "5", NULL), MRB_ERR_INVALID);
+    cr_assert(strstr(mrb_error_message(), "exceeds 1/L") != NULL, "%s", mrb_error_message());
+    cr_assert_eq(cs_test_run("kt-sparse", &s.in, out, "iterations", "5", NULL), MRB_OK, "%s", mrb_error_message());
+    mrb_array_free(out);
+    free_seq(&s);
+}
+
 Test(kt_focuss, refuses_bad_input, .description = "Inf k-space, empty mask, frame mismatch refused")
 {
     check_refusals("kt-focuss");

@@ -60,6 +60,7 @@ typedef struct mrb_cs_problem {
     float complex *y;    /* scaled, masked k-space */
     float complex *ahy;  /* E^H y */
     double scale;        /* k-space was divided by this */
+    double mask_max;     /* largest mask value: M F has norm mask_max */
 } mrb_cs_problem;
 
 /* Builds E for the input's shape (FFT plans, mask and maps copies) and the
@@ -69,8 +70,10 @@ mrb_status mrb_cs_problem_setup(mrb_cs_problem *pb, const mrb_recon_input *in, c
  * (scale_data != 0) and loads y = M kspace / scale and E^H y. */
 mrb_status mrb_cs_problem_load(mrb_cs_problem *pb, const mrb_recon_input *in, int scale_data);
 void mrb_cs_problem_clear(mrb_cs_problem *pb);
-/* Lipschitz constant of the gradient of 0.5 ||E x - y||^2: 1 for single
- * coil (M F is a projection), max_pixel sum_c |S_c|^2 for multi-coil. */
+/* Lipschitz constant of the gradient of 0.5 ||E x - y||^2, the largest
+ * eigenvalue of E^H E = S^H F^H M^2 F S: max(M)^2 times 1 for single coil
+ * and max_pixel sum_c |S_c|^2 for multi-coil (F is unitary). 1 for a 0/1
+ * mask with one coil or normalised maps (M F is then a projection). */
 double mrb_cs_problem_lipschitz(const mrb_cs_problem *pb);
 
 /* Complex soft thresholding z -> z max(0, 1 - t / |z|) of n values. */
@@ -81,13 +84,30 @@ mrb_status mrb_cs_data_residual(mrb_cs_problem *pb, const float complex *x, floa
 /* Complex helpers over n values (OpenMP over nthreads). */
 double mrb_cs_norm2(const float complex *x, size_t n, int nthreads);
 double mrb_cs_diff_norm2(const float complex *a, const float complex *b, size_t n, int nthreads);
+/* MRB_ERR_RUN "<method>: the iteration diverged: non-finite value at element
+ * i" for the first NaN or Inf among the n values of a result, else MRB_OK. */
+mrb_status mrb_cs_check_finite(const float complex *x, size_t n, const char *method);
 
 /* FISTA for min 0.5 ||E x - y||^2 + lambda ||Psi x||_1 with a unitary Psi
  * (Psi^H Psi = I, so the prox is exact: Psi^H soft(Psi v, step lambda)),
- * from x = 0, with momentum (t_k) of Beck and Teboulle 2009. */
+ * from x = 0, with momentum (t_k) of Beck and Teboulle 2009.
+ *
+ * Convergence needs step <= 1/L (Beck and Teboulle 2009, Theorem 4.4; L =
+ * mrb_cs_problem_lipschitz): a larger explicit step is refused
+ * (MRB_ERR_INVALID). Above 1/L the iteration can grow without bound while
+ * staying finite for many iterations (step 1.5 at L = 1: |x| ~ 1e8 after 100
+ * iterations), so every iteration is checked (MRB_ERR_RUN "diverged"): a
+ * NaN or Inf anywhere in x_k, or, for lambda > 0, ||x_k|| above ||y||^2 /
+ * lambda. That bound holds for every converging run: the iterates stay
+ * within ||x*|| of the minimiser x* (x_k is a convex combination of points
+ * u_j with ||u_j - x*|| <= ||x_0 - x*||, as the proof of loc. cit. Theorem
+ * 4.4 shows, and x_0 = 0) and
+ * lambda ||x*||_2 <= lambda ||Psi x*||_1 <= F(x*) <= F(0) = ||y||^2 / 2.
+ * With random wavelet shifts Psi changes between iterations and the bound
+ * is a (wide) margin rather than a theorem. */
 typedef struct mrb_cs_fista_opts {
     double lambda;
-    double step; /* <= 0: 0.95 / Lipschitz constant (BART) */
+    double step; /* <= 0: 0.95 / Lipschitz constant (BART); else at most 1 / Lipschitz constant */
     long iterations;
     double tolerance; /* stop when ||x_k - x_{k-1}|| <= tolerance ||x_k||; 0: never */
     int shifts;       /* Psi is a wavelet: random grid shift in [0, 2^levels) per iteration */
@@ -114,5 +134,11 @@ void mrb_cs_write_output(const mrb_cs_problem *pb, const float complex *x, mrb_a
 
 /* The FISTA step BART takes: 0.95 over the largest eigenvalue of E^H E. */
 #define MRB_CS_BART_STEP 0.95
+/* Largest `step` parameter of the FISTA methods: 1/L for a 0/1 mask with
+ * one coil or normalised maps (L = 1), the bound of FISTA's convergence
+ * (Beck and Teboulle 2009). At L = 1, step 1.5 already diverges. */
+#define MRB_CS_STEP_MAX 1.0
+/* Relative slack on step <= 1/L for rounding in L (single precision maps). */
+#define MRB_CS_STEP_RTOL 1e-6
 
 #endif

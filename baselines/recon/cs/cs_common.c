@@ -225,6 +225,10 @@ mrb_status mrb_cs_problem_setup(mrb_cs_problem *pb, const mrb_recon_input *in, c
     pb->nthreads = in->nthreads > 0 ? in->nthreads : 1;
     pb->nimg = s->nx * s->ny * s->nt;
     pb->nksp = pb->nimg * s->nc;
+    const float *mv = in->mask->data;
+    pb->mask_max = 0;
+    for (size_t i = 0; i < pb->nimg; i++)
+        if (mv[i] > pb->mask_max) pb->mask_max = mv[i];
     size_t kdims[4] = {s->nx, s->ny, s->nt, s->nc};
     mrb_linop *first;
     if (s->nc == 1) {
@@ -282,9 +286,9 @@ mrb_status mrb_cs_problem_load(mrb_cs_problem *pb, const mrb_recon_input *in, in
 
 double mrb_cs_problem_lipschitz(const mrb_cs_problem *pb)
 {
-    if (!pb->sense) return 1.0;
-    double l = mrb_linop_sense_max_power(pb->sense);
-    return l > 0 ? l : 1.0;
+    double l = pb->sense ? mrb_linop_sense_max_power(pb->sense) : 1.0;
+    if (!(l > 0)) l = 1.0;
+    return pb->mask_max > 0 ? l * pb->mask_max * pb->mask_max : l;
 }
 
 void mrb_cs_soft_threshold(float complex *z, size_t n, float t, int nthreads)
@@ -315,6 +319,14 @@ double mrb_cs_diff_norm2(const float complex *a, const float complex *b, size_t 
         acc += (double)crealf(d) * crealf(d) + (double)cimagf(d) * cimagf(d);
     }
     return acc;
+}
+
+mrb_status mrb_cs_check_finite(const float complex *x, size_t n, const char *method)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(crealf(x[i])) || !isfinite(cimagf(x[i])))
+            return mrb_error(MRB_ERR_RUN, "%s: the iteration diverged: non-finite value at element %zu", method, i);
+    return MRB_OK;
 }
 
 mrb_status mrb_cs_data_residual(mrb_cs_problem *pb, const float complex *x, float complex *tmp, double *value)

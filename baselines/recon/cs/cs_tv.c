@@ -224,7 +224,7 @@ static mrb_status cst_run(void *p, const mrb_recon_input *in, mrb_array *out)
             if (dx <= s->tolerance * s->tolerance * nx) break;
         }
     }
-    if (!isfinite(crealf(s->x[0]) + cimagf(s->x[0]))) return mrb_error(MRB_ERR_RUN, "cs-tv: the iteration diverged");
+    MRB_TRY(mrb_cs_check_finite(s->x, n, "cs-tv"));
     mrb_cs_write_output(pb, s->x, out);
     return MRB_OK;
 }

@@ -8,7 +8,11 @@
  * from x = 0 with step 0.95 / L, where L is the Lipschitz constant of the
  * data gradient (1 for single coil: M F is a projection; max_pixel
  * sum_c |S_c|^2 for coil maps, 1 for normalised maps), as BART's FISTA takes
- * 0.95 over the largest eigenvalue of the normal operator. The prox is exact
+ * 0.95 over the largest eigenvalue of the normal operator. A given `step`
+ * may not exceed 1/L, FISTA's convergence bound (Beck and Teboulle 2009):
+ * the parameter stops at 1 (L = 1 for a 0/1 mask), and a run whose maps or
+ * mask weights make L larger refuses a step above 1/L; divergence is
+ * detected in every iteration and fails the run (cs.h). The prox is exact
  * complex soft thresholding of the coefficients of the orthogonal db2
  * wavelet (every band, the coarse band too, as BART's wavelet3_thresh); with
  * shifts on, the wavelet grid moves by a random circular shift in
@@ -41,8 +45,9 @@ static const mrb_param_spec csw_params[] = {
      "stop when ||x_k - x_{k-1}|| <= tolerance ||x_k|| (0: run every iteration)"},
     {"shifts", MRB_PARAM_BOOL, 1, 0, 1, NULL, NULL,
      "random circular shifts of the wavelet grid each iteration (BART default; pics -n turns off)"},
-    {"step", MRB_PARAM_NUMBER, 0, 0, 10, NULL, NULL,
-     "FISTA step; 0: 0.95 / Lipschitz constant of the data term (BART)"},
+    {"step", MRB_PARAM_NUMBER, 0, 0, MRB_CS_STEP_MAX, NULL, NULL,
+     "FISTA step, at most 1/L (L: Lipschitz constant of the data term, 1 for a 0/1 mask with one coil or "
+     "normalised maps; FISTA diverges above 1/L); 0: 0.95 / L (BART)"},
     {"scaling", MRB_PARAM_BOOL, 1, 0, 1, NULL, NULL,
      "divide k-space by BART's automatic scale first (output rescaled back, as pics -S)"},
 };

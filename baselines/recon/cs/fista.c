@@ -40,7 +40,16 @@ mrb_status mrb_cs_fista(mrb_cs_problem *pb, mrb_linop *psi, const mrb_cs_fista_o
 {
     const size_t n = pb->nimg;
     const int nth = pb->nthreads;
-    const float step = (float)(o->step > 0 ? o->step : MRB_CS_BART_STEP / mrb_cs_problem_lipschitz(pb));
+    const double lipschitz = mrb_cs_problem_lipschitz(pb);
+    if (o->step * lipschitz > 1 + MRB_CS_STEP_RTOL)
+        return mrb_error(MRB_ERR_INVALID,
+                         "fista: step %g exceeds 1/L = %g (L = %g, the Lipschitz constant of the data term for this "
+                         "mask and these coil maps); FISTA converges only for step <= 1/L",
+                         o->step, 1 / lipschitz, lipschitz);
+    const float step = (float)(o->step > 0 ? o->step : MRB_CS_BART_STEP / lipschitz);
+    /* ||x_k||^2 above this proves divergence (cs.h); none without an l1 term */
+    const double y_norm2 = mrb_cs_norm2(pb->y, pb->nksp, nth);
+    const double bound2 = o->lambda > 0 ? (y_norm2 / o->lambda) * (y_norm2 / o->lambda) : INFINITY;
     const float thresh = (float)(step * o->lambda);
     const int levels = mrb_linop_wavelet_levels(psi);
     const int shifting = o->shifts && levels > 0;
@@ -83,15 +92,27 @@ mrb_status mrb_cs_fista(mrb_cs_problem *pb, mrb_linop *psi, const mrb_cs_fista_o
 #pragma omp parallel for num_threads(nth) schedule(static) if (n >= FISTA_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) z[i] = x[i] + beta * (x[i] - x_old[i]);
         w->iterations_done = it + 1;
+        /* a NaN or Inf anywhere makes the sum of squares non-finite */
+        double nx = mrb_cs_norm2(x, n, nth);
+        if (!isfinite(nx)) {
+            st = mrb_error(MRB_ERR_RUN, "fista: the iteration diverged: non-finite values at iteration %ld (step %g)",
+                           it + 1, (double)step);
+            break;
+        }
+        if (nx > bound2) {
+            st = mrb_error(MRB_ERR_RUN,
+                           "fista: the iteration diverged: ||x|| = %.3g at iteration %ld exceeds ||y||^2/lambda = "
+                           "%.3g, which a converging run never does (step %g, L %g)",
+                           sqrt(nx), it + 1, sqrt(bound2), (double)step, lipschitz);
+            break;
+        }
         if (o->tolerance > 0) {
-            double dx = mrb_cs_diff_norm2(x, x_old, n, nth), nx = mrb_cs_norm2(x, n, nth);
+            double dx = mrb_cs_diff_norm2(x, x_old, n, nth);
             if (dx <= o->tolerance * o->tolerance * nx) break;
         }
     }
     w->x = x;
     w->x_old = x_old;
-    if (st == MRB_OK && !isfinite(crealf(x[0]) + cimagf(x[0])))
-        st = mrb_error(MRB_ERR_RUN, "fista: the iteration diverged (step %g)", (double)step);
     return st;
 }
 

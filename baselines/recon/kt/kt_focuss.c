@@ -228,8 +228,7 @@ static mrb_status ktf_run(void *p, const mrb_recon_input *in, mrb_array *out)
     MRB_TRY(mrb_linop_adjoint(s->ft, (float *)s->t1, (const float *)s->rho));
     float complex *o = out->data;
     for (size_t i = 0; i < n; i++) o[i] = s->t1[i] + s->pred[i];
-    if (!isfinite(crealf(o[0]) + cimagf(o[0]))) return mrb_error(MRB_ERR_RUN, "kt-focuss: the iteration diverged");
-    return MRB_OK;
+    return mrb_cs_check_finite(o, n, "kt-focuss");
 }
 
 const mrb_method_desc mrb_method_kt_focuss = {

@@ -6,7 +6,7 @@
  * E = M F S the multi-coil (or single-coil) sampling operator, F_t the
  * centred orthonormal temporal FFT (x-f sparsity). Solver: FISTA with the
  * exact prox F_t^H soft(F_t v, step lambda) (F_t is unitary), step 0.95 / L
- * as cs-wavelet. Otazo's released demos use iterative soft thresholding
+ * as cs-wavelet, a given step at most 1/L (cs.h). Otazo's released demos use iterative soft thresholding
  * with a temporal FFT or nonlinear CG (the paper's solver is not confirmed,
  * spec recon.md); FISTA solves the same problem. lambda 0.005 (the cine
  * demo's value) applies to k-space scaled by BART's automatic rule (cs.h),
@@ -24,7 +24,9 @@ static const mrb_param_spec kts_params[] = {
     {"iterations", MRB_PARAM_INT, KTS_DEFAULT_ITERATIONS, 1, 100000, NULL, NULL, "FISTA iterations"},
     {"tolerance", MRB_PARAM_NUMBER, 0, 0, 1, NULL, NULL,
      "stop when ||x_k - x_{k-1}|| <= tolerance ||x_k|| (0: run every iteration)"},
-    {"step", MRB_PARAM_NUMBER, 0, 0, 10, NULL, NULL, "FISTA step; 0: 0.95 / Lipschitz constant"},
+    {"step", MRB_PARAM_NUMBER, 0, 0, MRB_CS_STEP_MAX, NULL, NULL,
+     "FISTA step, at most 1/L (L: Lipschitz constant of the data term, 1 for a 0/1 mask with one coil or "
+     "normalised maps; FISTA diverges above 1/L); 0: 0.95 / L"},
     {"scaling", MRB_PARAM_BOOL, 1, 0, 1, NULL, NULL,
      "divide k-space by BART's automatic scale first (output rescaled back)"},
 };

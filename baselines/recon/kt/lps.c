@@ -207,7 +207,7 @@ static mrb_status lps_run(void *p, const mrb_recon_input *in, mrb_array *out)
         s->l = swap;
         if (s->tolerance > 0 && change <= s->tolerance * s->tolerance * norm) break;
     }
-    if (!isfinite(crealf(s->x[0]) + cimagf(s->x[0]))) return mrb_error(MRB_ERR_RUN, "lps: the iteration diverged");
+    MRB_TRY(mrb_cs_check_finite(s->x, n, "lps"));
     memcpy(out->data, s->x, n * sizeof *s->x);
     return MRB_OK;
 }
