@@ -15,6 +15,12 @@
 #define RP_STD_DIGITS 3
 /* Reference rows per column of one table. */
 #define RP_MAX_REFS 32
+/* A method's phases are disjoint parts of its run (results/README.md), so
+ * their medians add up to about the run's median at most; summed over
+ * items that differ they may exceed it a little. Beyond this they overlap
+ * (thread or CPU seconds, or several views of one time), and shares of
+ * their sum would mislead. */
+#define RP_PHASES_OVER_RUN_RTOL 0.1
 
 typedef struct report_ctx {
     const rp_set *set;
@@ -362,7 +368,8 @@ static void per_case_tables(report_ctx *x, const char *metric)
 }
 
 /* The methods' own time splits (timing.phases_s), one row per case that has
- * one: median seconds per phase and its share of the phases' total. */
+ * one: median seconds per phase and its share of the phases' total; no
+ * shares, and a note, when the phases add up to more than the run. */
 static void phases_table(report_ctx *x)
 {
     const rp_set *set = x->set;
@@ -381,6 +388,8 @@ static void phases_table(report_ctx *x)
             double v = rp_num(p, "median");
             if (v == v) total += v;
         }
+        const double run = rp_num(rp_get2(rc->c, "timing", "run_s"), "median");
+        const int overlap = run > 0 && total > run * (1 + RP_PHASES_OVER_RUN_RTOL);
         rp_printf(&x->md, "| ");
         rp_md_cell(&x->md, rc->label);
         rp_printf(&x->md, " | ");
@@ -392,11 +401,14 @@ static void phases_table(report_ctx *x)
             double v = rp_num(p, "median");
             rp_printf(&x->md, " ");
             rp_md_cell(&x->md, p->string);
-            if (total > 0)
+            if (total > 0 && !overlap)
                 rp_printf(&x->md, " %.3g (%.0f%%);", v, 100.0 * v / total);
             else
                 rp_printf(&x->md, " %.3g;", v);
         }
+        if (overlap)
+            rp_printf(&x->md, " overlapping phases: %.3g s in all, more than the run's %.3g s, so no shares;", total,
+                      run);
         rp_printf(&x->md, " |\n");
         for (const cJSON *p = ph->child; p; p = p->next) {
             csv_row_start(x, "time_split_s", "measured", rc->label, rc, "", p->string);

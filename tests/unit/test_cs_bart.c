@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include "mrbench/util.h"
+
 #define N 64
 /* The two solvers differ in wavelet boundary handling (BART extends, mrbench
  * is periodic) and random shifts: PSNRs agree to within this. */
@@ -91,5 +93,44 @@ Test(bart_pics, agrees_with_cs_wavelet,
     cr_assert(fabs(pa - pb) < BART_AGREEMENT_DB, "bart %.2f dB vs mrbench %.2f dB", pa, pb);
     mrb_array_free(a);
     mrb_array_free(b);
+    free_problem(&p);
+}
+
+/* Phases come from clocks read inside run, the total from the caller's
+ * clock around it: allow this much for rounding between the two. */
+#define PHASE_SUM_ABS_TOL 1e-3
+
+Test(bart_pics, phases_are_disjoint_parts_of_the_run,
+     .description = "the time split adds up to at most the run's wall time and holds no CPU time")
+{
+    if (!have_bart()) cr_skip_test("bart is not installed (Debian package bart)");
+    problem p = make_problem(1);
+    p.in.nthreads = 2; /* with threads, CPU time exceeds wall time: it must not be a phase */
+    const mrb_method_desc *d = mrb_method_find("bart-pics");
+    cr_assert(d && d->phases);
+    mrb_params prm;
+    mrb_params_defaults(&prm, d->params, d->nparams);
+    void *state = NULL;
+    cr_assert_eq(d->setup(&prm, &p.in, &state), MRB_OK, "%s", mrb_error_message());
+    mrb_array *out = mrb_array_create3(MRB_C64, N, N, 1);
+    double t0 = mrb_now();
+    cr_assert_eq(d->run(state, &p.in, out), MRB_OK, "%s", mrb_error_message());
+    double total = mrb_now() - t0;
+    const char *names[8];
+    double secs[8], sum = 0;
+    size_t n = d->phases(state, names, secs, 8);
+    cr_assert_geq(n, 3);
+    int pics = 0;
+    for (size_t i = 0; i < n; i++) {
+        cr_log_info("%s %.4f s", names[i], secs[i]);
+        cr_assert_geq(secs[i], 0, "%s is negative", names[i]);
+        cr_assert_null(strstr(names[i], "cpu"), "CPU time %s overlaps the wall time", names[i]);
+        pics += strcmp(names[i], "bart_pics") == 0 || strcmp(names[i], "bart_process") == 0;
+        sum += secs[i];
+    }
+    cr_assert_eq(pics, 1, "one phase holds BART's own work");
+    cr_assert_leq(sum, total + PHASE_SUM_ABS_TOL, "phases add up to %.4f s, the run took %.4f s", sum, total);
+    d->teardown(state);
+    mrb_array_free(out);
     free_problem(&p);
 }

@@ -133,6 +133,23 @@ Test(dl_recon, dltg_beats_zero_filling_on_a_sequence)
     free_case(&c);
 }
 
+Test(dl_recon, dlmri_frames_in_parallel_split_the_wall_time)
+{
+    /* property: with frames reconstructed concurrently (4 frames, 2
+     * threads) the four phases are still disjoint parts of the run: they add
+     * up to at most its wall time (summed thread seconds would be about
+     * twice that), and each is positive */
+    recon_case c = make_case(24, 24, 4, 3, 4, 2);
+    static const char *const kv[] = {"outer_iters", "2", "ksvd_iters", "5"};
+    mrb_dl_stats s = run_method("dlmri", &c, kv, 4);
+    double parts = s.seconds_dictionary + s.seconds_coding + s.seconds_averaging + s.seconds_consistency;
+    cr_log_info("dlmri 24x24x4 on 2 threads: phases %.3f s of %.3f s", parts, s.seconds_total);
+    cr_assert_gt(s.seconds_dictionary, 0);
+    cr_assert_gt(s.seconds_coding, 0);
+    cr_assert_leq(parts, s.seconds_total * 1.01 + 1e-3, "split %g exceeds total %g", parts, s.seconds_total);
+    free_case(&c);
+}
+
 Test(dl_recon, results_do_not_depend_on_the_thread_count)
 {
     /* property: bitwise identical reconstructions with 1 and 2 threads, for

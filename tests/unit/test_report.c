@@ -146,6 +146,38 @@ Test(report, failed_cases_are_marked_and_listed)
     cJSON_Delete(r);
 }
 
+/* Adds timing.phases_s {names[i]: {median: medians[i]}} to a case. */
+static void add_phases(cJSON *c, const char *const *names, const double *medians, int n)
+{
+    cJSON *ph = cJSON_AddObjectToObject(cJSON_GetObjectItem(c, "timing"), "phases_s");
+    for (int i = 0; i < n; i++) cJSON_AddNumberToObject(cJSON_AddObjectToObject(ph, names[i]), "median", medians[i]);
+}
+
+Test(report, phase_shares_only_for_disjoint_phases)
+{
+    /* property: phases that add up to at most the run (1.1 s) get shares of
+     * their sum; phases that add up to more (three views of one time, or
+     * thread seconds) are listed without shares, with a note */
+    cJSON *r = load(RUN_A);
+    cJSON *cases = cJSON_GetObjectItem(r, "cases");
+    static const char *const disjoint[] = {"dictionary", "sparse_coding"};
+    static const double disjoint_s[] = {0.6, 0.4};
+    add_phases(cJSON_GetArrayItem(cases, 1), disjoint, disjoint_s, 2); /* cine/r4/cs, run 1.1 s */
+    static const char *const views[] = {"bart_process_wall", "bart_process_cpu", "bart_reported_total"};
+    static const double views_s[] = {1.1, 2.1, 0.9};
+    add_phases(cJSON_GetArrayItem(cases, 3), views, views_s, 3); /* cine/r8/cs, run 1.1 s */
+    char *dir = tmpdir();
+    mrb_report_opts o = {.no_plots = 1};
+    cr_assert_eq(mrb_report_write_many((const cJSON *const *)&r, 1, dir, &o, NULL), MRB_OK, "%s", mrb_error_message());
+    char *md = slurp(dir, "report.md");
+    EXPECT_HAS(md, "| cs | cine | r4 | dictionary 0.6 (60%); sparse_coding 0.4 (40%); |");
+    EXPECT_HAS(md, "| cs | cine | r8 | bart_process_wall 1.1; bart_process_cpu 2.1; bart_reported_total 0.9; "
+                   "overlapping phases: 4.1 s in all, more than the run's 1.1 s, so no shares; |");
+    free(md);
+    rmtree(dir);
+    cJSON_Delete(r);
+}
+
 Test(report, missing_gnuplot_still_writes_tables_and_names_the_plots)
 {
     cJSON *r = load(RUN_A);

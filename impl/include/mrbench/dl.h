@@ -142,11 +142,14 @@ mrb_status mrb_dl_tg_update(mrb_array *image, const mrb_array *kspace, const mrb
                             const mrb_dl_tg_opts *opts, mrb_array *d, mrb_array *b);
 
 /* Where the last run of a `dlmri` or `dltg` method state spent its time,
- * in wall-clock seconds. The real and imaginary dictionaries are learned
- * concurrently (one thread each), so seconds_dictionary is the wall time of
- * both. DLMRI on several frames reconstructs the frames concurrently, one
- * thread per frame: its four phase times are then summed over frames (thread
- * seconds) and may exceed seconds_total. */
+ * in wall-clock seconds: four disjoint parts of the run, adding up to at
+ * most seconds_total (the rest is set-up, FFTs and scaling). The real and
+ * imaginary dictionaries are learned concurrently (one thread each), so
+ * seconds_dictionary is the wall time of both. DLMRI on several frames
+ * reconstructs the frames concurrently, one thread per frame: each phase's
+ * thread seconds, summed over frames, are then scaled by the frame loop's
+ * wall time over the frames' summed elapsed time, i.e. each phase gets its
+ * share of the wall time (with one thread the factor is about 1). */
 typedef struct mrb_dl_stats {
     double seconds_dictionary;  /* training patches, initialisation, K-SVD */
     double seconds_coding;      /* patch extraction and batch OMP of all patches */
