@@ -20,15 +20,18 @@ static const char help[] =
     "\n"
     "Reconstructs k-space with a registered method ('mrbench list methods') and writes the image.\n"
     "Files: BART .cfl/.hdr (base name), NIfTI (.nii, .nii.gz), HDF5 (.h5, .h5#dataset; fastMRI\n"
-    "files give their 'kspace').\n"
+    "files give their 'kspace'). A name without one of these extensions (or .png for --out) is a\n"
+    "BART base name, dots included: --out recon_0.001 writes recon_0.001.cfl and .hdr.\n"
     "\n"
     "  --kspace F        complex k-space [nx, ny, nt, nc]: readout, phase encoding, frames or slices,\n"
     "                    coils (BART order: coils on axis 3); the centred orthonormal DFT of the image\n"
     "  --mask F          sampling mask [nx, ny, nt], [nx, ny] (same for every frame) or [ny]\n"
-    "                    (lines, fastMRI style); default: where coil 0 of the k-space is non-zero\n"
+    "                    (lines, fastMRI style), sampled where non-zero (NaN or Inf refused);\n"
+    "                    default: where coil 0 of the k-space is non-zero\n"
     "  --sens F          coil maps [nx, ny, 1, nc] (e.g. from 'bart ecalib'); needed by SENSE methods\n"
     "  --param KEY=VALUE a method parameter (repeatable), checked against the method's schema\n"
-    "  --out F           output image [nx, ny, nt] (complex; .png writes the magnitude of frame 0)\n"
+    "  --out F           output image [nx, ny, nt] (complex; .png writes the magnitude of frame 0;\n"
+    "                    the BART header records the command line)\n"
     "  --magnitude       write the magnitude instead of the complex image\n"
     "  --device cpu|gpu  where the method runs (default cpu); gpu takes the method's GPU twin\n"
     "                    ('mrbench list methods' marks them), exits 3 without a usable GPU\n"
@@ -92,6 +95,11 @@ static mrb_status make_mask(const char *path, const mrb_array *ks, mrb_array **m
     mrb_array *src = NULL;
     double sp[3];
     mrb_status st = mrb_image_read(path, &src, sp);
+    /* NaN != 0 would count as sampled: refuse it (and Inf) by name and index */
+    if (st == MRB_OK && (st = mrb_array_check_finite(src, path)) != MRB_OK) {
+        mrb_error_context(st, "mask");
+        mrb_array_free(src);
+    }
     if (st != MRB_OK) {
         mrb_array_free(m);
         return st;
@@ -127,6 +135,27 @@ static mrb_status make_mask(const char *path, const mrb_array *ks, mrb_array **m
     return MRB_OK;
 }
 
+static int ends_with(const char *s, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return len >= n && strncmp(s + len - n, suffix, n) == 0;
+}
+
+/* Whether mrb_image_write picks the format of `path` by its extension
+ * (NIfTI, PNG, HDF5 with an optional "#dataset"); any other name is a BART
+ * base name, which may hold dots ("recon_0.001"). */
+static int has_image_extension(const char *path)
+{
+    size_t len = strlen(path);
+    if (ends_with(path, len, ".nii") || ends_with(path, len, ".nii.gz") || ends_with(path, len, ".png") ||
+        ends_with(path, len, ".h5") || ends_with(path, len, ".hdf5"))
+        return 1;
+    const char *hash = strrchr(path, '#');
+    if (!hash) return 0;
+    len = (size_t)(hash - path);
+    return ends_with(path, len, ".h5") || ends_with(path, len, ".hdf5");
+}
+
 int mrb_cmd_recon(int argc, char **argv)
 {
     static const struct option longopts[] = {{"kspace", required_argument, 0, 'k'},
@@ -140,6 +169,9 @@ int mrb_cmd_recon(int argc, char **argv)
                                              {"device", required_argument, 0, 'd'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
+    /* before getopt_long permutes argv: the lineage in the BART header */
+    char cmdline[2048];
+    mrb_cli_command_line(argc, argv, cmdline, sizeof cmdline);
     const char *kpath = NULL, *mpath = NULL, *spath = NULL, *out = NULL;
     const char *params[MAX_PARAMS];
     size_t nparams = 0;
@@ -244,7 +276,9 @@ int mrb_cmd_recon(int argc, char **argv)
             t_run = mrb_now() - t0;
         }
         if (m->teardown) m->teardown(state);
-        if (st != MRB_OK) mrb_error_context(st, "%s", m->name);
+        /* methods name themselves in their messages; add the name once */
+        if (st != MRB_OK && strncmp(mrb_error_message(), m->name, strlen(m->name)) != 0)
+            mrb_error_context(st, "%s", m->name);
     }
     if (st == MRB_OK) st = mrb_array_check_finite(img, "reconstruction");
     if (st == MRB_OK) {
@@ -261,7 +295,11 @@ int mrb_cmd_recon(int argc, char **argv)
             w = mag;
         }
         double sp[3] = {1, 1, 1};
-        if (st == MRB_OK) st = mrb_image_write(out, w, sp);
+        if (st == MRB_OK && has_image_extension(out)) {
+            st = mrb_image_write(out, w, sp);
+        } else if (st == MRB_OK) {
+            st = mrb_cfl_write(out, w, cmdline);
+        }
         mrb_array_free(mag);
     }
     if (st != MRB_OK)

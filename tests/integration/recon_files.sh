@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `mrbench recon` reconstructs files written by BART exactly as BART's own
-# inverse FFT does, honours a mask file, writes every supported format, and
-# refuses bad input (all-zero mask, NaN k-space, mismatched shapes) with exit 2.
+# inverse FFT does, honours a mask file, writes every supported format (BART
+# base names with dots too), and refuses bad input (all-zero or non-finite
+# mask, NaN k-space, mismatched shapes, a FISTA step that diverges) with exit 2.
 set -u
 mrbench=$(realpath "$1") src=$(realpath "$2")
 py=/usr/bin/python3
@@ -43,6 +44,37 @@ d.tofile("nan.cfl"); open("nan.hdr", "w").write(h)
 PY
 "$mrbench" recon zero-filling --kspace nan --out x 2>err
 check "NaN k-space refused with exit 2" "[ \$? -eq 2 ] && grep -q 'non-finite' err"
+# a NaN mask value would count as sampled (NaN != 0): non-finite masks are
+# refused, naming the file and the first bad element
+$py - <<'PY'
+import numpy as np
+h = open("mask.hdr").read()
+d = np.fromfile("mask.cfl", np.complex64)
+for name, bad in (("nanmask", np.nan), ("infmask", np.inf)):
+    e = d.copy()
+    e[7] = bad
+    e.tofile(name + ".cfl"); open(name + ".hdr", "w").write(h)
+PY
+"$mrbench" recon zero-filling --kspace kspu --mask nanmask --out x 2>err
+rc=$?
+check "NaN mask refused with exit 2 naming file and element ($(cat err))" \
+  "[ $rc -eq 2 ] && [ \$(wc -l < err) -eq 1 ] && grep -q 'mask: nanmask: non-finite value (nan) at element 7' err"
+"$mrbench" recon zero-filling --kspace kspu --mask infmask --out x 2>err
+rc=$?
+check "Inf mask refused with exit 2 naming file and element ($(cat err))" \
+  "[ $rc -eq 2 ] && grep -q 'mask: infmask: non-finite value (inf) at element 7' err"
+# a BART base name with a dot (as the help says: any name without a known
+# extension) writes .cfl/.hdr, with the command line in the header
+"$mrbench" recon zero-filling --kspace kspu --mask mask --out zf_0.001 2>err
+rc=$?
+check "--out zf_0.001 writes zf_0.001.cfl/.hdr ($(cat err))" \
+  '[ $rc -eq 0 ] && [ -s zf_0.001.cfl ] && grep -q "^mrbench recon zero-filling" zf_0.001.hdr'
+check "the dotted base name holds the same image" "[ \"\$(bart nrmse zf_bart zf_0.001)\" = 0.000000 ]"
+# FISTA's step stops at 1/L = 1 (0/1 mask, one coil): step 5 diverged to
+# ~4e25 with exit 0
+"$mrbench" recon cs-wavelet --kspace kspu --mask mask --param step=5 --out x 2>err
+rc=$?
+check "cs-wavelet step=5 refused with exit 2 ($(cat err))" "[ $rc -eq 2 ] && grep -q 'step: expected a number in \[0, 1\]' err"
 "$mrbench" recon zero-filling --kspace kspu --param lambda=1 --out x 2>err
 check "unknown parameter refused with exit 2" "[ \$? -eq 2 ] && grep -q 'unknown parameter' err"
 "$mrbench" recon zero-filling --kspace kspu --device tpu --out x 2>err
