@@ -37,8 +37,12 @@ static const char help[] =
     "  --force              compare runs of different suites or data sets\n"
     "  -h, --help           this help\n"
     "\n"
-    "exit status: 0 no regression; 1 a metric got significantly worse beyond its tolerance\n"
-    "(or slower, with --time-gate); 2 bad input, or runs of different suites/data without --force.\n";
+    "A case that is ok in BASE and failed, missing or without any value of a metric in NEW\n"
+    "is lost: a regression, named on stderr. Cases only in NEW, or failed in BASE, are not.\n"
+    "\n"
+    "exit status: 0 no regression; 1 a metric got significantly worse beyond its tolerance, or a\n"
+    "case was lost (or slower, with --time-gate); 2 bad input, or runs of different suites/data\n"
+    "without --force.\n";
 
 static int parse_double(const char *s, double *out)
 {
@@ -131,13 +135,22 @@ int mrb_cmd_compare(int argc, char **argv)
         st = mrb_write_file_atomic(md_path, md, strlen(md));
     else if (st == MRB_OK)
         fputs(md, stdout);
-    cJSON_Delete(json);
     free(md);
-    if (st != MRB_OK) return mrb_cli_fail("compare", st);
-    if (oc.regressions) {
-        fprintf(stderr, "mrbench compare: %zu regression(s): %zu metric comparison(s) worse%s\n", oc.regressions,
-                oc.worse, o.time_gate ? " or timing slower" : "");
-        return MRB_EXIT_RUN_FAILED;
+    if (st != MRB_OK) {
+        cJSON_Delete(json);
+        return mrb_cli_fail("compare", st);
     }
-    return MRB_EXIT_OK;
+    if (oc.regressions) {
+        fprintf(stderr, "mrbench compare: %zu regression(s): %zu metric comparison(s) worse, %zu case(s) lost%s\n",
+                oc.regressions, oc.worse, oc.lost, o.time_gate ? ", or timing slower" : "");
+        const cJSON *l;
+        cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(json, "lost")) {
+            const cJSON *key = cJSON_GetObjectItemCaseSensitive(l, "case");
+            const cJSON *why = cJSON_GetObjectItemCaseSensitive(l, "reason");
+            fprintf(stderr, "mrbench compare: lost case '%s': %s\n", cJSON_IsString(key) ? key->valuestring : "",
+                    cJSON_IsString(why) ? why->valuestring : "");
+        }
+    }
+    cJSON_Delete(json);
+    return oc.regressions ? MRB_EXIT_RUN_FAILED : MRB_EXIT_OK;
 }

@@ -42,6 +42,7 @@ typedef struct acc_row {
     const char *key, *metric;
     int hib;
     size_t n, n_nan;
+    size_t base_values, new_values; /* items with a value, over BASE's items */
     double mean_base, mean_new, mean_diff, median_diff, lo, hi, tol;
     mrb_test_result w;
     double q;
@@ -142,8 +143,11 @@ static mrb_status accuracy_row(const mrb_compare_opts *o, acc_row *r)
     cJSON_ArrayForEach(it, rp_get(r->bc, "items")) {
         const cJSON *jt = find_item(r->nc, rp_str(it, "id"));
         const cJSON *a = rp_get2(it, "metrics", r->metric), *b = rp_get2(jt, "metrics", r->metric);
-        if (!jt || !a) continue;
+        if (!a) continue;
         double x = cJSON_IsNumber(a) ? a->valuedouble : NAN, y = cJSON_IsNumber(b) ? b->valuedouble : NAN;
+        r->base_values += !isnan(x);
+        r->new_values += !isnan(y);
+        if (!jt) continue;
         if (isnan(x) || isnan(y)) {
             r->n_nan++;
             continue;
@@ -187,9 +191,18 @@ static mrb_status accuracy_row(const mrb_compare_opts *o, acc_row *r)
     return st;
 }
 
+/* Values in BASE and none in NEW (null, i.e. NaN or infinite, or absent). */
+static int row_lost(const acc_row *r)
+{
+    return r->base_values > 0 && r->new_values == 0;
+}
+
 static void verdict_accuracy(acc_row *r, double alpha)
 {
-    if (r->n == 0) {
+    if (row_lost(r)) {
+        r->verdict = "LOST";
+        r->reason = "values in BASE, none in NEW (null or absent)";
+    } else if (r->n == 0) {
         r->verdict = "NO DATA";
         r->reason = "no item with a value in both runs";
     } else if (r->w.mode == MRB_TEST_NONE) {
@@ -232,6 +245,37 @@ static void run_info(rp_buf *md, const char *which, const cJSON *r)
               cJSON_IsTrue(rp_get(build, "git_dirty")) ? " (dirty)" : "", rp_str(rp_get(ctx, "machine"), "cpu_model"));
 }
 
+/* A case that was ok in BASE and is not usable in NEW: a regression. */
+static void add_lost(cJSON *lost, const char *key, const char *reason)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "case", key);
+    cJSON_AddStringToObject(o, "reason", reason);
+    cJSON_AddItemToArray(lost, o);
+}
+
+/* After the rows [first, last) of one case: a metric that had values in
+ * BASE and has none in NEW loses the case. */
+static void check_lost_values(const acc_row *rows, size_t first, size_t last, const char *key, cJSON *lost)
+{
+    size_t with_values = 0, nlost = 0, pos = 0;
+    char names[400] = "";
+    for (size_t i = first; i < last; i++) {
+        with_values += rows[i].base_values > 0;
+        if (!row_lost(&rows[i])) continue;
+        nlost++;
+        if (pos < sizeof names)
+            pos += (size_t)snprintf(names + pos, sizeof names - pos, "%s%s", pos ? ", " : "", rows[i].metric);
+    }
+    if (!nlost) return;
+    char reason[512];
+    if (nlost == with_values)
+        snprintf(reason, sizeof reason, "ok in BASE, no metric values in NEW (%s: all null or absent)", names);
+    else
+        snprintf(reason, sizeof reason, "ok in BASE, no values in NEW for %s (all null or absent)", names);
+    add_lost(lost, key, reason);
+}
+
 static cJSON *test_json(const mrb_test_result *t, double q)
 {
     cJSON *o = cJSON_CreateObject();
@@ -269,18 +313,20 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
         return st;
     }
 
-    /* Collect rows: cases ok in both, metrics present in both. */
+    /* Collect rows: cases ok in both, each metric of BASE; cases ok in BASE
+     * and not usable in NEW are lost. */
     size_t nb = (size_t)cJSON_GetArraySize(rp_get(base, "cases"));
     size_t maxrows = 1;
     const cJSON *bc;
     cJSON_ArrayForEach(bc, rp_get(base, "cases")) maxrows += (size_t)cJSON_GetArraySize(rp_get(bc, "metrics"));
     acc_row *rows = calloc(maxrows, sizeof *rows);
     time_row *trows = calloc(nb + 1, sizeof *trows);
-    cJSON *only_base = cJSON_CreateArray(), *only_new = cJSON_CreateArray(), *not_ok = cJSON_CreateArray();
+    cJSON *only_base = cJSON_CreateArray(), *only_new = cJSON_CreateArray(), *not_ok = cJSON_CreateArray(),
+          *both_failed = cJSON_CreateArray(), *lost = cJSON_CreateArray();
     if (!rows || !trows) {
         free(rows), free(trows);
         cJSON_Delete(out), cJSON_Delete(warnings), cJSON_Delete(only_base), cJSON_Delete(only_new),
-            cJSON_Delete(not_ok);
+            cJSON_Delete(not_ok), cJSON_Delete(both_failed), cJSON_Delete(lost);
         return mrb_error(MRB_ERR_NOMEM, "out of memory");
     }
     size_t nrows = 0, ntrows = 0;
@@ -288,18 +334,33 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
     cJSON_ArrayForEach(bc, rp_get(base, "cases")) {
         const char *key = rp_str(bc, "key");
         const cJSON *nc = find_case(now, key);
+        int base_ok = strcmp(rp_str(bc, "status"), "ok") == 0;
         if (!nc) {
             cJSON_AddItemToArray(only_base, cJSON_CreateString(key));
+            if (base_ok) add_lost(lost, key, "ok in BASE, missing from NEW");
             continue;
         }
-        if (strcmp(rp_str(bc, "status"), "ok") != 0 || strcmp(rp_str(nc, "status"), "ok") != 0) {
+        int new_ok = strcmp(rp_str(nc, "status"), "ok") == 0;
+        if (!base_ok && !new_ok) {
+            cJSON_AddItemToArray(both_failed, cJSON_CreateString(key));
+            continue;
+        }
+        if (!base_ok || !new_ok) {
             cJSON_AddItemToArray(not_ok, cJSON_CreateString(key));
+            if (base_ok) {
+                char reason[512];
+                const char *err = rp_str(nc, "error");
+                snprintf(reason, sizeof reason, "ok in BASE, %s in NEW%s%.400s",
+                         rp_str(nc, "status")[0] ? rp_str(nc, "status") : "no status", err[0] ? ": " : "", err);
+                add_lost(lost, key, reason);
+            }
             continue;
         }
         oc->cases++;
+        size_t first_row = nrows;
         const cJSON *m;
         cJSON_ArrayForEach(m, rp_get(bc, "metrics")) {
-            if (!rp_get2(nc, "metrics", m->string) || st != MRB_OK) continue;
+            if (st != MRB_OK) continue;
             const cJSON *def = rp_get(bdefs, m->string);
             const char *name = rp_str(def, "metric")[0] ? rp_str(def, "metric") : m->string;
             acc_row *r = &rows[nrows++];
@@ -311,6 +372,7 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
             r->tol = tolerance_for(&o, m->string, name);
             st = accuracy_row(&o, r);
         }
+        check_lost_values(rows, first_row, nrows, key, lost);
         time_row *t = &trows[ntrows++];
         t->key = key;
         double *sb = number_array(rp_get2(bc, "timing", "samples_s"), &t->nb);
@@ -365,7 +427,7 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
                 oc->better++;
             else if (strcmp(v, "AMBIGUOUS") == 0)
                 oc->ambiguous++;
-            else
+            else if (strcmp(v, "LOST") != 0)
                 oc->same++;
         }
         for (size_t i = 0; i < ntrows; i++) {
@@ -377,7 +439,8 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
             else if (strcmp(v, "AMBIGUOUS") == 0)
                 oc->time_ambiguous++;
         }
-        oc->regressions = oc->worse + (o.time_gate ? oc->slower : 0);
+        oc->lost = (size_t)cJSON_GetArraySize(lost);
+        oc->regressions = oc->worse + oc->lost + (o.time_gate ? oc->slower : 0);
 
         rp_printf(&md, "# mrbench compare\n\n");
         run_info(&md, "BASE", base);
@@ -388,12 +451,19 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
         if (cJSON_GetArraySize(warnings)) rp_printf(&md, "\n");
         rp_printf(
             &md,
-            "**%s**: %zu case(s) compared; accuracy: %zu worse, %zu better, %zu ambiguous, %zu same or identical "
+            "**%s**: %zu case(s) compared; %zu case(s) lost (ok in BASE; failed, missing or without values in NEW); "
+            "accuracy: %zu worse, %zu better, %zu ambiguous, %zu same or identical "
             "(%zu comparisons, %zu with a test, Benjamini-Hochberg at FDR %g); timing: %zu slower, %zu faster, %zu "
             "ambiguous (threshold %g%%, Mann-Whitney BH q < %g)%s.\n\n",
-            oc->regressions ? "REGRESSION" : "no regression", oc->cases, oc->worse, oc->better, oc->ambiguous, oc->same,
-            nrows, ntests, o.alpha, oc->slower, oc->faster, oc->time_ambiguous, o.time_threshold * 100, o.time_alpha,
-            o.time_gate ? "; timing slow-downs count as regressions (--time-gate)" : "");
+            oc->regressions ? "REGRESSION" : "no regression", oc->cases, oc->lost, oc->worse, oc->better, oc->ambiguous,
+            oc->same, nrows, ntests, o.alpha, oc->slower, oc->faster, oc->time_ambiguous, o.time_threshold * 100,
+            o.time_alpha, o.time_gate ? "; timing slow-downs count as regressions (--time-gate)" : "");
+        const cJSON *k;
+        if (oc->lost) {
+            rp_printf(&md, "## Lost cases (regressions)\n\n");
+            cJSON_ArrayForEach(k, lost) rp_printf(&md, "- `%s`: %s\n", rp_str(k, "case"), rp_str(k, "reason"));
+            rp_printf(&md, "\n");
+        }
         rp_printf(&md,
                   "## Accuracy: NEW - BASE per item, paired by case key and item id\n\n"
                   "| case | metric | n | BASE mean | NEW mean | mean diff [%g%% bootstrap CI] | tolerance | Wilcoxon p "
@@ -417,12 +487,17 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
                       t->med_base, t->nb, t->med_new, t->nn, t->ratio, t->u.pvalue, mode_name(t->u.mode), t->q,
                       t->verdict);
         }
-        const cJSON *k;
-        if (cJSON_GetArraySize(only_base) || cJSON_GetArraySize(only_new) || cJSON_GetArraySize(not_ok)) {
+        if (cJSON_GetArraySize(only_base) || cJSON_GetArraySize(only_new) || cJSON_GetArraySize(not_ok) ||
+            cJSON_GetArraySize(both_failed)) {
             rp_printf(&md, "\n## Not compared\n\n");
             cJSON_ArrayForEach(k, only_base) rp_printf(&md, "- `%s`: only in BASE\n", k->valuestring);
             cJSON_ArrayForEach(k, only_new) rp_printf(&md, "- `%s`: only in NEW\n", k->valuestring);
-            cJSON_ArrayForEach(k, not_ok) rp_printf(&md, "- `%s`: failed in one run\n", k->valuestring);
+            cJSON_ArrayForEach(k, not_ok) {
+                const cJSON *bk = find_case(base, k->valuestring);
+                rp_printf(&md, "- `%s`: failed in %s only\n", k->valuestring,
+                          strcmp(rp_str(bk, "status"), "ok") == 0 ? "NEW" : "BASE");
+            }
+            cJSON_ArrayForEach(k, both_failed) rp_printf(&md, "- `%s`: failed in both runs\n", k->valuestring);
         }
         rp_printf(&md, "\nVerdicts and statistics: impl/report/README.md (mrbench compare).\n");
 
@@ -486,10 +561,13 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
         cJSON_AddItemToObject(out, "only_in_base", only_base);
         cJSON_AddItemToObject(out, "only_in_new", only_new);
         cJSON_AddItemToObject(out, "failed_in_one", not_ok);
-        only_base = only_new = not_ok = NULL;
+        cJSON_AddItemToObject(out, "failed_in_both", both_failed);
+        cJSON_AddItemToObject(out, "lost", lost);
+        only_base = only_new = not_ok = both_failed = lost = NULL;
         cJSON *sum = cJSON_AddObjectToObject(out, "summary");
         cJSON_AddNumberToObject(sum, "cases", (double)oc->cases);
         cJSON_AddNumberToObject(sum, "comparisons", (double)nrows);
+        cJSON_AddNumberToObject(sum, "lost", (double)oc->lost);
         cJSON_AddNumberToObject(sum, "worse", (double)oc->worse);
         cJSON_AddNumberToObject(sum, "better", (double)oc->better);
         cJSON_AddNumberToObject(sum, "ambiguous", (double)oc->ambiguous);
@@ -500,7 +578,8 @@ mrb_status mrb_compare(const cJSON *base, const cJSON *now, const mrb_compare_op
         cJSON_AddNumberToObject(sum, "regressions", (double)oc->regressions);
         if (md.oom) st = mrb_error(MRB_ERR_NOMEM, "out of memory");
     }
-    cJSON_Delete(warnings), cJSON_Delete(only_base), cJSON_Delete(only_new), cJSON_Delete(not_ok);
+    cJSON_Delete(warnings), cJSON_Delete(only_base), cJSON_Delete(only_new), cJSON_Delete(not_ok),
+        cJSON_Delete(both_failed), cJSON_Delete(lost);
     free(rows), free(trows);
     if (st != MRB_OK) {
         free(md.s);

@@ -387,6 +387,7 @@ Test(compare, refuses_other_suites_and_data_unless_forced)
     cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "warnings")), 1);
     cr_expect_eq(oc.cases, 2, "zf at R = 4 and 8 are in both runs");
     cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "only_in_base")), 2);
+    cr_expect_eq(oc.lost, 2, "cases ok in BASE and absent from NEW are lost, forced or not");
     free(md);
     cJSON_Delete(j);
     cJSON *c = load(RUN_A);
@@ -396,6 +397,141 @@ Test(compare, refuses_other_suites_and_data_unless_forced)
     cr_expect_eq(mrb_compare(a, c, &o, &j, &md, &oc), MRB_ERR_INVALID);
     cr_expect(strstr(mrb_error_message(), "data set 'cine' differs") != NULL, "message: %s", mrb_error_message());
     cJSON_Delete(a), cJSON_Delete(b), cJSON_Delete(c);
+}
+
+/* A failed case as the runner records it: status, error, items without metrics. */
+static void mark_failed(cJSON *r, const char *key)
+{
+    cJSON *c = find_case(r, key);
+    cJSON_ReplaceItemInObject(c, "status", cJSON_CreateString("failed"));
+    cJSON_AddStringToObject(c, "error", "bart-pics: the bart program 'bart' was not found");
+    cJSON_DeleteItemFromObject(c, "metrics");
+    cJSON_DeleteItemFromObject(c, "timing");
+    cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(c, "items"))
+        cJSON_ReplaceItemInObject(it, "metrics", cJSON_CreateObject());
+}
+
+static void remove_case(cJSON *r, const char *key)
+{
+    cJSON *cases = cJSON_GetObjectItem(r, "cases");
+    int i = 0;
+    cJSON *c;
+    cJSON_ArrayForEach(c, cases) {
+        if (strcmp(cJSON_GetObjectItem(c, "key")->valuestring, key) == 0) break;
+        i++;
+    }
+    cr_assert_not_null(c, "no case %s", key);
+    cJSON_DeleteItemFromArray(cases, i);
+}
+
+static const char *lost_reason(const cJSON *cmp, const char *key)
+{
+    const cJSON *l;
+    cJSON_ArrayForEach(l, cJSON_GetObjectItem(cmp, "lost"))
+        if (strcmp(cJSON_GetObjectItem(l, "case")->valuestring, key) == 0)
+            return cJSON_GetObjectItem(l, "reason")->valuestring;
+    return NULL;
+}
+
+/* The CI gate must not pass when NEW lost a case that BASE had. */
+Test(compare, case_ok_in_base_and_failed_in_new_is_a_regression)
+{
+    cJSON *a = load(RUN_A), *b = load(RUN_A), *j = NULL;
+    mark_failed(b, "cine/r4/cs");
+    char *md = NULL;
+    mrb_compare_opts o = {0};
+    mrb_compare_outcome oc;
+    cr_assert_eq(mrb_compare(a, b, &o, &j, &md, &oc), MRB_OK, "%s", mrb_error_message());
+    cr_expect_eq(oc.lost, 1);
+    cr_expect_eq(oc.regressions, 1);
+    const char *why = lost_reason(j, "cine/r4/cs");
+    cr_assert_not_null(why);
+    cr_expect(strstr(why, "failed in NEW") && strstr(why, "bart"), "reason: %s", why);
+    cr_expect_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "summary"), "lost")->valuedouble, 1);
+    EXPECT_HAS(md, "**REGRESSION**");
+    EXPECT_HAS(md, "- `cine/r4/cs`: ok in BASE, failed in NEW: bart-pics");
+    free(md);
+    cJSON_Delete(j), cJSON_Delete(a), cJSON_Delete(b);
+}
+
+Test(compare, case_ok_in_base_and_missing_from_new_is_a_regression)
+{
+    cJSON *a = load(RUN_A), *b = load(RUN_A), *j = NULL;
+    remove_case(b, "cine/r8/zf");
+    char *md = NULL;
+    mrb_compare_opts o = {0};
+    mrb_compare_outcome oc;
+    cr_assert_eq(mrb_compare(a, b, &o, &j, &md, &oc), MRB_OK, "%s", mrb_error_message());
+    cr_expect_eq(oc.lost, 1);
+    cr_expect_eq(oc.regressions, 1);
+    cr_expect_str_eq(lost_reason(j, "cine/r8/zf"), "ok in BASE, missing from NEW");
+    cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "only_in_base")), 1);
+    free(md);
+    cJSON_Delete(j), cJSON_Delete(a), cJSON_Delete(b);
+}
+
+Test(compare, case_without_metric_values_in_new_is_a_regression)
+{
+    cJSON *a = load(RUN_A), *b = load(RUN_A), *j = NULL;
+    cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(find_case(b, "cine/r8/cs"), "items")) {
+        cJSON *m;
+        cJSON_ArrayForEach(m, cJSON_GetObjectItem(it, "metrics")) {
+            m->type = cJSON_NULL; /* how results.json holds NaN */
+        }
+    }
+    char *md = NULL;
+    mrb_compare_opts o = {0};
+    mrb_compare_outcome oc;
+    cr_assert_eq(mrb_compare(a, b, &o, &j, &md, &oc), MRB_OK, "%s", mrb_error_message());
+    cr_expect_eq(oc.lost, 1);
+    cr_expect_eq(oc.regressions, 1);
+    cr_expect_str_eq(verdict(j, "cine/r8/cs", "psnr"), "LOST");
+    const char *why = lost_reason(j, "cine/r8/cs");
+    cr_assert_not_null(why);
+    cr_expect(strstr(why, "no metric values in NEW") != NULL, "reason: %s", why);
+    free(md);
+    cJSON_Delete(j);
+    /* One metric without values is enough; the other is still compared. */
+    cJSON_Delete(b);
+    b = load(RUN_A);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(find_case(b, "cine/r8/cs"), "items"))
+        cJSON_GetObjectItem(cJSON_GetObjectItem(it, "metrics"), "psnr")->type = cJSON_NULL;
+    cr_assert_eq(mrb_compare(a, b, &o, &j, &md, &oc), MRB_OK, "%s", mrb_error_message());
+    cr_expect_eq(oc.regressions, 1);
+    cr_expect_str_eq(verdict(j, "cine/r8/cs", "psnr"), "LOST");
+    cr_expect_str_eq(verdict(j, "cine/r8/cs", "nmse"), "IDENTICAL");
+    why = lost_reason(j, "cine/r8/cs");
+    cr_assert_not_null(why);
+    cr_expect(strstr(why, "no values in NEW for psnr") != NULL, "reason: %s", why);
+    free(md);
+    cJSON_Delete(j), cJSON_Delete(a), cJSON_Delete(b);
+}
+
+Test(compare, cases_new_only_failed_in_base_or_failed_in_both_are_not_regressions)
+{
+    cJSON *a = load(RUN_A), *b = load(RUN_A), *j = NULL;
+    remove_case(a, "cine/r4/zf"); /* only in NEW */
+    mark_failed(a, "cine/r8/zf"); /* fixed in NEW */
+    mark_failed(a, "cine/r8/cs"); /* failed in both */
+    mark_failed(b, "cine/r8/cs");
+    char *md = NULL;
+    mrb_compare_opts o = {0};
+    mrb_compare_outcome oc;
+    cr_assert_eq(mrb_compare(a, b, &o, &j, &md, &oc), MRB_OK, "%s", mrb_error_message());
+    cr_expect_eq(oc.lost, 0);
+    cr_expect_eq(oc.regressions, 0);
+    cr_expect_eq(oc.cases, 1);
+    cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "lost")), 0);
+    cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "only_in_new")), 1);
+    cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "failed_in_one")), 1);
+    cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "failed_in_both")), 1);
+    EXPECT_HAS(md, "**no regression**");
+    EXPECT_HAS(md, "- `cine/r8/zf`: failed in BASE only");
+    EXPECT_HAS(md, "- `cine/r8/cs`: failed in both runs");
+    free(md);
+    cJSON_Delete(j), cJSON_Delete(a), cJSON_Delete(b);
 }
 
 /* ---------- leaderboard ---------- */

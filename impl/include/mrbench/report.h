@@ -92,7 +92,8 @@ typedef struct mrb_compare_outcome {
     size_t tests; /* accuracy comparisons (case x metric) */
     size_t worse, better, ambiguous, same;
     size_t slower, faster, time_ambiguous;
-    size_t regressions; /* what the exit status counts */
+    size_t lost;        /* cases ok in BASE and failed, missing or without a metric's values in NEW */
+    size_t regressions; /* what the exit status counts: worse + lost (+ slower with time_gate) */
 } mrb_compare_outcome;
 
 /* Compares NEW against BASE. Refuses (MRB_ERR_INVALID) runs of different
