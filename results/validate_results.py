@@ -52,7 +52,9 @@ def check(results):
         need(suite, k, str, "$.suite")
     if len(suite.get("sha256", "")) != 64:
         errors.append("$.suite.sha256: expected 64 hex digits")
-    need(suite, "seed", NUM, "$.suite")
+    seed = need(suite, "seed", int, "$.suite")
+    if isinstance(seed, int) and not 0 <= seed <= 2**53 - 1:
+        errors.append("$.suite.seed: expected an integer in [0, 2^53 - 1]")
     defs = need(suite, "metric_definitions", dict, "$.suite") or {}
     for mid, d in defs.items():
         for k in ("metric", "definition", "unit"):
@@ -67,6 +69,7 @@ def check(results):
             need(d, k, str, p)
         need(d, "params", dict, p)
         need(d, "items", list, p)
+        need(d, "seed", int, p)
 
     cases = need(results, "cases", list, "$") or []
     keys = set()

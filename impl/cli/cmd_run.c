@@ -19,9 +19,11 @@ static const char help[] = "usage: mrbench run [SUITE.json] [options]\n"
                            "  --device cpu|gpu  where methods run (default cpu); gpu exits 3 when unavailable\n"
                            "  --threads N       threads for FFTW, OpenMP and OpenBLAS (default: all cores;\n"
                            "                    more than the cores available are not used)\n"
-                           "  --filter GLOB     run only cases whose key dataset/sampling/method matches GLOB\n"
-                           "  --resume          skip the cases already in OUT/cases.jsonl; the final results.json\n"
-                           "                    is the same as an uninterrupted run's (timings aside)\n"
+                           "  --filter GLOB     run only cases whose key dataset/sampling/method matches GLOB;\n"
+                           "                    a GLOB that matches no case exits 2 and writes nothing\n"
+                           "  --resume          skip the cases OUT/cases.jsonl holds as ok and rerun the failed ones;\n"
+                           "                    the final results.json is the same as an uninterrupted run's\n"
+                           "                    (timings aside)\n"
                            "  --quiet           no progress output\n"
                            "  -h, --help        this help\n";
 
@@ -65,6 +67,12 @@ int mrb_cmd_run(int argc, char **argv)
     mrb_status st =
         argc - optind == 1 ? mrb_suite_load(argv[optind], &suite) : mrb_suite_load_embedded("quickstart", &suite);
     if (st != MRB_OK) return mrb_cli_fail("run", st);
+    size_t selected = 0;
+    st = mrb_run_check_filter(suite, opts.filter, &selected);
+    if (st != MRB_OK) {
+        mrb_suite_free(suite);
+        return mrb_cli_fail("run", st);
+    }
 
     char out_dir[1100];
     if (out)
@@ -76,7 +84,11 @@ int mrb_cmd_run(int argc, char **argv)
     opts.progress_bar = isatty(STDERR_FILENO);
     opts.command_line = cmdline;
 
-    if (!opts.quiet)
+    if (!opts.quiet && opts.filter)
+        fprintf(stderr,
+                "mrbench run: suite '%s' (%s), %zu of %zu cases match --filter '%s', %d thread(s), output in %s\n",
+                suite->name, suite->path, selected, mrb_suite_case_count(suite), opts.filter, opts.nthreads, out_dir);
+    else if (!opts.quiet)
         fprintf(stderr, "mrbench run: suite '%s' (%s), %zu cases, %d thread(s), output in %s\n", suite->name,
                 suite->path, mrb_suite_case_count(suite), opts.nthreads, out_dir);
     mrb_run_summary sum;
@@ -84,8 +96,10 @@ int mrb_cmd_run(int argc, char **argv)
     mrb_suite_free(suite);
     if (st != MRB_OK) return mrb_cli_fail("run", st);
     if (!opts.quiet) {
-        fprintf(stderr, "mrbench run: %zu case(s) run, %zu resumed from the journal, %zu filtered out, %zu failed\n",
-                sum.cases_run, sum.cases_skipped, sum.cases_filtered, sum.cases_failed);
+        char retried[64] = "";
+        if (sum.cases_retried) snprintf(retried, sizeof retried, " (%zu failed before: retried)", sum.cases_retried);
+        fprintf(stderr, "mrbench run: %zu case(s) run%s, %zu resumed from the journal, %zu filtered out, %zu failed\n",
+                sum.cases_run, retried, sum.cases_skipped, sum.cases_filtered, sum.cases_failed);
         printf("results: %s\n", sum.results_path);
         printf("report:  %s\n", sum.report.markdown);
         for (size_t i = 0; i < sum.report.nplots; i++) printf("plot:    %s\n", sum.report.plots[i]);

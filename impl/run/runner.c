@@ -65,6 +65,24 @@ cJSON *mrb_summary_json(const double *x, size_t n)
     return o;
 }
 
+/* An integer written exactly: cJSON prints a number with 15 significant
+ * digits whenever that reads back within DBL_EPSILON, which rounds integers
+ * of 16 digits (9007199254740991 becomes 9.00719925474099e+15). */
+static cJSON *exact_uint(uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    return cJSON_CreateRaw(buf);
+}
+
+/* A dataset's recorded seed: the top 53 bits of derive(suite seed, generator
+ * name), which the generator gets, so that JSON readers using doubles read it
+ * exactly too. */
+static uint64_t dataset_seed_record(const mrb_suite *s, size_t d)
+{
+    return mrb_seed_derive(s->seed, s->datasets[d].desc->name, 0) >> 11;
+}
+
 static cJSON *number_array(const double *x, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
@@ -99,6 +117,12 @@ static size_t find_case_index(const mrb_suite *s, const char *key)
         if (strcmp(buf, key) == 0) return c;
     }
     return (size_t)-1;
+}
+
+static int case_ok(const cJSON *c)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
+    return cJSON_IsString(st) && strcmp(st->valuestring, "ok") == 0;
 }
 
 mrb_status mrb_journal_parse(const mrb_suite *s, const char *path, char *text, size_t len, cJSON **cases,
@@ -137,7 +161,12 @@ mrb_status mrb_journal_parse(const mrb_suite *s, const char *path, char *text, s
         } else if (strcmp(ev->valuestring, "case") == 0) {
             const cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
             size_t c = cJSON_IsString(key) ? find_case_index(s, key->valuestring) : (size_t)-1;
-            if (c < ncases && !cases[c]) cases[c] = cJSON_DetachItemFromObjectCaseSensitive(o, "case");
+            /* An ok entry stands; a failed one gives way to a later line (its retry). */
+            cJSON *entry = c < ncases && !case_ok(cases[c]) ? cJSON_DetachItemFromObjectCaseSensitive(o, "case") : NULL;
+            if (entry) {
+                cJSON_Delete(cases[c]);
+                cases[c] = entry;
+            }
         } else if (strcmp(ev->valuestring, "dataset") == 0) {
             const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "index");
             if (cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < (double)s->ndatasets &&
@@ -301,7 +330,7 @@ static mrb_status load_dataset(const mrb_suite *s, size_t d, data_cache *dc, cJS
         cJSON_AddStringToObject(r, "manifest_sha256", ds->manifest_sha256);
     }
     cJSON_AddStringToObject(r, "split", ds->split);
-    cJSON_AddNumberToObject(r, "seed", (double)(seed >> 11)); /* 53 bits: exact in JSON */
+    cJSON_AddItemToObject(r, "seed", exact_uint(dataset_seed_record(s, d)));
     cJSON_AddStringToObject(r, "data_sha256", hex);
     char shape[64];
     cJSON_AddStringToObject(r, "shape", mrb_array_shape_str(dc->items[0].image, shape, sizeof shape));
@@ -542,7 +571,7 @@ static cJSON *build_results(const mrb_suite *s, const mrb_run_opts *opts, const 
     cJSON_AddStringToObject(sj, "description", s->description);
     cJSON_AddStringToObject(sj, "file", s->path);
     cJSON_AddStringToObject(sj, "sha256", s->sha256);
-    cJSON_AddNumberToObject(sj, "seed", (double)s->seed);
+    cJSON_AddItemToObject(sj, "seed", exact_uint(s->seed));
     if (opts->filter) cJSON_AddStringToObject(sj, "filter", opts->filter);
     cJSON *defs = cJSON_AddObjectToObject(sj, "metric_definitions");
     for (size_t q = 0; q < s->nmetrics; q++) {
@@ -560,11 +589,21 @@ static cJSON *build_results(const mrb_suite *s, const mrb_run_opts *opts, const 
     for (size_t i = 0; i < s->nreport_metrics; i++) cJSON_AddItemToArray(rm, cJSON_CreateString(s->report_metrics[i]));
     cJSON_AddStringToObject(report, "plot", s->plot_metric);
     cJSON *parsed = cJSON_Parse(s->text);
-    if (parsed) cJSON_AddItemToObject(sj, "definition", parsed);
+    if (parsed) {
+        cJSON *seed = exact_uint(s->seed); /* the parsed text holds it as a double */
+        if (!cJSON_ReplaceItemInObjectCaseSensitive(parsed, "seed", seed)) cJSON_Delete(seed);
+        cJSON_AddItemToObject(sj, "definition", parsed);
+    }
 
     cJSON *ds = cJSON_AddArrayToObject(r, "datasets");
-    for (size_t d = 0; d < j->ndatasets; d++)
-        if (j->datasets[d]) cJSON_AddItemToArray(ds, cJSON_Duplicate(j->datasets[d], 1));
+    for (size_t d = 0; d < j->ndatasets; d++) {
+        if (!j->datasets[d]) continue;
+        cJSON *rec = cJSON_Duplicate(j->datasets[d], 1);
+        /* A record read back from the journal holds its seed as a double. */
+        cJSON *seed = exact_uint(dataset_seed_record(s, d));
+        if (!cJSON_IsObject(rec) || !cJSON_ReplaceItemInObjectCaseSensitive(rec, "seed", seed)) cJSON_Delete(seed);
+        cJSON_AddItemToArray(ds, rec);
+    }
     cJSON *cases = cJSON_AddArrayToObject(r, "cases");
     size_t done = 0, failed = 0;
     for (size_t c = 0; c < j->ncases; c++) {
@@ -615,6 +654,24 @@ mrb_status mrb_results_load(const char *path, cJSON **out)
 
 /* ---------- the run ---------- */
 
+mrb_status mrb_run_check_filter(const mrb_suite *s, const char *filter, size_t *matched)
+{
+    size_t ncases = mrb_suite_case_count(s), n = 0;
+    char key[3 * MRB_ID_MAX + 4], first[3 * MRB_ID_MAX + 4] = "";
+    for (size_t c = 0; c < ncases; c++) {
+        mrb_suite_case_key(s, c, key, sizeof key);
+        if (c == 0) snprintf(first, sizeof first, "%s", key);
+        n += !filter || fnmatch(filter, key, 0) == 0;
+    }
+    if (matched) *matched = n;
+    if (n == 0 && ncases > 0)
+        return mrb_error(MRB_ERR_INVALID,
+                         "--filter '%s' matches none of the %zu cases of suite '%s' (keys are "
+                         "dataset/sampling/method, e.g. '%s'); nothing was run or written",
+                         filter, ncases, s->name, first);
+    return MRB_OK;
+}
+
 mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_summary *summary)
 {
     memset(summary, 0, sizeof *summary);
@@ -626,6 +683,9 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
             return mrb_error(MRB_ERR_DEVICE, "--device gpu: none of this suite's methods has a GPU "
                                              "implementation (see `mrbench list methods`); use --device cpu");
     }
+    /* Before the output folder is touched: a filter that selects nothing would
+     * otherwise replace an earlier run's results with empty ones. */
+    MRB_TRY(mrb_run_check_filter(s, opts->filter, NULL));
     int nthreads = mrb_threads_usable(opts->nthreads);
     omp_set_num_threads(nthreads);
     openblas_set_num_threads(nthreads);
@@ -654,7 +714,7 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
     cJSON_AddStringToObject(start, "time", started);
     cJSON_AddStringToObject(start, "suite", s->name);
     cJSON_AddStringToObject(start, "suite_sha256", s->sha256);
-    cJSON_AddNumberToObject(start, "seed", (double)s->seed);
+    cJSON_AddItemToObject(start, "seed", exact_uint(s->seed));
     char *start_line = cJSON_PrintUnformatted(start);
     cJSON_Delete(start);
     mrb_status st =
@@ -675,9 +735,14 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
             }
             continue;
         }
-        if (j.cases[c]) {
+        if (case_ok(j.cases[c])) {
             summary->cases_skipped++;
             continue;
+        }
+        if (j.cases[c]) { /* failed in an earlier run: tried again */
+            cJSON_Delete(j.cases[c]);
+            j.cases[c] = NULL;
+            summary->cases_retried++;
         }
         pending[c] = 1;
         npending++;
@@ -741,9 +806,7 @@ mrb_status mrb_run_suite(const mrb_suite *s, const mrb_run_opts *opts, mrb_run_s
         /* Failures recorded by earlier (resumed) runs count too. */
         summary->cases_failed = 0;
         for (size_t c = 0; c < ncases; c++) {
-            if (!j.cases[c]) continue;
-            const cJSON *cst = cJSON_GetObjectItemCaseSensitive(j.cases[c], "status");
-            if (!cJSON_IsString(cst) || strcmp(cst->valuestring, "ok") != 0) summary->cases_failed++;
+            if (j.cases[c] && !case_ok(j.cases[c])) summary->cases_failed++;
         }
         cJSON *results = build_results(s, opts, &j, started, nfiltered);
         char *text = cJSON_Print(results);

@@ -17,8 +17,10 @@ cJSON *mrb_summary_json(const double *x, size_t n);
 /* Parses text[0..len) (NUL-terminated at text[len]; modified in place), the
  * content of the journal `path` (used in messages) of a run of suite s.
  * Every complete line must be a JSON object with a string "event"; a
- * "start" line must carry s's SHA-256; the first "case" line of each case
- * key of s gives cases[c] and the first "dataset" line of each index gives
+ * "start" line must carry s's SHA-256; for each case key of s, cases[c] is
+ * its first "case" line with "status": "ok", else its last "case" line (a
+ * failed case is retried on resume and its retry appended); the first
+ * "dataset" line of each index gives
  * datasets[d] (cases has mrb_suite_case_count(s) entries, datasets
  * s->ndatasets, both NULL-initialised; the caller owns what is put there,
  * also on error). A torn last line (no newline) is dropped. *kept (malloc'ed,

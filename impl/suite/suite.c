@@ -795,9 +795,12 @@ mrb_status mrb_suite_parse(const char *text, size_t len, const char *display_nam
     if (st == MRB_OK) {
         if (!seed)
             st = fail(&c, NULL, "missing required key 'seed'");
-        else if (!cJSON_IsNumber(seed) || seed->valuedouble < 0 || seed->valuedouble > 9007199254740992.0 ||
+        else if (!cJSON_IsNumber(seed))
+            st = fail(&c, "seed", "expected an integer in [0, 2^53 - 1], got %s", json_type_name(seed));
+        else if (!(seed->valuedouble >= 0 && seed->valuedouble <= (double)MRB_SUITE_SEED_MAX) ||
                  seed->valuedouble != floor(seed->valuedouble))
-            st = fail(&c, "seed", "expected an integer in [0, 2^53]");
+            st = fail(&c, "seed", "expected an integer in [0, 2^53 - 1 = %llu] (exact as a JSON number), got %.17g",
+                      (unsigned long long)MRB_SUITE_SEED_MAX, seed->valuedouble);
         else
             s->seed = (uint64_t)seed->valuedouble;
     }

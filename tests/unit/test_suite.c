@@ -77,6 +77,46 @@ Test(suite, cross_product_defines_cases_with_stable_keys)
     mrb_suite_free(s);
 }
 
+/* Suite seeds are read through a double: every integer up to 2^53 - 1 is kept
+ * exactly; 2^53 and above, fractions and negatives are refused, since a
+ * larger value would silently become a neighbouring seed. */
+static mrb_status parse_with_seed(const char *seed, mrb_suite **s)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"mrbench_suite\": 1, \"name\": \"t\", \"seed\": %s,\n"
+             " \"datasets\": [{\"generator\": \"shepp-logan\"}], \"sampling\": [{\"sampler\": \"cartesian-vd\"}],\n"
+             " \"methods\": [{\"method\": \"zero-filling\"}], \"metrics\": [\"psnr\"]}\n",
+             seed);
+    *s = NULL;
+    return mrb_suite_parse(text, strlen(text), "seed.json", ".", s);
+}
+
+Test(suite, seed_is_an_exact_integer_up_to_2_to_the_53_minus_1)
+{
+    static const struct {
+        const char *text;
+        unsigned long long want;
+    } ok[] = {{"0", 0}, {"20171001", 20171001}, {"9007199254740991", 9007199254740991ULL}, {"1e3", 1000}};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        mrb_suite *s = NULL;
+        cr_assert_eq(parse_with_seed(ok[i].text, &s), MRB_OK, "%s: %s", ok[i].text, mrb_error_message());
+        cr_expect_eq(s->seed, ok[i].want, "%s", ok[i].text);
+        mrb_suite_free(s);
+    }
+    cr_expect_eq(MRB_SUITE_SEED_MAX, (1ULL << 53) - 1);
+    static const char *const bad[] = {
+        "9007199254740992", "9007199254740993", "18446744073709551615", "1e300", "-1", "0.5", "\"7\"", "null"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        mrb_suite *s = NULL;
+        cr_expect_eq(parse_with_seed(bad[i], &s), MRB_ERR_INVALID, "%s accepted", bad[i]);
+        cr_expect_null(s);
+        cr_expect(strstr(mrb_error_message(), "seed.json: seed: expected an integer in [0, 2^53 - 1") != NULL,
+                  "%s: message '%s'", bad[i], mrb_error_message());
+        mrb_suite_free(s);
+    }
+}
+
 /* training.sampling takes one id or a list (mixed accelerations); the first
  * listed is also `sampling`. */
 static void check_training_samplings(const char *value, size_t n, const size_t *want)

@@ -33,14 +33,23 @@ typedef struct mrb_run_opts {
 typedef struct mrb_run_summary {
     size_t cases_total;
     size_t cases_run;
-    size_t cases_skipped; /* already in the journal (resume) */
+    size_t cases_skipped; /* already in the journal as ok (resume) */
+    size_t cases_retried; /* in the journal as failed, run again (resume); counted in cases_run */
     size_t cases_filtered;
     size_t cases_failed;
     char results_path[MRB_PATH_MAX + 32];
     mrb_report_outcome report; /* what the report step wrote */
 } mrb_run_summary;
 
+/* Runs the suite. Refuses, before touching opts->out_dir, a filter that
+ * matches no case (mrb_run_check_filter). */
 mrb_status mrb_run_suite(const mrb_suite *suite, const mrb_run_opts *opts, mrb_run_summary *summary);
+
+/* How many of the suite's cases the glob `filter` (fnmatch on the case key
+ * dataset/sampling/method; NULL = all) selects, in *matched (may be NULL).
+ * MRB_ERR_INVALID, with a message naming the filter and the number of cases,
+ * when it selects none. */
+mrb_status mrb_run_check_filter(const mrb_suite *suite, const char *filter, size_t *matched);
 
 /* Reads and checks a results.json (schema version, kind); the caller owns
  * the returned cJSON tree (cJSON_Delete). */

@@ -20,6 +20,10 @@ extern "C" {
 
 #define MRB_SUITE_SCHEMA_VERSION 1
 #define MRB_ID_MAX 64
+/* The largest suite seed, 2^53 - 1: JSON numbers are read as doubles, which
+ * hold every integer up to this exactly (RFC 8259, section 6); a larger one
+ * would silently become another seed. */
+#define MRB_SUITE_SEED_MAX 9007199254740991ULL
 #define MRB_PATH_MAX 1024
 
 typedef struct mrb_suite_dataset {
@@ -76,7 +80,7 @@ typedef struct mrb_suite {
     char description[512];
     char path[MRB_PATH_MAX]; /* file it was read from, or "<embedded:quickstart>" */
     char sha256[65];         /* of the file's bytes */
-    uint64_t seed;
+    uint64_t seed;           /* 0..MRB_SUITE_SEED_MAX; results record it as an exact integer */
     mrb_suite_dataset *datasets;
     size_t ndatasets;
     mrb_suite_sampling *samplings;
