@@ -256,6 +256,27 @@ static void ssim_rows_gauss(const ssim_plan *p, const float *a, const float *b, 
     }
 }
 
+mrb_status mrb_ssim_window(const mrb_ssim_opts *o, int *win)
+{
+    if (o->gaussian) {
+        if (!(o->sigma > 0.0) || !(o->sigma <= SSIM_SIGMA_MAX))
+            return mrb_error(MRB_ERR_INVALID, "ssim: sigma must be in (0, %g], got %g", SSIM_SIGMA_MAX, o->sigma);
+        /* scipy.ndimage radius: int(truncate * sigma + 0.5). */
+        int r = (int)(SSIM_GAUSS_TRUNCATE * o->sigma + 0.5);
+        if (o->win_size != 0 && o->win_size != 2 * r + 1)
+            return mrb_error(MRB_ERR_INVALID,
+                             "ssim: the Gaussian window for sigma %g has %d taps; window %d "
+                             "would need border padding (use 0 or %d)",
+                             o->sigma, 2 * r + 1, o->win_size, 2 * r + 1);
+        *win = 2 * r + 1;
+    } else {
+        if (o->win_size < 3 || o->win_size % 2 == 0)
+            return mrb_error(MRB_ERR_INVALID, "ssim: window must be odd and >= 3, got %d", o->win_size);
+        *win = o->win_size;
+    }
+    return MRB_OK;
+}
+
 mrb_status mrb_metric_ssim_slices(const mrb_array *ref, const mrb_array *x, const mrb_ssim_opts *opts,
                                   double *per_slice, double *out)
 {
@@ -271,22 +292,7 @@ mrb_status mrb_metric_ssim_slices(const mrb_array *ref, const mrb_array *x, cons
     p.nx = ref->dims[0];
     p.ny = ref->dims[1];
     p.nslices = ref->ndim == 3 ? ref->dims[2] : 1;
-    if (o.gaussian) {
-        if (!(o.sigma > 0.0) || !(o.sigma <= SSIM_SIGMA_MAX))
-            return mrb_error(MRB_ERR_INVALID, "ssim: sigma must be in (0, %g], got %g", SSIM_SIGMA_MAX, o.sigma);
-        /* scipy.ndimage radius: int(truncate * sigma + 0.5). */
-        int r = (int)(SSIM_GAUSS_TRUNCATE * o.sigma + 0.5);
-        if (o.win_size != 0 && o.win_size != 2 * r + 1)
-            return mrb_error(MRB_ERR_INVALID,
-                             "ssim: the Gaussian window for sigma %g has %d taps; window %d "
-                             "would need border padding (use 0 or %d)",
-                             o.sigma, 2 * r + 1, o.win_size, 2 * r + 1);
-        p.win = 2 * r + 1;
-    } else {
-        if (o.win_size < 3 || o.win_size % 2 == 0)
-            return mrb_error(MRB_ERR_INVALID, "ssim: window must be odd and >= 3, got %d", o.win_size);
-        p.win = o.win_size;
-    }
+    MRB_TRY(mrb_ssim_window(&o, &p.win));
     if (p.nx < (size_t)p.win || p.ny < (size_t)p.win)
         return mrb_error(MRB_ERR_INVALID, "ssim: slices of %zux%zu are smaller than the %dx%d window", p.nx, p.ny,
                          p.win, p.win);

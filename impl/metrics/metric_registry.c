@@ -104,7 +104,7 @@ static mrb_status run_psnr(const mrb_params *p, const mrb_array *ref, const mrb_
     return mrb_metric_psnr(ref, x, mrb_params_num(p, "data_range"), v);
 }
 
-static mrb_status run_ssim(const mrb_params *p, const mrb_array *ref, const mrb_array *x, double *v)
+static void ssim_opts_from(const mrb_params *p, mrb_ssim_opts *out)
 {
     mrb_ssim_opts o;
     if (mrb_params_bool(p, "gaussian")) {
@@ -119,7 +119,22 @@ static mrb_status run_ssim(const mrb_params *p, const mrb_array *ref, const mrb_
     o.k1 = mrb_params_num(p, "k1");
     o.k2 = mrb_params_num(p, "k2");
     o.data_range = mrb_params_num(p, "data_range");
+    *out = o;
+}
+
+static mrb_status run_ssim(const mrb_params *p, const mrb_array *ref, const mrb_array *x, double *v)
+{
+    mrb_ssim_opts o;
+    ssim_opts_from(p, &o);
     return mrb_metric_ssim(ref, x, &o, v);
+}
+
+static mrb_status check_ssim(const mrb_params *p)
+{
+    mrb_ssim_opts o;
+    ssim_opts_from(p, &o);
+    int win;
+    return mrb_ssim_window(&o, &win);
 }
 
 static mrb_status run_nmse(const mrb_params *p, const mrb_array *ref, const mrb_array *x, double *v)
@@ -139,8 +154,15 @@ static mrb_status run_mae(const mrb_params *p, const mrb_array *ref, const mrb_a
 
 METRIC_DESC(metric_psnr, "psnr", "peak signal-to-noise ratio of magnitudes", "dB", 1, range_params,
             COUNT_OF(range_params), def_psnr, run_psnr, NULL);
-METRIC_DESC(metric_ssim, "ssim", "structural similarity (scikit-image), mean over slices", "", 1, ssim_params,
-            COUNT_OF(ssim_params), def_ssim, run_ssim, NULL);
+static const mrb_metric_desc metric_ssim = {.name = "ssim",
+                                            .description = "structural similarity (scikit-image), mean over slices",
+                                            .unit = "",
+                                            .higher_is_better = 1,
+                                            .params = ssim_params,
+                                            .nparams = COUNT_OF(ssim_params),
+                                            .definition = def_ssim,
+                                            .image = run_ssim,
+                                            .check = check_ssim};
 METRIC_DESC(metric_nmse, "nmse", "normalised mean squared error (fastMRI)", "", 0, NULL, 0, def_nmse, run_nmse, NULL);
 METRIC_DESC(metric_mse, "mse", "mean squared error of magnitudes", "intensity^2", 0, NULL, 0, def_mse, run_mse, NULL);
 METRIC_DESC(metric_mae, "mae", "mean absolute error of magnitudes", "intensity", 0, NULL, 0, def_mae, run_mae, NULL);

@@ -121,6 +121,14 @@ static mrb_status get_int(const ctx *c, const cJSON *obj, const char *key, const
 }
 
 /* Validates a "params" object against a registered schema. */
+/* A descriptor's own check of its parameters' combination, at `path`. */
+static mrb_status check_params(const ctx *c, const char *path, mrb_status (*check)(const mrb_params *),
+                               const mrb_params *p)
+{
+    if (!check || check(p) == MRB_OK) return MRB_OK;
+    return fail(c, path, "%s", mrb_error_message()); /* fail formats before it sets the message */
+}
+
 static mrb_status parse_params(const ctx *c, const cJSON *obj, const char *path, const char *what,
                                const mrb_param_spec *spec, size_t nspec, mrb_params *out, int keep_existing)
 {
@@ -436,6 +444,7 @@ static mrb_status parse_methods(const ctx *c, const cJSON *root, mrb_suite *s)
         snprintf(where, sizeof where, "%s.params", path);
         MRB_TRY(parse_params(c, cJSON_GetObjectItemCaseSensitive(e, "params"), where, name, m->desc->params,
                              m->desc->nparams, &m->params, 0));
+        MRB_TRY(check_params(c, where, m->desc->check, &m->params));
         snprintf(m->id, sizeof m->id, "%s", name);
         MRB_TRY(get_string(c, e, "id", path, 0, m->id, sizeof m->id));
         snprintf(where, sizeof where, "%s.id", path);
@@ -481,6 +490,7 @@ static mrb_status parse_metrics(const ctx *c, const cJSON *root, mrb_suite *s)
             return fail(c, path, "metric '%s' scores label maps; reconstruction suites need image metrics", name);
         snprintf(where, sizeof where, "%s.params", path);
         MRB_TRY(parse_params(c, params, where, name, m->desc->params, m->desc->nparams, &m->params, 0));
+        MRB_TRY(check_params(c, where, m->desc->check, &m->params));
         snprintf(m->id, sizeof m->id, "%s", name);
         if (cJSON_IsObject(e)) MRB_TRY(get_string(c, e, "id", path, 0, m->id, sizeof m->id));
         snprintf(where, sizeof where, "%s.id", path);

@@ -555,6 +555,18 @@ static size_t dl_phases(void *state, const char **names, double *seconds, size_t
     return 4;
 }
 
+static mrb_status dlmri_check(const mrb_params *p)
+{
+    dl_config c;
+    return read_config(p, 0, &c);
+}
+
+static mrb_status dltg_check(const mrb_params *p)
+{
+    dl_config c;
+    return read_config(p, 1, &c);
+}
+
 const mrb_method_desc mrb_method_dlmri = {
     .name = "dlmri",
     .description = "DLMRI (Ravishankar and Bresler 2011): K-SVD dictionary of 2D patches, "
@@ -562,6 +574,7 @@ const mrb_method_desc mrb_method_dlmri = {
     .params = dlmri_params,
     .nparams = sizeof dlmri_params / sizeof dlmri_params[0],
     .setup = dlmri_setup,
+    .check = dlmri_check,
     .run = dl_run,
     .teardown = dl_teardown,
     .phases = dl_phases,
@@ -574,6 +587,7 @@ const mrb_method_desc mrb_method_dltg = {
     .params = dltg_params,
     .nparams = sizeof dltg_params / sizeof dltg_params[0],
     .setup = dltg_setup,
+    .check = dltg_check,
     .run = dl_run,
     .teardown = dl_teardown,
     .phases = dl_phases,

@@ -63,6 +63,10 @@ void mrb_ssim_opts_gaussian(mrb_ssim_opts *o);
  * then the mean over slices. opts NULL means mrb_ssim_opts_default. Slices
  * smaller than the window are MRB_ERR_INVALID. */
 mrb_status mrb_metric_ssim(const mrb_array *ref, const mrb_array *x, const mrb_ssim_opts *opts, double *out);
+/* The window side the options give (Gaussian: from sigma, as scipy's
+ * truncation); MRB_ERR_INVALID for an even or too small window, a sigma out
+ * of range or a window that does not match sigma. */
+mrb_status mrb_ssim_window(const mrb_ssim_opts *opts, int *win);
 /* As mrb_metric_ssim, writing each slice's mean SSIM into per_slice
  * (dims[2] values, 1 for a 2D array); out may be NULL. The data range
  * default is still the max over the whole volume. */

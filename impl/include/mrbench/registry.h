@@ -81,6 +81,10 @@ typedef struct mrb_method_desc {
      * next speed-up is visible in the report. Writes up to `max` phase names
      * (static strings) and seconds; returns how many. */
     size_t (*phases)(void *state, const char **names, double *seconds, size_t max);
+    /* Optional: refuses parameter values that no input can satisfy (e.g. a
+     * patch stride longer than the patch), so that a suite fails validation
+     * instead of every case at run time; MRB_ERR_INVALID naming them. */
+    mrb_status (*check)(const mrb_params *p);
 } mrb_method_desc;
 
 typedef struct mrb_metric_desc {
@@ -97,6 +101,8 @@ typedef struct mrb_metric_desc {
     /* Label-map metric on MRB_U8 arrays with voxel spacing; NULL if not a label metric. */
     mrb_status (*labels)(const mrb_params *p, const mrb_array *ref, const mrb_array *test, const double spacing[3],
                          double *value);
+    /* Optional: as mrb_method_desc.check (e.g. an even SSIM window). */
+    mrb_status (*check)(const mrb_params *p);
 } mrb_metric_desc;
 
 /* The tables: NULL-terminated arrays defined by each family. */
