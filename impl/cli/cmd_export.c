@@ -10,6 +10,7 @@
 #include "mrbench/io.h"
 #include "mrbench/registry.h"
 #include "mrbench/rng.h"
+#include "mrbench/suite.h"
 #include "mrbench/util.h"
 
 #define MAX_PARAMS 32
@@ -73,8 +74,9 @@ int mrb_cmd_export(int argc, char **argv)
                 return mrb_cli_usage("export", "--item takes an integer >= 0, not '%s'", optarg);
             break;
         case 's':
-            if (mrb_cli_parse_int(optarg, 0, 2147483647L, &seed) != 0)
-                return mrb_cli_usage("export", "--seed takes an integer >= 0, not '%s'", optarg);
+            if (mrb_cli_parse_int(optarg, 0, (long)MRB_SUITE_SEED_MAX, &seed) != 0)
+                return mrb_cli_usage("export", "--seed takes a suite seed, an integer in [0, 2^53 - 1], not '%s'",
+                                     optarg);
             break;
         case 'o': out = optarg; break;
         case 'h': fputs(help, stdout); return 0;
