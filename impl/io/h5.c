@@ -2,8 +2,9 @@
  *
  * HDF5 stores C order (last index fastest); mrbench dims[0] is fastest, so
  * a dataset of HDF5 shape [d0, ..., dn-1] is an mrbench array of dims
- * [dn-1, ..., d0] with the same bytes. fastMRI additionally swaps the
- * slice and coil axes (see mrbench/io.h). */
+ * [dn-1, ..., d0] with the same bytes. fastMRI files additionally have
+ * their readout and phase axes transposed and slices and coils swapped, so
+ * that readout is mrbench's dims[0] (see mrbench/io.h). */
 #include <complex.h>
 #include <hdf5.h>
 #include <math.h>
@@ -380,18 +381,61 @@ void mrb_fastmri_meta_clear(mrb_fastmri_meta *meta)
 
 /* ---- fastMRI ---- */
 
-/* mrbench [x, y, c, s] (reversed HDF5 [s, c, y, x]) -> [x, y, s, c]. */
-static mrb_array *swap_last_two(const mrb_array *a)
+/* fastMRI stores k-space as HDF5 [slices, (coils,) height, width] with the
+ * readout along height and the phase-encoding lines along width (its masks
+ * select width columns). Reversed, that is [width, height, (coils,) slices],
+ * while mrbench wants [readout, phase, slices, coils]: each plane of the two
+ * fastest axes is transposed and, with swap_outer, the next two axes are
+ * swapped, (i, j, p, q) -> (j, i, q, p) (without: (j, i, p, q)). Applied to
+ * its own result it gives the input back, so the writer uses it too. Missing
+ * trailing axes count as 1; the result has `ndim` (3 or 4) axes. */
+static inline void transpose_plane(char *restrict dst, const char *restrict src, size_t n0, size_t n1, size_t elem)
 {
-    size_t nx = a->dims[0], ny = a->dims[1], nc = a->dims[2], ns = a->dims[3];
-    size_t dims[4] = {nx, ny, ns, nc};
-    mrb_array *b = mrb_array_create(a->dtype, 4, dims);
+    for (size_t j = 0; j < n1; j++)
+        for (size_t i = 0; i < n0; i++) memcpy(dst + (j + n1 * i) * elem, src + (i + n0 * j) * elem, elem);
+}
+
+static mrb_array *transpose_planes(const mrb_array *a, int swap_outer, int ndim)
+{
+    size_t n[4] = {1, 1, 1, 1};
+    for (int i = 0; i < a->ndim && i < 4; i++) n[i] = a->dims[i];
+    size_t dims[4] = {n[1], n[0], swap_outer ? n[3] : n[2], swap_outer ? n[2] : n[3]};
+    mrb_array *b = mrb_array_create(a->dtype, ndim, dims);
     if (!b) return NULL;
-    size_t plane = nx * ny * mrb_dtype_size(a->dtype);
-    for (size_t s = 0; s < ns; s++)
-        for (size_t c = 0; c < nc; c++)
-            memcpy((char *)b->data + (s + ns * c) * plane, (const char *)a->data + (c + nc * s) * plane, plane);
+    size_t elem = mrb_dtype_size(a->dtype), plane = n[0] * n[1] * elem;
+    for (size_t q = 0; q < n[3]; q++)
+        for (size_t p = 0; p < n[2]; p++) {
+            size_t to = swap_outer ? q + n[3] * p : p + n[2] * q;
+            char *dst = (char *)b->data + to * plane;
+            const char *src = (const char *)a->data + (p + n[2] * q) * plane;
+            /* constant element sizes let the copy inline (C64 k-space, F32 images) */
+            if (elem == sizeof(float complex))
+                transpose_plane(dst, src, n[0], n[1], sizeof(float complex));
+            else if (elem == sizeof(float))
+                transpose_plane(dst, src, n[0], n[1], sizeof(float));
+            else
+                transpose_plane(dst, src, n[0], n[1], elem);
+        }
     return b;
+}
+
+mrb_status mrb_fastmri_read_image(const char *path, const char *dataset, mrb_array **out)
+{
+    *out = NULL;
+    if (strcmp(dataset, FASTMRI_RSS) != 0 && strcmp(dataset, FASTMRI_ESC) != 0)
+        return mrb_error(MRB_ERR_INVALID, "%s: %s is not a fastMRI reconstruction (%s or %s)", path, dataset,
+                         FASTMRI_RSS, FASTMRI_ESC);
+    mrb_array *r = NULL;
+    MRB_TRY(mrb_h5_read_dataset(path, dataset, &r));
+    if (r->dtype != MRB_F32 || r->ndim != 3) {
+        mrb_status st = mrb_error(MRB_ERR_INVALID, "%s: %s must be float32 [slices, h, w], not %s with %d axes", path,
+                                  dataset, mrb_dtype_name(r->dtype), r->ndim);
+        mrb_array_free(r);
+        return st;
+    }
+    *out = transpose_planes(r, 0, 3);
+    mrb_array_free(r);
+    return *out ? MRB_OK : mrb_error(MRB_ERR_NOMEM, "%s: out of memory", path);
 }
 
 mrb_status mrb_fastmri_read(const char *path, mrb_array **kspace, mrb_array **recon, mrb_fastmri_meta *meta)
@@ -409,23 +453,18 @@ mrb_status mrb_fastmri_read(const char *path, mrb_array **kspace, mrb_array **re
     st = read_dataset(file, path, FASTMRI_KSPACE, &k);
     if (st != MRB_OK) goto done;
     if (k->dtype != MRB_C64 || (k->ndim != 3 && k->ndim != 4)) {
-        st = mrb_error(MRB_ERR_INVALID, "%s: kspace must be complex64 [slices, (coils,) ky, kx], not %s with %d axes",
+        st = mrb_error(MRB_ERR_INVALID, "%s: kspace must be complex64 [slices, (coils,) kx, ky], not %s with %d axes",
                        path, mrb_dtype_name(k->dtype), k->ndim);
         goto done;
     }
     int multicoil = k->ndim == 4;
-    if (multicoil) {
-        mrb_array *t = swap_last_two(k);
-        if (!t) {
-            st = mrb_error_context(MRB_ERR_NOMEM, "%s", path);
-            goto done;
-        }
-        mrb_array_free(k);
-        k = t;
-    } else {
-        k->ndim = 4;
-        k->dims[3] = 1;
+    mrb_array *t = transpose_planes(k, multicoil, 4);
+    if (!t) {
+        st = mrb_error_context(MRB_ERR_NOMEM, "%s", path);
+        goto done;
     }
+    mrb_array_free(k);
+    k = t;
     if (recon) {
         const char *name = H5Lexists(file, FASTMRI_RSS, H5P_DEFAULT) > 0   ? FASTMRI_RSS
                            : H5Lexists(file, FASTMRI_ESC, H5P_DEFAULT) > 0 ? FASTMRI_ESC
@@ -438,6 +477,13 @@ mrb_status mrb_fastmri_read(const char *path, mrb_array **kspace, mrb_array **re
                                k->dims[2]);
                 goto done;
             }
+            mrb_array *rt = transpose_planes(r, 0, 3);
+            if (!rt) {
+                st = mrb_error_context(MRB_ERR_NOMEM, "%s", path);
+                goto done;
+            }
+            mrb_array_free(r);
+            r = rt;
         }
     }
     if (meta) {
@@ -561,42 +607,38 @@ mrb_status mrb_fastmri_write(const char *path, const mrb_array *kspace, const mr
     size_t nc = kspace->ndim > 3 ? kspace->dims[3] : 1;
     if (recon && (recon->dtype != MRB_F32 || recon->ndim < 2 || recon->ndim > 3 ||
                   (recon->ndim == 3 ? recon->dims[2] : 1) != ns))
-        return mrb_error(MRB_ERR_INVALID, "%s: recon must be float32 [w, h, %zu]", path, ns);
+        return mrb_error(MRB_ERR_INVALID, "%s: recon must be float32 [h, w, %zu]", path, ns);
     h5_quiet q;
     quiet_begin(&q);
     mrb_status st = MRB_OK;
-    mrb_array *perm = NULL;
+    mrb_array *kt = NULL, *rt = NULL;
     hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) {
         st = mrb_error(MRB_ERR_IO, "%s: cannot create", path);
         goto done;
     }
+    /* [nx, ny, ns, nc] -> [ny, nx, nc, ns], i.e. HDF5 [ns, (nc,) nx, ny] */
+    kt = transpose_planes(kspace, nc > 1, 4);
+    rt = recon ? transpose_planes(recon, 0, 3) : NULL;
+    if (!kt || (recon && !rt)) {
+        st = mrb_error_context(MRB_ERR_NOMEM, "%s", path);
+        goto done;
+    }
     if (nc > 1) {
-        /* [x, y, s, c] -> [x, y, c, s], i.e. HDF5 [s, c, y, x]. */
-        size_t d4[4] = {nx, ny, nc, ns};
-        perm = mrb_array_create(MRB_C64, 4, d4);
-        if (!perm) {
-            st = mrb_error_context(MRB_ERR_NOMEM, "%s", path);
-            goto done;
-        }
-        size_t plane = nx * ny * sizeof(float complex);
-        for (size_t s = 0; s < ns; s++)
-            for (size_t c = 0; c < nc; c++)
-                memcpy((char *)perm->data + (c + nc * s) * plane, (const char *)kspace->data + (s + ns * c) * plane,
-                       plane);
-        size_t hd[4] = {ns, nc, ny, nx};
-        st = write_ds(file, path, FASTMRI_KSPACE, perm, hd, 4);
+        size_t hd[4] = {ns, nc, nx, ny};
+        st = write_ds(file, path, FASTMRI_KSPACE, kt, hd, 4);
     } else {
-        size_t hd[3] = {ns, ny, nx};
-        st = write_ds(file, path, FASTMRI_KSPACE, kspace, hd, 3);
+        size_t hd[3] = {ns, nx, ny};
+        st = write_ds(file, path, FASTMRI_KSPACE, kt, hd, 3);
     }
     if (st == MRB_OK && recon) {
-        size_t hd[3] = {ns, recon->dims[1], recon->dims[0]};
-        st = write_ds(file, path, nc > 1 ? FASTMRI_RSS : FASTMRI_ESC, recon, hd, 3);
+        size_t hd[3] = {ns, recon->dims[0], recon->dims[1]};
+        st = write_ds(file, path, nc > 1 ? FASTMRI_RSS : FASTMRI_ESC, rt, hd, 3);
     }
     if (st == MRB_OK && ismrmrd_header) st = write_string_attr(file, path, FASTMRI_HEADER, ismrmrd_header);
 done:
-    mrb_array_free(perm);
+    mrb_array_free(kt);
+    mrb_array_free(rt);
     if (file >= 0 && H5Fclose(file) < 0 && st == MRB_OK)
         st = mrb_error(MRB_ERR_IO, "%s: closing the HDF5 file failed", path);
     quiet_end(&q);

@@ -68,7 +68,12 @@ static mrb_status read_h5(const char *path, mrb_array **out)
     char *file = split_h5(path, &ds);
     if (!file) return mrb_error(MRB_ERR_NOMEM, "%s: out of memory", path);
     mrb_status st;
-    if (ds) {
+    int fastmri = ds && mrb_io_h5_has_dataset(file, "kspace");
+    if (fastmri && strcmp(ds, "kspace") == 0) {
+        st = mrb_fastmri_read(file, out, NULL, NULL);
+    } else if (fastmri && strncmp(ds, "reconstruction_", 15) == 0) {
+        st = mrb_fastmri_read_image(file, ds, out);
+    } else if (ds) {
         st = mrb_h5_read_dataset(file, ds, out);
     } else if (mrb_io_h5_has_dataset(file, "kspace")) {
         st = mrb_fastmri_read(file, out, NULL, NULL);

@@ -1,50 +1,55 @@
 /* HDF5: fastMRI files written by h5py read with the documented axis
- * mapping, attributes, round trips, h5py reading mrbench's files, and
+ * mapping (readout = fastMRI height = mrbench dims[0]), attributes, round trips, h5py reading mrbench's files, and
  * generic datasets of every dtype. */
 #include <complex.h>
 #include <math.h>
 
 #include "test_io_util.h"
 
-/* fastMRI test files: kspace[s][c][y][x] = x + 10 y + 100 s + i (c + 1),
- * reconstruction[s][y][x] = x + 10 y + 100 s (make_golden.py). Exact. */
-static float complex kspace_value(size_t s, size_t c, size_t y, size_t x)
+/* fastMRI test files: kspace[s][c][h][w] = w + 10 h + 100 s + i (c + 1)
+ * with HDF5 shape [2, coils, 6, 5] (height 6 = readout, width 5 = phase),
+ * reconstruction[s][h][w] = w + 10 h + 100 s with shape [2, 4, 3]
+ * (make_golden.py). Exact. */
+static float complex kspace_value(size_t s, size_t c, size_t h, size_t w)
 {
-    return (float)(x + 10 * y + 100 * s) + (float)(c + 1) * I;
+    return (float)(w + 10 * h + 100 * s) + (float)(c + 1) * I;
 }
 
+/* mrbench(x, y, s, c) = hdf5[s][c][x][y]: x runs along fastMRI's height
+ * (readout), y along its width (phase-encoding lines). */
 static void check_fastmri(const char *name, const mrb_array *k, const mrb_array *r, size_t nc, size_t coil_offset)
 {
     cr_assert_eq(k->dtype, MRB_C64);
     cr_assert_eq(k->ndim, 4);
-    cr_assert_eq(k->dims[0], 5u, "%s nx = kx", name);
-    cr_assert_eq(k->dims[1], 6u, "%s ny = ky", name);
+    cr_assert_eq(k->dims[0], 6u, "%s nx = height (readout)", name);
+    cr_assert_eq(k->dims[1], 5u, "%s ny = width (phase encoding)", name);
     cr_assert_eq(k->dims[2], 2u, "%s nt = slices", name);
     cr_assert_eq(k->dims[3], nc, "%s nc = coils", name);
     const float complex *z = k->data;
     for (size_t c = 0; c < nc; c++)
         for (size_t s = 0; s < 2; s++)
-            for (size_t y = 0; y < 6; y++)
-                for (size_t x = 0; x < 5; x++) {
-                    float complex v = z[x + 5 * (y + 6 * (s + 2 * c))];
-                    cr_assert_eq(v, kspace_value(s, c + coil_offset, y, x), "%s (%zu,%zu,%zu,%zu)", name, x, y, s, c);
+            for (size_t y = 0; y < 5; y++)
+                for (size_t x = 0; x < 6; x++) {
+                    float complex v = z[x + 6 * (y + 5 * (s + 2 * c))];
+                    cr_assert_eq(v, kspace_value(s, c + coil_offset, x, y), "%s (%zu,%zu,%zu,%zu)", name, x, y, s, c);
                 }
     cr_assert_not_null(r, "%s recon", name);
     cr_assert_eq(r->dtype, MRB_F32);
     cr_assert_eq(r->ndim, 3);
-    cr_assert_eq(r->dims[0], 3u);
-    cr_assert_eq(r->dims[1], 4u);
+    cr_assert_eq(r->dims[0], 4u, "%s recon h first, as k-space's readout", name);
+    cr_assert_eq(r->dims[1], 3u, "%s recon w", name);
     cr_assert_eq(r->dims[2], 2u);
     const float *v = r->data;
     for (size_t s = 0; s < 2; s++)
-        for (size_t y = 0; y < 4; y++)
-            for (size_t x = 0; x < 3; x++)
-                cr_assert_eq(v[x + 3 * (y + 4 * s)], (float)(x + 10 * y + 100 * s), "%s recon", name);
+        for (size_t y = 0; y < 3; y++)
+            for (size_t x = 0; x < 4; x++)
+                cr_assert_eq(v[x + 4 * (y + 3 * s)], (float)(y + 10 * x + 100 * s), "%s recon", name);
 }
 
 Test(io_h5, fastmri_multicoil_from_h5py,
-     .description = "h5py kspace [slices, coils, ky, kx] becomes [kx, ky, slices, coils] with "
-                    "mrbench(x,y,s,c) = hdf5[s][c][y][x]; recon and attributes read")
+     .description = "h5py kspace [slices, coils, height, width] becomes [height (readout), width "
+                    "(phase), slices, coils] with mrbench(x,y,s,c) = hdf5[s][c][x][y]; recon [slices, h, w] "
+                    "becomes [h, w, slices]; attributes read")
 {
     mrb_array *k = NULL, *r = NULL;
     mrb_fastmri_meta meta;
@@ -63,7 +68,7 @@ Test(io_h5, fastmri_multicoil_from_h5py,
 }
 
 Test(io_h5, fastmri_singlecoil_from_h5py,
-     .description = "single-coil kspace [slices, ky, kx] becomes [kx, ky, slices, 1]; a "
+     .description = "single-coil kspace [slices, height, width] becomes [height, width, slices, 1]; a "
                     "fixed-length string header attribute is read; absent attributes are NaN/empty")
 {
     mrb_array *k = NULL, *r = NULL;
@@ -79,6 +84,7 @@ Test(io_h5, fastmri_singlecoil_from_h5py,
     mrb_array_free(r);
 }
 
+/* mrbench [nx = 5, ny = 6, 2, nc]: fastMRI height 5, width 6. */
 static mrb_array *make_kspace(size_t nc)
 {
     const size_t dims[4] = {5, 6, 2, nc};
@@ -87,23 +93,25 @@ static mrb_array *make_kspace(size_t nc)
     for (size_t c = 0; c < nc; c++)
         for (size_t s = 0; s < 2; s++)
             for (size_t y = 0; y < 6; y++)
-                for (size_t x = 0; x < 5; x++) z[x + 5 * (y + 6 * (s + 2 * c))] = kspace_value(s, c, y, x);
+                for (size_t x = 0; x < 5; x++) z[x + 5 * (y + 6 * (s + 2 * c))] = kspace_value(s, c, x, y);
     return k;
 }
 
+/* mrbench [h = 3, w = 4, 2]. */
 static mrb_array *make_recon(void)
 {
     mrb_array *r = mrb_array_create3(MRB_F32, 3, 4, 2);
     float *v = r->data;
     for (size_t s = 0; s < 2; s++)
         for (size_t y = 0; y < 4; y++)
-            for (size_t x = 0; x < 3; x++) v[x + 3 * (y + 4 * s)] = (float)(x + 10 * y + 100 * s);
+            for (size_t x = 0; x < 3; x++) v[x + 3 * (y + 4 * s)] = (float)(y + 10 * x + 100 * s);
     return r;
 }
 
 Test(io_h5, fastmri_round_trip_and_h5py_reads_it,
      .description = "mrb_fastmri_write then read gives the same arrays; h5py (independent "
-                    "reader) sees fastMRI's [slices, coils, ky, kx] layout and values")
+                    "reader) sees fastMRI's [slices, coils, height, width] layout with the readout "
+                    "(mrbench nx) along height, and the recon as [slices, h, w]")
 {
     char dir[64];
     tmpdir_make(dir, sizeof dir);
@@ -123,7 +131,8 @@ Test(io_h5, fastmri_round_trip_and_h5py_reads_it,
         mrb_fastmri_meta_clear(&meta);
         if (have_debian_python("h5py, numpy")) {
             char cmd[512];
-            snprintf(cmd, sizeof cmd, DEBIAN_PYTHON " %scheck_written.py fastmri %s 2 %zu 6 5", GOLDEN_IO, path, nc);
+            snprintf(cmd, sizeof cmd, DEBIAN_PYTHON " %scheck_written.py fastmri %s 2 %zu 5 6 3 4", GOLDEN_IO, path,
+                     nc);
             cr_assert_eq(system(cmd), 0, "h5py check of %s", path);
         }
         mrb_array_free(k);

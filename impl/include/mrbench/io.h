@@ -95,15 +95,23 @@ mrb_status mrb_cfl_write(const char *base, const mrb_array *a, const char *comma
 
 /* ------------------------------------------------------------------ HDF5 */
 
-/* fastMRI layout (see the project's shared/specs/data.md): dataset `kspace`
- * complex64 [slices, coils, ky, kx] (multi-coil) or [slices, ky, kx]
- * (single-coil), HDF5 C order. mrbench k-space is MRB_C64
- * [nx = kx, ny = ky, nt = slices, nc = coils] (nc = 1 single-coil): the
- * HDF5 axes are reversed and slices/coils swapped, so that
- * mrbench(x, y, s, c) = hdf5[s][c][y][x]. `reconstruction_rss` or
- * `reconstruction_esc` float32 [slices, h, w] becomes MRB_F32 [w, h, slices]
- * (mrbench(x, y, s) = hdf5[s][y][x]). Complex HDF5 data are the compound
- * {r: float32, i: float32} that h5py writes. */
+/* fastMRI layout (fastMRI's data README and paper, Zbontar et al. 2018):
+ * dataset `kspace` complex64 [slices, coils, height, width] (multi-coil) or
+ * [slices, height, width] (single-coil), HDF5 C order, with the readout
+ * (frequency encoding, 2x oversampled: 640 in the knee data) along height
+ * and the phase-encoding lines along width: fastMRI's masks, and a file's
+ * own `mask` dataset of shape (width,), select width columns. mrbench
+ * k-space is MRB_C64 [nx = height (readout), ny = width (phase encoding),
+ * nt = slices, nc = coils] (nc = 1 single-coil), i.e.
+ * mrbench(x, y, s, c) = hdf5[s][c][x][y], so that mrbench's line masks and
+ * a fastMRI `mask` read as [ny] lines sample the same columns.
+ * `reconstruction_rss` or `reconstruction_esc` float32 [slices, h, w]
+ * becomes MRB_F32 [h, w, slices] (mrbench(x, y, s) = hdf5[s][x][y]), the
+ * image axes matching the k-space axes. Complex HDF5 data are the compound
+ * {r: float32, i: float32} that h5py writes. A dataset named in
+ * `file.h5#dataset` (mrb_h5_read_dataset) only has its axes reversed;
+ * mrb_image_read reads a fastMRI file's `#kspace` and `#reconstruction_*`
+ * in the fastMRI orientation above. */
 typedef struct mrb_fastmri_meta {
     int multicoil;        /* 1: kspace was 4-D */
     char *ismrmrd_header; /* attribute `ismrmrd_header` or NULL; owned */
@@ -117,9 +125,13 @@ void mrb_fastmri_meta_clear(mrb_fastmri_meta *meta); /* frees, zeroes */
 /* kspace required; recon (NULL to skip) gets reconstruction_rss or
  * reconstruction_esc, or stays NULL when the file has neither. */
 mrb_status mrb_fastmri_read(const char *path, mrb_array **kspace, mrb_array **recon, mrb_fastmri_meta *meta);
-/* kspace MRB_C64 [nx, ny, ns, nc] (nc = 1 writes single-coil 3-D kspace and
- * recon as reconstruction_esc; nc > 1 4-D and reconstruction_rss). recon
- * MRB_F32 [w, h, ns] or NULL; ismrmrd_header may be NULL. */
+/* One reconstruction dataset (reconstruction_rss or reconstruction_esc)
+ * alone, as mrb_fastmri_read gives it: MRB_F32 [h, w, slices]. */
+mrb_status mrb_fastmri_read_image(const char *path, const char *dataset, mrb_array **out);
+/* The inverse of mrb_fastmri_read: kspace MRB_C64 [nx, ny, ns, nc] is
+ * written as HDF5 [ns, nc, nx, ny] (nc = 1: single-coil [ns, nx, ny] and
+ * recon as reconstruction_esc; nc > 1: reconstruction_rss). recon MRB_F32
+ * [h, w, ns] (HDF5 [ns, h, w]) or NULL; ismrmrd_header may be NULL. */
 mrb_status mrb_fastmri_write(const char *path, const mrb_array *kspace, const mrb_array *recon,
                              const char *ismrmrd_header);
 

@@ -2,7 +2,8 @@
 """Independent checks of files mrbench wrote (called by the io unit tests).
 
     /usr/bin/python3 check_written.py nifti DIR   # rt_*.nii[.gz] via nibabel
-    /usr/bin/python3 check_written.py fastmri FILE NS NC NY NX
+    /usr/bin/python3 check_written.py fastmri FILE NS NC NH NW RH RW
+        (kspace [NS, NC, NH, NW], NC = 1: [NS, NH, NW]; recon [NS, RH, RW])
     /usr/bin/python3 check_written.py png FILE.png FILE.raw W H CHANNELS
 
 Exit status 0 when every check passes; failures are printed.
@@ -64,26 +65,28 @@ def check_nifti(folder):
     return 1 if bad else 0
 
 
-def check_fastmri(path, ns, nc, ny, nx):
+def check_fastmri(path, ns, nc, nh, nw, rh, rw):
+    """fastMRI's layout: kspace[s][c][h][w] = w + 10 h + 100 s + i (c + 1),
+    the readout along h (mrbench nx), the phase-encoding lines along w."""
     import h5py
     bad = 0
     with h5py.File(path, "r") as f:
         k = f["kspace"][()]
-        want_shape = (ns, nc, ny, nx) if nc > 1 else (ns, ny, nx)
+        want_shape = (ns, nc, nh, nw) if nc > 1 else (ns, nh, nw)
         if k.dtype != np.complex64 or k.shape != want_shape:
-            print("kspace", k.dtype, k.shape)
+            print("kspace", k.dtype, k.shape, "expected", want_shape)
             return 1
         if nc == 1:
             k = k[:, None]
-        s, c, y, x = np.indices((ns, nc, ny, nx))
-        if not np.array_equal(k, (x + 10 * y + 100 * s + 1j * (c + 1)).astype(np.complex64)):
+        s, c, h, w = np.indices((ns, nc, nh, nw))
+        if not np.array_equal(k, (w + 10 * h + 100 * s + 1j * (c + 1)).astype(np.complex64)):
             print("kspace values differ")
             bad += 1
         rname = "reconstruction_rss" if nc > 1 else "reconstruction_esc"
         r = f[rname][()]
-        s, y, x = np.indices(r.shape)
-        if r.dtype != np.float32 or r.shape[0] != ns or not np.array_equal(r, x + 10 * y + 100 * s):
-            print(rname, "differs", r.dtype, r.shape)
+        s, h, w = np.indices(r.shape)
+        if r.dtype != np.float32 or r.shape != (ns, rh, rw) or not np.array_equal(r, w + 10 * h + 100 * s):
+            print(rname, "differs", r.dtype, r.shape, "expected", (ns, rh, rw))
             bad += 1
         hdr = f.attrs["ismrmrd_header"]
         if isinstance(hdr, bytes):
@@ -110,7 +113,7 @@ def main():
     if mode == "nifti":
         return check_nifti(sys.argv[2])
     if mode == "fastmri":
-        return check_fastmri(sys.argv[2], *[int(v) for v in sys.argv[3:7]])
+        return check_fastmri(sys.argv[2], *[int(v) for v in sys.argv[3:9]])
     if mode == "png":
         return check_png(sys.argv[2], sys.argv[3], *[int(v) for v in sys.argv[4:7]])
     print("unknown mode", mode)

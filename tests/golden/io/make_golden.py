@@ -13,7 +13,9 @@ Writes:
                      expected.json.
   bart_*.{cfl,hdr}   BART phantoms written by `bart phantom`, statistics in
                      expected.json (read with numpy from the raw bytes).
-  fastmri_*.h5       fastMRI-layout files written by h5py, values by formula.
+  fastmri_*.h5       fastMRI-layout files written by h5py, values by formula:
+                     kspace [slices, coils, height, width] (readout along
+                     height), reconstruction [slices, h, w].
   ismrmrd_*.h5       written by `ismrmrd_generate_cartesian_shepp_logan`
                      (Debian ismrmrd-tools 1.8); the k-space h5py extracts
                      (per repetition, mrbench order) summarised in
@@ -239,23 +241,25 @@ def write_ismrmrd(expected):
         f.create_group("dataset").create_dataset("data", data=np.zeros(4, np.float32))
 
 
-def fastmri_value(s, c, y, x):
-    return complex(x + 10 * y + 100 * s, c + 1)
+def fastmri_value(s, c, h, w):
+    return complex(w + 10 * h + 100 * s, c + 1)
 
 
 def write_fastmri():
-    ns, nc, ny, nx = 2, 3, 6, 5
-    k = np.zeros((ns, nc, ny, nx), dtype=np.complex64)
+    # fastMRI's axes: height is the readout (mrbench nx), width the
+    # phase-encoding lines (mrbench ny)
+    ns, nc, nh, nw = 2, 3, 6, 5
+    k = np.zeros((ns, nc, nh, nw), dtype=np.complex64)
     for s in range(ns):
         for c in range(nc):
-            for y in range(ny):
-                for x in range(nx):
-                    k[s, c, y, x] = fastmri_value(s, c, y, x)
+            for h in range(nh):
+                for w in range(nw):
+                    k[s, c, h, w] = fastmri_value(s, c, h, w)
     rss = np.zeros((ns, 4, 3), dtype=np.float32)  # [slices, h, w]
     for s in range(ns):
-        for y in range(4):
-            for x in range(3):
-                rss[s, y, x] = x + 10 * y + 100 * s
+        for h in range(4):
+            for w in range(3):
+                rss[s, h, w] = w + 10 * h + 100 * s
     header = "<?xml version=\"1.0\"?><ismrmrdHeader><encoding/></ismrmrdHeader>"
     with h5py.File(os.path.join(HERE, "fastmri_multicoil.h5"), "w") as f:
         f.create_dataset("kspace", data=k)
