@@ -29,9 +29,11 @@ Test(io_image, read_dispatches_on_the_name,
     cr_assert_eq(a->ndim, 4);
     cr_assert_eq(a->dims[3], 3u, "fastMRI kspace with coils last");
     mrb_array_free(a);
+    /* a fastMRI file's reconstruction named with # reads as mrb_fastmri_read gives it: [h, w, slices] */
     cr_assert_eq(mrb_image_read(golden("fastmri_multicoil.h5#reconstruction_rss"), &a, NULL), MRB_OK);
     cr_assert_eq(a->dtype, MRB_F32);
-    cr_assert_eq(a->dims[0], 3u);
+    cr_assert(a->dims[0] == 4u && a->dims[1] == 3u && a->dims[2] == 2u, "fastMRI orientation");
+    cr_assert_eq(((const float *)a->data)[1], 10.0f, "hdf5[0][1][0] = x + 10 y with y = 1");
     mrb_array_free(a);
     cr_assert_eq(mrb_image_read(golden("ismrmrd_noiseless.h5"), &a, NULL), MRB_OK, "%s", mrb_error_message());
     cr_assert_eq(a->ndim, 4);
