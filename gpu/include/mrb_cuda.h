@@ -201,7 +201,8 @@ size_t mrb_cuda_cascade_chunk(const mrb_cuda_cascade *g, size_t nx, size_t ny, s
 /* A training minibatch's inputs from its ground truth d_images
  * (interleaved complex, prepared shape), as mrb_cascade_train_inputs
  * computes them on the CPU: d_kspace = M F d_images (zero off d_mask;
- * interleaved), d_x0 = F^H d_kspace and d_target = d_images planar. */
+ * interleaved; d_kspace may be d_images), d_x0 = F^H d_kspace and d_target
+ * = d_images planar. */
 mrb_status mrb_cuda_cascade_inputs(mrb_cuda_cascade *g, const float *d_images, const float *d_mask, float *d_kspace,
                                    float *d_x0, float *d_target);
 /* Zero-filled input, forward and complex output for the prepared shape:

@@ -1355,6 +1355,7 @@ static mrb_status to_complex(mrb_cuda_cascade *g, const float *d_out, float *d_i
 mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float *d_y, const float *d_mask, float *d_x0,
                                                float *d_img)
 {
+    if (!g->prepared) return mrb_error(MRB_ERR_INVALID, "cascade (GPU): reconstruct before prepare");
     MRB_TRY(zero_filled(g, d_y, d_x0));
     const float *out;
     MRB_TRY(mrb_cuda_cascade_forward(g, d_x0, d_y, d_mask, &out));
@@ -1364,12 +1365,15 @@ mrb_status mrb_cuda_cascade_reconstruct_device(mrb_cuda_cascade *g, const float 
 mrb_status mrb_cuda_cascade_inputs(mrb_cuda_cascade *g, const float *d_images, const float *d_mask, float *d_kspace,
                                    float *d_x0, float *d_target)
 {
+    if (!g->prepared) return mrb_error(MRB_ERR_INVALID, "cascade (GPU): training inputs before prepare");
     size_t total = g->n * g->vol;
+    /* the target first: d_kspace may be d_images, as on the CPU */
     unpack_kernel<<<mrb_cuda_grid(total), MRB_CUDA_BLOCK, 0, g->stream>>>((const float2 *)d_images, g->n, 2, 0, g->vol,
                                                                           0, d_target);
     MRB_TRY(launch_check("unpack_kernel"));
-    MRB_TRY(MRB_CUDA_CALL(
-        cudaMemcpyAsync(d_kspace, d_images, total * sizeof(float2), cudaMemcpyDeviceToDevice, g->stream)));
+    if (d_kspace != d_images)
+        MRB_TRY(MRB_CUDA_CALL(
+            cudaMemcpyAsync(d_kspace, d_images, total * sizeof(float2), cudaMemcpyDeviceToDevice, g->stream)));
     MRB_TRY(fft(g, MRB_FFT_FORWARD, (float2 *)d_kspace));
     mask_kernel<<<mrb_cuda_grid(total), MRB_CUDA_BLOCK, 0, g->stream>>>((float2 *)d_kspace, d_mask, total);
     MRB_TRY(launch_check("mask_kernel"));

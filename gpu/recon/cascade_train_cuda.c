@@ -139,8 +139,10 @@ static mrb_status train_gpu_reconstruct(void *state, const mrb_array *kspace, co
     train_gpu *s = state;
     char b1[64], b2[64];
     size_t unit = s->nx * s->ny * s->snt, vol = mrb_array_count(kspace);
+    size_t frames = vol / (s->nx * s->ny);
     if (kspace->dtype != MRB_C64 || mask->dtype != MRB_F32 || image->dtype != MRB_C64 || kspace->ndim < 2 ||
-        kspace->dims[0] != s->nx || kspace->dims[1] != s->ny || vol % unit || mrb_array_count(mask) != vol ||
+        mask->ndim < 2 || kspace->dims[0] != s->nx || kspace->dims[1] != s->ny || mask->dims[0] != s->nx ||
+        mask->dims[1] != s->ny || vol % unit || (s->snt > 1 && frames != s->snt) || mrb_array_count(mask) != vol ||
         mrb_array_count(image) != vol)
         return mrb_error(MRB_ERR_INVALID,
                          "cascade training (GPU): validation k-space %s and mask %s do not come in units of "
