@@ -621,6 +621,39 @@ static cJSON *build_results(const mrb_suite *s, const mrb_run_opts *opts, const 
     return r;
 }
 
+/* The parts of each case that report, compare and leaderboard read: the
+ * identifying strings, and per item an id and metric values that are numbers
+ * or null (NaN). A hand-edited or foreign file that breaks them would
+ * otherwise be read as NaN or skipped without a word. */
+static mrb_status check_cases(const char *path, const cJSON *cases)
+{
+    static const char *const strings[] = {"key", "dataset", "sampling", "method", "status"};
+    size_t i = 0;
+    for (const cJSON *c = cases->child; c; c = c->next, i++) {
+        if (!cJSON_IsObject(c)) return mrb_error(MRB_ERR_INVALID, "%s: cases[%zu]: expected an object", path, i);
+        for (size_t k = 0; k < sizeof strings / sizeof *strings; k++)
+            if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, strings[k])))
+                return mrb_error(MRB_ERR_INVALID, "%s: cases[%zu].%s: expected a string", path, i, strings[k]);
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(c, "items");
+        if (!cJSON_IsArray(items))
+            return mrb_error(MRB_ERR_INVALID, "%s: cases[%zu].items: expected an array", path, i);
+        size_t j = 0;
+        for (const cJSON *it = items->child; it; it = it->next, j++) {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "metrics");
+            if (!cJSON_IsObject(it) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "id")) ||
+                !cJSON_IsObject(m))
+                return mrb_error(MRB_ERR_INVALID,
+                                 "%s: cases[%zu].items[%zu]: expected an object with an id and metrics", path, i, j);
+            for (const cJSON *v = m->child; v; v = v->next)
+                if (!cJSON_IsNumber(v) && !cJSON_IsNull(v))
+                    return mrb_error(MRB_ERR_INVALID,
+                                     "%s: cases[%zu].items[%zu].metrics.%s: expected a number or null (NaN)", path, i,
+                                     j, v->string);
+        }
+    }
+    return MRB_OK;
+}
+
 mrb_status mrb_results_load(const char *path, cJSON **out)
 {
     *out = NULL;
@@ -644,6 +677,8 @@ mrb_status mrb_results_load(const char *path, cJSON **out)
     else if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r, "cases")) ||
              !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r, "suite")))
         st = mrb_error(MRB_ERR_INVALID, "%s: results file lacks 'suite' or 'cases'", path);
+    else
+        st = check_cases(path, cJSON_GetObjectItemCaseSensitive(r, "cases"));
     if (st != MRB_OK) {
         cJSON_Delete(r);
         return st;

@@ -221,6 +221,30 @@ Test(report, newer_schema_and_corrupted_results_are_refused_clearly)
     cr_expect(strstr(mrb_error_message(), "newer than this mrbench") != NULL, "message: %s", mrb_error_message());
     free(newer);
     cJSON_Delete(j);
+    /* a metric value that is not a number (or null for NaN) and a case without its key are refused, not read as
+     * NaN or skipped */
+    j = cJSON_Parse(text);
+    cJSON *item =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "cases"), 1), "items"), 0);
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(item, "metrics"), "psnr", cJSON_CreateString("31.2"));
+    char *str = cJSON_Print(j);
+    snprintf(path, sizeof path, "%s/string.json", dir);
+    cr_assert_eq(mrb_write_file_atomic(path, str, strlen(str)), MRB_OK);
+    cr_expect_eq(mrb_results_load(path, &r), MRB_ERR_INVALID);
+    cr_expect(strstr(mrb_error_message(), "cases[1].items[0].metrics.psnr: expected a number or null") != NULL,
+              "message: %s", mrb_error_message());
+    free(str);
+    cJSON_Delete(j);
+    j = cJSON_Parse(text);
+    cJSON_DeleteItemFromObject(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "cases"), 0), "key");
+    str = cJSON_Print(j);
+    snprintf(path, sizeof path, "%s/nokey.json", dir);
+    cr_assert_eq(mrb_write_file_atomic(path, str, strlen(str)), MRB_OK);
+    cr_expect_eq(mrb_results_load(path, &r), MRB_ERR_INVALID);
+    cr_expect(strstr(mrb_error_message(), "cases[0].key: expected a string") != NULL, "message: %s",
+              mrb_error_message());
+    free(str);
+    cJSON_Delete(j);
     free(text);
     rmtree(dir);
 }
