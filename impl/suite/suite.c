@@ -683,6 +683,13 @@ static mrb_status parse_training(const ctx *c, const cJSON *root, mrb_suite *s)
                 return fail(c, "training.train_split",
                             "item %zu is in both the training split and the evaluated split '%s'", tr->train_indices[i],
                             d->split);
+    /* validation PSNR on training items would measure fit, not generalisation */
+    for (size_t i = 0; i < tr->ntrain; i++)
+        for (size_t k = 0; k < tr->nval; k++)
+            if (tr->train_indices[i] == tr->val_indices[k])
+                return fail(c, "training.val_split",
+                            "item %zu is in both the training split '%s' and the validation split '%s'",
+                            tr->train_indices[i], tr->train_split, tr->val_split);
     long v;
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(t, "architecture");
     tr->temporal = 0;
