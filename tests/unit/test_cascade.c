@@ -480,6 +480,62 @@ Test(cascade_train, loss_decreases_deterministic_and_resumable, .timeout = 120)
     free(va);
 }
 
+/* A checkpoint belongs to its training: another batch, learning rate or data
+ * is refused, a changed tensor is caught by the hash, a finished one resumed
+ * keeps its validation PSNR; a batch larger than the samples is refused. */
+Test(cascade_train, checkpoint_belongs_to_its_training, .timeout = 120)
+{
+    size_t ntr = 4, nva = 1;
+    mrb_array **tr = make_images(ntr, 12, 12, 1, 1), **va = make_images(nva, 12, 12, 1, 2);
+    mrb_cascade_train_opts o = small_opts((const mrb_array *const *)tr, ntr, (const mrb_array *const *)va, nva);
+    const char *ck = tmp_path("belongs_ckpt");
+    remove(ck);
+    o.checkpoint = ck;
+    o.resume = 1;
+    o.epochs = 2;
+    double psnr, again;
+    cr_assert_eq(mrb_cascade_train(&o, &psnr), MRB_OK, "%s", mrb_error_message());
+    cr_expect(isfinite(psnr));
+    cr_assert_eq(mrb_cascade_train(&o, &again), MRB_OK, "%s", mrb_error_message()); /* nothing left to run */
+    cr_expect(again == psnr, "resumed finished training reports %g dB, the checkpoint holds %g dB", again, psnr);
+
+    mrb_cascade_train_opts other = o;
+    other.lr = 1e-2;
+    cr_expect_eq(mrb_cascade_train(&other, NULL), MRB_ERR_INVALID);
+    cr_expect(strstr(mrb_error_message(), "checkpoint of another training") != NULL, "%s", mrb_error_message());
+    other = o;
+    other.batch = 1;
+    cr_expect_eq(mrb_cascade_train(&other, NULL), MRB_ERR_INVALID);
+    float *v = tr[0]->data; /* the same shapes, other data */
+    v[5] += 1.0f;
+    cr_expect_eq(mrb_cascade_train(&o, NULL), MRB_ERR_INVALID);
+    cr_expect(strstr(mrb_error_message(), "data ") != NULL, "%s", mrb_error_message());
+    v[5] -= 1.0f;
+
+    /* one float of the stored tensors changed, the header intact */
+    long len = 0;
+    unsigned char *b = slurp(ck, &len);
+    cr_assert(b && len > 16);
+    b[len - 3] ^= 0x40;
+    FILE *f = fopen(ck, "wb");
+    cr_assert(f && fwrite(b, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    free(b);
+    o.epochs = 3;
+    cr_expect_eq(mrb_cascade_train(&o, NULL), MRB_ERR_INVALID);
+    cr_expect(strstr(mrb_error_message(), "do not match their hash") != NULL, "%s", mrb_error_message());
+    remove(ck);
+
+    o.checkpoint = NULL;
+    o.batch = 5; /* 4 single-frame items */
+    cr_expect_eq(mrb_cascade_train(&o, NULL), MRB_ERR_INVALID);
+    cr_expect(strstr(mrb_error_message(), "batch 5 exceeds the 4 training samples") != NULL, "%s", mrb_error_message());
+    for (size_t i = 0; i < ntr; i++) mrb_array_free(tr[i]);
+    for (size_t i = 0; i < nva; i++) mrb_array_free(va[i]);
+    free(tr);
+    free(va);
+}
+
 Test(cascade_train, temporal_training_runs)
 {
     mrb_array **tr = make_images(2, 8, 8, 4, 3);

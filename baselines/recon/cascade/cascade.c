@@ -308,7 +308,7 @@ mrb_status mrb_cascade_backward(mrb_cascade *c, const float *dout)
 
 #define CASCADE_FORMAT "mrbench-deep-cascade"
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+uint64_t mrb_cascade_fnv1a(uint64_t h, const void *p, size_t n)
 {
     /* FNV-1a 64-bit (Fowler, Noll, Vo): offset basis and prime from the reference. */
     const uint8_t *b = p;
@@ -322,10 +322,10 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 static uint64_t weights_hash(mrb_cascade *c)
 {
     mrb_named_tensor *ts = calloc(c->nparams, sizeof *ts);
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = MRB_FNV1A64_BASIS;
     if (!ts) return 0;
     size_t n = mrb_cascade_params(c, ts, c->nparams);
-    for (size_t i = 0; i < n; i++) h = fnv1a(h, ts[i].t->data, mrb_tensor_count(ts[i].t) * sizeof(float));
+    for (size_t i = 0; i < n; i++) h = mrb_cascade_fnv1a(h, ts[i].t->data, mrb_tensor_count(ts[i].t) * sizeof(float));
     free(ts);
     return h;
 }

@@ -3,10 +3,16 @@
 #define MRB_CASCADE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mrbench/fft.h"
 #include "mrbench/nn.h"
 #include "mrbench/registry.h"
+
+/* FNV-1a 64-bit (Fowler, Noll, Vo) of n bytes continuing from h; start from
+ * MRB_FNV1A64_BASIS. Weights files and checkpoints carry it over their tensors. */
+#define MRB_FNV1A64_BASIS 0xcbf29ce484222325ULL
+uint64_t mrb_cascade_fnv1a(uint64_t h, const void *p, size_t n);
 
 /* image = F^H kspace_masked for `count` frames of [nx, ny] (interleaved complex). */
 mrb_status mrb_cascade_zero_filled(const float *kspace_masked, size_t nx, size_t ny, size_t count, float *image);

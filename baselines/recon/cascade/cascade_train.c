@@ -63,6 +63,7 @@ typedef struct trainer {
     void *mask_ctx;
     size_t nx, ny, nt, snt, svol; /* snt: frames per sample (nt for 2D+t, 1 for 2D) */
     size_t nsamples, batch;
+    uint64_t data_hash; /* FNV-1a over the training and validation items: a checkpoint belongs to its data */
     mrb_cascade *net;
     mrb_optim *opt;
     mrb_adam_cfg adam;
@@ -257,6 +258,11 @@ static mrb_status validate(trainer *t, double *psnr)
 typedef struct ckpt_meta {
     int epoch, ok_format, temporal, n_c, n_d, n_f;
     unsigned long long step, seed;
+    /* the training the checkpoint belongs to, and its tensors' hash (absent in older checkpoints) */
+    int has_setup, has_tensors_hash;
+    unsigned long long batch, data_hash, tensors_hash;
+    double lr, weight_decay, val_psnr;
+    char shape[64];
 } ckpt_meta;
 
 static void ckpt_collect(void *ctx, const char *k, const char *v)
@@ -278,6 +284,27 @@ static void ckpt_collect(void *ctx, const char *k, const char *v)
         m->n_d = atoi(v);
     else if (!strcmp(k, "n_f"))
         m->n_f = atoi(v);
+    else if (!strcmp(k, "batch"))
+        m->batch = strtoull(v, NULL, 10), m->has_setup = 1;
+    else if (!strcmp(k, "lr"))
+        m->lr = strtod(v, NULL);
+    else if (!strcmp(k, "weight_decay"))
+        m->weight_decay = strtod(v, NULL);
+    else if (!strcmp(k, "shape"))
+        snprintf(m->shape, sizeof m->shape, "%s", v);
+    else if (!strcmp(k, "data_fnv1a64"))
+        m->data_hash = strtoull(v, NULL, 16);
+    else if (!strcmp(k, "tensors_fnv1a64"))
+        m->tensors_hash = strtoull(v, NULL, 16), m->has_tensors_hash = 1;
+    else if (!strcmp(k, "val_psnr"))
+        m->val_psnr = strtod(v, NULL);
+}
+
+static uint64_t tensors_hash(const mrb_named_tensor *ts, size_t n)
+{
+    uint64_t h = MRB_FNV1A64_BASIS;
+    for (size_t i = 0; i < n; i++) h = mrb_cascade_fnv1a(h, ts[i].t->data, mrb_tensor_count(ts[i].t) * sizeof(float));
+    return h;
 }
 
 /* Named list of parameters followed by the optimiser moments (tensor views on
@@ -303,7 +330,7 @@ static mrb_status ckpt_list(trainer *t, mrb_named_tensor **out, mrb_tensor **vie
     return MRB_OK;
 }
 
-static mrb_status ckpt_write(trainer *t, const char *path, int epoch, uint64_t step)
+static mrb_status ckpt_write(trainer *t, const char *path, int epoch, uint64_t step, double psnr)
 {
     mrb_named_tensor *ts = NULL;
     mrb_tensor *views = NULL;
@@ -312,21 +339,51 @@ static mrb_status ckpt_write(trainer *t, const char *path, int epoch, uint64_t s
     mrb_status st = ckpt_list(t, &ts, &views, &names, &n);
     if (st == MRB_OK) {
         const mrb_cascade_arch *a = mrb_cascade_get_arch(t->net);
-        char se[16], ss[24], sd[24], snc[16], snd[16], snf[16];
+        char se[16], ss[24], sd[24], snc[16], snd[16], snf[16], sb[24], slr[32], swd[32], ssh[64], sdh[24], sth[24],
+            sps[32];
+        snprintf(sb, sizeof sb, "%zu", t->batch);
+        snprintf(slr, sizeof slr, "%.17g", t->o->lr);
+        snprintf(swd, sizeof swd, "%.17g", t->o->weight_decay);
+        snprintf(ssh, sizeof ssh, "%zux%zux%zu", t->nx, t->ny, t->nt);
+        snprintf(sdh, sizeof sdh, "%016llx", (unsigned long long)t->data_hash);
+        snprintf(sth, sizeof sth, "%016llx", (unsigned long long)tensors_hash(ts, n));
+        snprintf(sps, sizeof sps, "%.17g", psnr);
         snprintf(se, sizeof se, "%d", epoch);
         snprintf(ss, sizeof ss, "%llu", (unsigned long long)step);
         snprintf(sd, sizeof sd, "%llu", (unsigned long long)t->o->seed);
         snprintf(snc, sizeof snc, "%d", a->n_c);
         snprintf(snd, sizeof snd, "%d", a->n_d);
         snprintf(snf, sizeof snf, "%d", a->n_f);
-        const char *meta[] = {"format", CHECKPOINT_FORMAT,
-                              "arch",   a->temporal ? "2dt" : "2d",
-                              "n_c",    snc,
-                              "n_d",    snd,
-                              "n_f",    snf,
-                              "epoch",  se,
-                              "step",   ss,
-                              "seed",   sd};
+        const char *meta[] = {"format",
+                              CHECKPOINT_FORMAT,
+                              "arch",
+                              a->temporal ? "2dt" : "2d",
+                              "n_c",
+                              snc,
+                              "n_d",
+                              snd,
+                              "n_f",
+                              snf,
+                              "epoch",
+                              se,
+                              "step",
+                              ss,
+                              "seed",
+                              sd,
+                              "batch",
+                              sb,
+                              "lr",
+                              slr,
+                              "weight_decay",
+                              swd,
+                              "shape",
+                              ssh,
+                              "data_fnv1a64",
+                              sdh,
+                              "tensors_fnv1a64",
+                              sth,
+                              "val_psnr",
+                              sps};
         st = mrb_safetensors_write(path, ts, n, meta, sizeof meta / sizeof *meta / 2);
     }
     free(ts);
@@ -335,7 +392,7 @@ static mrb_status ckpt_write(trainer *t, const char *path, int epoch, uint64_t s
     return st;
 }
 
-static mrb_status ckpt_read(trainer *t, const char *path, int *epoch, uint64_t *step)
+static mrb_status ckpt_read(trainer *t, const char *path, int *epoch, uint64_t *step, double *psnr)
 {
     ckpt_meta m;
     memset(&m, 0, sizeof m);
@@ -349,17 +406,30 @@ static mrb_status ckpt_read(trainer *t, const char *path, int *epoch, uint64_t *
                          "(%s n_c=%d n_d=%d n_f=%d seed %llu)",
                          path, m.temporal ? "2dt" : "2d", m.n_c, m.n_d, m.n_f, m.seed, a->temporal ? "2dt" : "2d",
                          a->n_c, a->n_d, a->n_f, (unsigned long long)t->o->seed);
+    char shape[64];
+    snprintf(shape, sizeof shape, "%zux%zux%zu", t->nx, t->ny, t->nt);
+    if (m.has_setup && (m.batch != t->batch || m.lr != t->o->lr || m.weight_decay != t->o->weight_decay ||
+                        strcmp(m.shape, shape) != 0 || m.data_hash != t->data_hash))
+        return mrb_error(MRB_ERR_INVALID,
+                         "%s: checkpoint of another training (batch %llu, lr %g, weight decay %g, items %s, data "
+                         "%016llx) than this one (batch %zu, lr %g, weight decay %g, items %s, data %016llx); "
+                         "resume only the training that wrote it, or remove the checkpoint",
+                         path, m.batch, m.lr, m.weight_decay, m.shape, m.data_hash, t->batch, t->o->lr,
+                         t->o->weight_decay, shape, (unsigned long long)t->data_hash);
     mrb_named_tensor *ts = NULL;
     mrb_tensor *views = NULL;
     char(*names)[96] = NULL;
     size_t n = 0;
     mrb_status st = ckpt_list(t, &ts, &views, &names, &n);
     if (st == MRB_OK) st = mrb_safetensors_read(path, ts, n, NULL, NULL);
+    if (st == MRB_OK && m.has_tensors_hash && tensors_hash(ts, n) != m.tensors_hash)
+        st = mrb_error(MRB_ERR_INVALID, "%s: the checkpoint's tensors do not match their hash (corrupted)", path);
     free(ts);
     free(views);
     free(names);
     *epoch = m.epoch;
     *step = m.step;
+    *psnr = m.has_setup ? m.val_psnr : NAN;
     return st;
 }
 
@@ -375,7 +445,15 @@ static mrb_status trainer_init(trainer *t, const mrb_cascade_train_opts *o, samp
     t->snt = o->arch.temporal ? t->nt : 1;
     t->svol = t->nx * t->ny * t->snt;
     t->nsamples = o->arch.temporal ? o->ntrain : o->ntrain * t->nt;
-    t->batch = (size_t)o->batch < t->nsamples ? (size_t)o->batch : t->nsamples;
+    if ((size_t)o->batch > t->nsamples)
+        return mrb_error(MRB_ERR_INVALID, "cascade training: batch %d exceeds the %zu training samples (%s)", o->batch,
+                         t->nsamples, o->arch.temporal ? "series" : "frames of the training items");
+    t->batch = (size_t)o->batch;
+    t->data_hash = MRB_FNV1A64_BASIS;
+    for (size_t i = 0; i < o->ntrain; i++)
+        t->data_hash = mrb_cascade_fnv1a(t->data_hash, o->train[i]->data, mrb_array_bytes(o->train[i]));
+    for (size_t i = 0; i < o->nval; i++)
+        t->data_hash = mrb_cascade_fnv1a(t->data_hash, o->val[i]->data, mrb_array_bytes(o->val[i]));
     if (o->make_mask) {
         t->make_mask = o->make_mask;
         t->mask_ctx = o->mask_ctx;
@@ -461,9 +539,10 @@ mrb_status mrb_cascade_train(const mrb_cascade_train_opts *o, double *final_psnr
     mrb_status st = trainer_init(&t, o, &sc);
     int start_epoch = 1;
     uint64_t step = 0;
+    double psnr = NAN; /* the last validation: the checkpoint's when no epoch is left to run */
     if (st == MRB_OK && o->checkpoint && o->resume && access(o->checkpoint, F_OK) == 0) {
         int done_epoch = 0;
-        st = ckpt_read(&t, o->checkpoint, &done_epoch, &step);
+        st = ckpt_read(&t, o->checkpoint, &done_epoch, &step, &psnr);
         if (st == MRB_OK) {
             mrb_optim_set_steps(t.opt, step);
             start_epoch = done_epoch + 1;
@@ -474,7 +553,6 @@ mrb_status mrb_cascade_train(const mrb_cascade_train_opts *o, double *final_psnr
     size_t *perm = st == MRB_OK ? malloc(t.nsamples * sizeof *perm) : NULL;
     if (st == MRB_OK && !perm) st = mrb_error(MRB_ERR_NOMEM, "cascade training: out of memory");
     size_t nbatches = t.nsamples / (t.batch ? t.batch : 1);
-    double psnr = NAN;
     int stop = 0, last_epoch = start_epoch - 1; /* the last epoch validated and checkpointed */
     for (int epoch = start_epoch; st == MRB_OK && !stop && epoch <= o->epochs; epoch++) {
         mrb_rng rng;
@@ -498,7 +576,7 @@ mrb_status mrb_cascade_train(const mrb_cascade_train_opts *o, double *final_psnr
         if (st != MRB_OK || stop) break;
         if (t.dev) st = o->device->sync(t.dev, t.net, t.opt);
         if (st == MRB_OK) st = validate(&t, &psnr);
-        if (st == MRB_OK && o->checkpoint) st = ckpt_write(&t, o->checkpoint, epoch, step);
+        if (st == MRB_OK && o->checkpoint) st = ckpt_write(&t, o->checkpoint, epoch, step, psnr);
         if (st == MRB_OK) last_epoch = epoch;
         if (st == MRB_OK && o->progress) {
             mrb_cascade_progress p = {epoch, (size_t)step, NAN, psnr, 1};
