@@ -204,6 +204,19 @@ static mrb_status make_parent(const char *path)
     return MRB_OK;
 }
 
+/* Whether `path` can be written (atomically: a file next to it is created
+ * and removed), before hours of training rather than after. */
+static mrb_status check_writable(const char *path)
+{
+    char probe[MRB_PATH_MAX + 32];
+    snprintf(probe, sizeof probe, "%s.probe-%ld", path, (long)getpid());
+    FILE *f = fopen(probe, "wb");
+    if (!f) return mrb_error(MRB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    fclose(f);
+    remove(probe);
+    return MRB_OK;
+}
+
 /* The trained method must be a Deep Cascade of the same kind as the
  * architecture, and its `weights` parameter must name training.weights
  * (methods resolve `weights` against the current folder, the training
@@ -379,6 +392,8 @@ int mrb_cmd_train(int argc, char **argv)
     if (st == MRB_OK) st = generate_split(suite, tr->val_indices, tr->nval, tr->val_split, val);
     if (st == MRB_OK) st = make_parent(tr->weights);
     if (st == MRB_OK) st = make_parent(tr->checkpoint);
+    if (st == MRB_OK) st = check_writable(tr->weights);
+    if (st == MRB_OK) st = check_writable(tr->checkpoint);
 
     mask_source masks;
     memset(&masks, 0, sizeof masks);

@@ -70,6 +70,14 @@ refuses "suite without training" "has no 'training' section" notraining.json
 refuses "method not a cascade" "only cascade-2d and cascade-2dt can be trained" notcascade.json
 refuses "2D architecture for cascade-2dt" "temporal is false but method" wrongarch.json
 refuses "weights param naming another file" "must name the file training.weights writes" mismatch.json
+# an unwritable weights file is found before training, not after the last epoch
+mkdir -p ro && chmod 555 ro
+suite cine.json cascade-2dt ro/a.safetensors ro/a.safetensors true > ro.json
+if [ "$(id -u)" -ne 0 ]; then
+  refuses "an unwritable weights folder" "cannot write" ro.json
+fi
+suite cine.json cascade-2dt /proc/mrbench-w.safetensors /proc/mrbench-w.safetensors true > proc.json
+refuses "weights under /proc" "cannot" proc.json
 
 "$mrbench" train a.json --threads 2 --epochs 1 >out.log 2>err.log
 rc=$?
