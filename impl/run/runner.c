@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mrbench/backend.h"
@@ -117,6 +118,22 @@ static size_t find_case_index(const mrb_suite *s, const char *key)
         if (strcmp(buf, key) == 0) return c;
     }
     return (size_t)-1;
+}
+
+/* The SHA-256 of every file a method parameter names (e.g. a network's
+ * weights), so that a result says which network, not only which path. */
+static void add_param_files(cJSON *cj, const mrb_params *p)
+{
+    cJSON *files = NULL;
+    for (size_t i = 0; i < p->count; i++) {
+        struct stat sb;
+        const char *v = p->v[i].str;
+        if (p->v[i].type != MRB_PARAM_STRING || !v[0] || stat(v, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        char hex[65];
+        if (mrb_sha256_file(v, hex) != MRB_OK) continue;
+        if (!files) files = cJSON_AddObjectToObject(cj, "method_files_sha256");
+        cJSON_AddStringToObject(files, p->v[i].name, hex);
+    }
 }
 
 static int case_ok(const cJSON *c)
@@ -423,6 +440,7 @@ static mrb_status run_case(const mrb_suite *s, size_t c, const data_cache *dc, i
     cJSON_AddStringToObject(cj, "method", me->id);
     cJSON_AddStringToObject(cj, "method_name", me->desc->name);
     cJSON_AddItemToObject(cj, "method_params", mrb_params_to_json(&me->params));
+    add_param_files(cj, &me->params);
     cJSON_AddStringToObject(cj, "device", impl != me->desc ? "gpu" : "cpu");
 
     size_t nitems = dc->nitems, nmet = s->nmetrics;

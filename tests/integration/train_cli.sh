@@ -118,6 +118,9 @@ sys.exit(not ok)'"
 rc=$?
 check "mrbench run evaluates the trained suite ($(tail -2 run.log))" '[ $rc -eq 0 ] && [ -s run/results.json ]'
 check "results hold the cascade case" 'grep -q "d/r4/net" run/results.json'
+want=$(sha256sum w/a.safetensors | cut -d' ' -f1)
+got=$(/usr/bin/python3 -c "import json; c=[c for c in json.load(open('run/results.json'))['cases'] if c['method']=='net'][0]; print(c['method_files_sha256']['weights'])" 2>&1)
+check "results name the evaluated network by its SHA-256 ($got)" "[ '$got' = '$want' ]"
 
 # mixed accelerations: training.sampling lists two patterns, each mask drawn from one
 suite cine.json cascade-2dt w/m.safetensors w/m.safetensors true |
