@@ -354,36 +354,14 @@ static mrb_status ckpt_write(trainer *t, const char *path, int epoch, uint64_t s
         snprintf(snc, sizeof snc, "%d", a->n_c);
         snprintf(snd, sizeof snd, "%d", a->n_d);
         snprintf(snf, sizeof snf, "%d", a->n_f);
-        const char *meta[] = {"format",
-                              CHECKPOINT_FORMAT,
-                              "arch",
-                              a->temporal ? "2dt" : "2d",
-                              "n_c",
-                              snc,
-                              "n_d",
-                              snd,
-                              "n_f",
-                              snf,
-                              "epoch",
-                              se,
-                              "step",
-                              ss,
-                              "seed",
-                              sd,
-                              "batch",
-                              sb,
-                              "lr",
-                              slr,
-                              "weight_decay",
-                              swd,
-                              "shape",
-                              ssh,
-                              "data_fnv1a64",
-                              sdh,
-                              "tensors_fnv1a64",
-                              sth,
-                              "val_psnr",
-                              sps};
+        /* key, value pairs */
+        /* clang-format off */
+        const char *meta[] = {"format", CHECKPOINT_FORMAT, "arch", a->temporal ? "2dt" : "2d",
+                              "n_c", snc, "n_d", snd, "n_f", snf,
+                              "epoch", se, "step", ss, "seed", sd,
+                              "batch", sb, "lr", slr, "weight_decay", swd, "shape", ssh,
+                              "data_fnv1a64", sdh, "tensors_fnv1a64", sth, "val_psnr", sps};
+        /* clang-format on */
         st = mrb_safetensors_write(path, ts, n, meta, sizeof meta / sizeof *meta / 2);
     }
     free(ts);
