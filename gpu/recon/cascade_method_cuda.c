@@ -107,12 +107,8 @@ static mrb_status cascade_gpu_run(void *state, const mrb_recon_input *in, mrb_ar
                          "cascade (GPU): output %s or k-space does not hold the %zux%zux%zu "
                          "complex pixels of set-up",
                          mrb_array_shape_str(out, b1, sizeof b1), s->nx, s->ny, s->nt);
-    const float *ks = in->kspace->data, *m = in->mask->data;
-    for (size_t i = 0; i < s->vol; i++) {
-        float w = m[i] != 0.0f ? 1.0f : 0.0f;
-        s->h_y[2 * i] = w * ks[2 * i];
-        s->h_y[2 * i + 1] = w * ks[2 * i + 1];
-    }
+    const float *m = in->mask->data;
+    mrb_cascade_mask_kspace(in->kspace->data, m, s->vol, s->h_y);
     size_t cbytes = 2 * s->vol * sizeof(float);
     MRB_TRY(mrb_cuda_timer_start(s->timer[0]));
     MRB_TRY(mrb_cuda_upload_async(s->d_y, s->h_y, cbytes));

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "mrb_cuda.h"
+#include "recon/cascade/cascade_internal.h"
 
 typedef struct train_gpu {
     mrb_cuda_cascade *g;
@@ -153,12 +154,8 @@ static mrb_status train_gpu_reconstruct(void *state, const mrb_array *kspace, co
     float *img = image->data;
     for (size_t off = 0; off < vol; off += s->values) {
         size_t n = vol - off < s->values ? vol - off : s->values;
-        for (size_t i = 0; i < n; i++) {
-            float w = m[off + i] != 0.0f ? 1.0f : 0.0f;
-            s->h_ks[2 * i] = w * ks[2 * (off + i)];
-            s->h_ks[2 * i + 1] = w * ks[2 * (off + i) + 1];
-            s->h_mask[i] = m[off + i];
-        }
+        mrb_cascade_mask_kspace(ks + 2 * off, m + off, n, s->h_ks);
+        memcpy(s->h_mask, m + off, n * sizeof(float));
         memset(s->h_ks + 2 * n, 0, 2 * (s->values - n) * sizeof(float));
         memset(s->h_mask + n, 0, (s->values - n) * sizeof(float));
         MRB_TRY(mrb_cuda_upload(s->d_ks, s->h_ks, 2 * s->values * sizeof(float)));

@@ -516,6 +516,15 @@ mrb_status mrb_cascade_zero_filled(const float *kspace_masked, size_t nx, size_t
     return mrb_fft_centered(MRB_FFT_INVERSE, 2, 3, dims, image, mrb_nn_threads());
 }
 
+void mrb_cascade_mask_kspace(const float *kspace, const float *mask, size_t n, float *y)
+{
+    for (size_t i = 0; i < n; i++) {
+        float w = mask[i] != 0.0f ? 1.0f : 0.0f;
+        y[2 * i] = w * kspace[2 * i];
+        y[2 * i + 1] = w * kspace[2 * i + 1];
+    }
+}
+
 mrb_status mrb_cascade_reconstruct(mrb_cascade *c, const mrb_array *kspace, const mrb_array *mask, mrb_array *image)
 {
     char b1[64], b2[64];
@@ -533,12 +542,8 @@ mrb_status mrb_cascade_reconstruct(mrb_cascade *c, const mrb_array *kspace, cons
     float *y = mrb_malloc(vol * 2 * sizeof(float));
     float *zf = mrb_malloc(vol * 2 * sizeof(float));
     mrb_status st = (y && zf) ? MRB_OK : mrb_error(MRB_ERR_NOMEM, "cascade: out of memory");
-    const float *ks = kspace->data, *m = mask->data;
-    for (size_t i = 0; st == MRB_OK && i < vol; i++) {
-        float w = m[i] != 0.0f ? 1.0f : 0.0f;
-        y[2 * i] = w * ks[2 * i];
-        y[2 * i + 1] = w * ks[2 * i + 1];
-    }
+    const float *m = mask->data;
+    if (st == MRB_OK) mrb_cascade_mask_kspace(kspace->data, m, vol, y);
     if (st == MRB_OK) st = mrb_cascade_zero_filled(y, nx, ny, nt, zf);
     /* 2D: frames one at a time (the same arithmetic as a batch, less memory). */
     size_t frames = c->arch.temporal ? 1 : nt, per = c->arch.temporal ? vol : nx * ny;

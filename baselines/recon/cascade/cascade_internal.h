@@ -14,6 +14,10 @@
 #define MRB_FNV1A64_BASIS 0xcbf29ce484222325ULL
 uint64_t mrb_cascade_fnv1a(uint64_t h, const void *p, size_t n);
 
+/* y = kspace where the mask is non-zero, 0 elsewhere (n complex values,
+ * interleaved; n mask values): the measured data the DC layers take. */
+void mrb_cascade_mask_kspace(const float *kspace, const float *mask, size_t n, float *y);
+
 /* image = F^H kspace_masked for `count` frames of [nx, ny] (interleaved complex). */
 mrb_status mrb_cascade_zero_filled(const float *kspace_masked, size_t nx, size_t ny, size_t count, float *image);
 
