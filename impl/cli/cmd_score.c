@@ -129,12 +129,17 @@ static int score_images(const mrb_array *ref, const mrb_array *pred, double data
     return 0;
 }
 
-/* Drops trailing axes of length 1 (a 2-D map saved as [x, y, 1], a 3-D one
- * as [x, y, z, 1]); with frame >= 0 keeps time point `frame` of a 4-D array. */
+/* Drops trailing axes of length 1: a 2-D map saved as [x, y, 1], a 3-D one as [x, y, z, 1]. */
+static void squeeze_trailing(mrb_array *a)
+{
+    while (a->ndim > 2 && a->dims[a->ndim - 1] == 1) a->ndim--;
+}
+
+/* squeeze_trailing; with frame >= 0 keeps time point `frame` of a 4-D array. */
 static mrb_status shape_for_scoring(mrb_array **a, const char *path, long frame)
 {
     mrb_array *x = *a;
-    while (x->ndim > 2 && x->dims[x->ndim - 1] == 1) x->ndim--;
+    squeeze_trailing(x);
     if (frame < 0) return MRB_OK;
     char s[64];
     if (x->ndim != 4)
@@ -146,7 +151,7 @@ static mrb_status shape_for_scoring(mrb_array **a, const char *path, long frame)
     if (!v) return mrb_error(MRB_ERR_NOMEM, "%s: out of memory", path);
     size_t bytes = mrb_array_count(v) * mrb_dtype_size(x->dtype);
     memcpy(v->data, (const char *)x->data + (size_t)frame * bytes, bytes);
-    while (v->ndim > 2 && v->dims[v->ndim - 1] == 1) v->ndim--;
+    squeeze_trailing(v);
     mrb_array_free(x);
     *a = v;
     return MRB_OK;
